@@ -1,1 +1,39 @@
-fn main() {}
+//! qcompat: which versions of a QLoRA stack work together, and exactly which release broke it.
+//!
+//! main parses arguments, dispatches to one command per file under `commands/`, and maps errors to the exit codes
+//! of the contract (DESIGN.md): 0 as expected, 1 regression, 2 bad input, 3 infrastructure.
+
+mod cli;
+mod commands;
+mod env;
+mod error;
+mod harness;
+mod index;
+mod journal;
+mod matrix;
+mod outcome;
+mod probe;
+mod progress;
+mod report;
+mod results;
+mod suggest;
+mod version;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let result = match cli.command {
+        cli::Command::Run(args) => commands::run::run(args),
+        cli::Command::Probes => commands::probes::run(),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(error.exit_code())
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! The content-addressed environment cache.
+//!
+//! An environment's identity is a hash of everything that decides what gets installed: interpreter version and
+//! path, sorted requirements, index settings and platform. It is built in a temporary folder beside its final place
+//! and renamed in only after install and freeze succeed, so a crash never leaves a half-built environment that a
+//! later run would trust. A file lock per hash lets concurrent cells (or concurrent runs) share one build.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use fs4::fs_std::FileExt;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{Interpreter, Uv};
+use crate::error::{Error, Result};
+use crate::index::IndexSettings;
+
+/// Attempts for an install that failed for reasons other than the resolver (network, corrupt download).
+const INSTALL_ATTEMPTS: usize = 3;
+/// Written last into a built environment: its presence means "complete".
+const RECORD: &str = "qcompat-env.json";
+
+pub struct Cache {
+    pub root: PathBuf,
+}
+
+/// What a cell's environment must contain.
+#[derive(Debug, Clone)]
+pub struct EnvSpec {
+    pub python: Interpreter,
+    pub requirements: Vec<String>,
+    pub index: IndexSettings,
+}
+
+/// A ready environment.
+#[derive(Debug, Clone)]
+pub struct Env {
+    pub hash: String,
+    pub python: PathBuf,
+    /// `uv pip freeze` of the environment, normalized name → version.
+    pub resolved: BTreeMap<String, String>,
+    /// False when the environment came from the cache.
+    pub created: bool,
+}
+
+/// Why a cell got no environment; these become outcomes, not errors of the run.
+#[derive(Debug)]
+pub enum EnvFailure {
+    /// The resolver proved no set of versions satisfies the cell; its explanation is kept.
+    Unresolvable(String),
+    /// Download, build or unpack failed, after retries.
+    InstallError(String),
+    Infra(Error),
+}
+
+impl From<Error> for EnvFailure {
+    fn from(e: Error) -> Self {
+        EnvFailure::Infra(e)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct EnvRecord {
+    requirements: Vec<String>,
+    python: String,
+    resolved: BTreeMap<String, String>,
+}
+
+impl Cache {
+    /// Opens (creating) the cache root and checks it is writable, so a bad cache fails before any work starts.
+    pub fn open(root: PathBuf) -> Result<Self> {
+        let unusable = |e: std::io::Error| Error::Infra(format!("cache dir {} is not writable: {e}", root.display()));
+        std::fs::create_dir_all(root.join("envs")).map_err(unusable)?;
+        tempfile::tempfile_in(root.join("envs")).map_err(unusable)?;
+        Ok(Self { root })
+    }
+
+    /// `--cache-dir`, else `QCOMPAT_CACHE_DIR`, else the user cache dir.
+    pub fn default_root() -> PathBuf {
+        if let Some(dir) = std::env::var_os("QCOMPAT_CACHE_DIR").filter(|d| !d.is_empty()) {
+            return PathBuf::from(dir);
+        }
+        let base = std::env::var_os("XDG_CACHE_HOME")
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+            .unwrap_or_else(std::env::temp_dir);
+        base.join("qcompat")
+    }
+
+    pub fn hash(spec: &EnvSpec) -> String {
+        let mut requirements = spec.requirements.clone();
+        requirements.sort();
+        let mut hasher = Sha256::new();
+        for part in [
+            format!("python {} {}", spec.python.version, spec.python.path.display()),
+            format!("platform {} {}", std::env::consts::OS, std::env::consts::ARCH),
+            format!("index {:?}", spec.index),
+            format!("requirements {}", requirements.join(" ")),
+        ] {
+            hasher.update(part.as_bytes());
+            hasher.update(b"\n");
+        }
+        let digest = hasher.finalize();
+        digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The environment for `spec`: from the cache, or built now.
+    pub fn provision(&self, uv: &Uv, spec: &EnvSpec) -> Result<Env, EnvFailure> {
+        let hash = Self::hash(spec);
+        let envs = self.root.join("envs");
+        let dir = envs.join(&hash);
+        let lock_path = envs.join(format!("{hash}.lock"));
+        let lock = File::create(&lock_path).map_err(|e| Error::io(&lock_path, e))?;
+        lock.lock_exclusive().map_err(|e| Error::io(&lock_path, e))?;
+
+        if let Some(record) = read_record(&dir) {
+            return Ok(Env::from_record(hash, dir, record, false));
+        }
+        // A folder without a record is the remains of an interrupted build from an older layout: replace it.
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        }
+        let staging = tempfile::Builder::new()
+            .prefix(&format!(".build-{hash}-"))
+            .tempdir_in(&envs)
+            .map_err(|e| Error::io(&envs, e))?;
+        let venv = staging.path().join("venv");
+        let record = build(uv, spec, &venv)?;
+        let text = serde_json::to_string_pretty(&record).expect("record serializes");
+        std::fs::write(venv.join(RECORD), text).map_err(|e| Error::io(&venv, e))?;
+        std::fs::rename(&venv, &dir).map_err(|e| Error::io(&dir, e))?;
+        Ok(Env::from_record(hash, dir, record, true))
+    }
+}
+
+impl Env {
+    fn from_record(hash: String, dir: PathBuf, record: EnvRecord, created: bool) -> Self {
+        Self {
+            hash,
+            python: dir.join("bin").join("python"),
+            resolved: record.resolved,
+            created,
+        }
+    }
+}
+
+fn read_record(dir: &Path) -> Option<EnvRecord> {
+    let text = std::fs::read_to_string(dir.join(RECORD)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+fn build(uv: &Uv, spec: &EnvSpec, venv: &Path) -> Result<EnvRecord, EnvFailure> {
+    let venv_str = venv.to_string_lossy().into_owned();
+    let python_str = spec.python.path.to_string_lossy().into_owned();
+    // Relocatable: the venv is renamed from its staging folder into the cache after it is built.
+    let made = uv.run(&["venv", "--quiet", "--relocatable", "--python", &python_str, &venv_str], &[])?;
+    if !made.status.success() {
+        return Err(Error::Infra(format!("uv venv failed: {}", String::from_utf8_lossy(&made.stderr).trim())).into());
+    }
+    let target = venv.join("bin").join("python").to_string_lossy().into_owned();
+
+    let mut install_args = spec.index.uv_args();
+    install_args.extend(spec.requirements.iter().cloned());
+    let mut last_error = String::new();
+    for _ in 0..INSTALL_ATTEMPTS {
+        let output = uv.run(&["pip", "install", "--quiet", "--python", &target], &install_args)?;
+        if output.status.success() {
+            last_error.clear();
+            break;
+        }
+        last_error = String::from_utf8_lossy(&output.stderr).trim().to_string();
+        if is_unresolvable(&last_error) {
+            return Err(EnvFailure::Unresolvable(last_error));
+        }
+    }
+    if !last_error.is_empty() {
+        return Err(EnvFailure::InstallError(last_error));
+    }
+
+    let frozen = uv.run(&["pip", "freeze", "--python", &target], &[])?;
+    if !frozen.status.success() {
+        return Err(Error::Infra(format!("uv pip freeze failed: {}", String::from_utf8_lossy(&frozen.stderr).trim())).into());
+    }
+    Ok(EnvRecord {
+        requirements: spec.requirements.clone(),
+        python: spec.python.version.clone(),
+        resolved: parse_freeze(&String::from_utf8_lossy(&frozen.stdout)),
+    })
+}
+
+/// uv says "No solution found" both for true conflicts and for packages it could not read (a corrupt or
+/// unreachable file); only the former is a property of the versions, the latter is worth retrying.
+fn is_unresolvable(stderr: &str) -> bool {
+    const NOT_THE_RESOLVERS_FAULT: [&str; 5] = [
+        "invalid package format",
+        "Failed to download",
+        "Failed to fetch",
+        "Failed to build",
+        "error sending request",
+    ];
+    stderr.contains("No solution found") && !NOT_THE_RESOLVERS_FAULT.iter().any(|m| stderr.contains(m))
+}
+
+fn parse_freeze(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|line| line.split_once("=="))
+        .map(|(name, version)| (crate::index::normalize(name.trim()), version.trim().to_string()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolver_conflicts_are_unresolvable_but_bad_files_are_not() {
+        let conflict = "error: No solution found when resolving dependencies\n  cause: toyhelper>=9 ...";
+        let corrupt = "error: No solution found when resolving dependencies\n  cause: toyquant==1.7 has an invalid package format";
+        assert!(is_unresolvable(conflict));
+        assert!(!is_unresolvable(corrupt));
+        assert!(!is_unresolvable("error: Failed to download `torch==2.3.0`"));
+    }
+
+    #[test]
+    fn freeze_lines_become_a_map() {
+        let resolved = parse_freeze("Torch==2.3.0+cpu\nlightning_utilities==0.11.2\n-e file:///x\n");
+        assert_eq!(resolved.get("torch").map(String::as_str), Some("2.3.0+cpu"));
+        assert_eq!(resolved.get("lightning-utilities").map(String::as_str), Some("0.11.2"));
+        assert_eq!(resolved.len(), 2);
+    }
+}

@@ -1,0 +1,9 @@
+//! Python environments, one per cell: the interpreter, uv, and the content-addressed cache of built venvs.
+
+mod cache;
+mod interpreter;
+mod uv;
+
+pub use cache::{Cache, EnvFailure, EnvSpec};
+pub use interpreter::Interpreter;
+pub use uv::Uv;

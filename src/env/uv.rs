@@ -1,0 +1,58 @@
+//! The uv backend: venv creation, installs and freezes. uv is found on PATH or bootstrapped once into the cache.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone)]
+pub struct Uv {
+    pub path: PathBuf,
+}
+
+impl Uv {
+    /// uv from PATH, else the copy bootstrapped into `<cache>/uv` (made with `python -m venv` + `pip install uv`).
+    pub fn find_or_bootstrap(cache_root: &Path, python: &Path) -> Result<Self> {
+        if let Ok(path) = which::which("uv") {
+            return Ok(Self { path });
+        }
+        let venv = cache_root.join("uv");
+        let path = venv.join("bin").join("uv");
+        if path.is_file() {
+            return Ok(Self { path });
+        }
+        eprintln!("uv not found on PATH: installing it once into {}", venv.display());
+        let steps: [(&Path, Vec<&str>); 2] = [
+            (python, vec!["-m", "venv", venv.to_str().unwrap_or_default()]),
+            (&venv.join("bin").join("python"), vec!["-m", "pip", "install", "--quiet", "uv"]),
+        ];
+        for (program, args) in steps {
+            let output = Command::new(program).args(&args).output().map_err(|e| {
+                Error::Infra(format!("bootstrapping uv: running {}: {e}", program.display()))
+            })?;
+            if !output.status.success() {
+                return Err(Error::Infra(format!(
+                    "bootstrapping uv failed: {}",
+                    String::from_utf8_lossy(&output.stderr).trim()
+                )));
+            }
+        }
+        Ok(Self { path })
+    }
+
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(&self.path);
+        // Never fetch interpreters: a cell must use the one the matrix names, installed here.
+        command.env("UV_PYTHON_DOWNLOADS", "never");
+        command
+    }
+
+    /// Runs a uv command, returning its output whatever the exit status (callers classify failures).
+    pub fn run(&self, args: &[&str], extra: &[String]) -> Result<Output> {
+        self.command()
+            .args(args)
+            .args(extra)
+            .output()
+            .map_err(|e| Error::Infra(format!("running {}: {e}", self.path.display())))
+    }
+}

@@ -1,0 +1,42 @@
+//! Typed errors and the exit codes they map to (the CLI contract in DESIGN.md).
+//!
+//! Exit 2 is the user's to fix (bad input or usage), exit 3 is the machine's (no interpreter, no uv, an unusable
+//! cache); exit 1 is reserved for findings (a regression or a snapshot mismatch) and is never produced by an error.
+
+use std::path::PathBuf;
+
+/// Everything that stops a command before it can report findings.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A matrix, snapshot or flag the user wrote is wrong; the message already names file:line:column.
+    #[error("{0}")]
+    BadInput(String),
+    /// The machine cannot do the work: missing interpreter or uv, unwritable cache, failing index.
+    #[error("{0}")]
+    Infra(String),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::BadInput(_) => 2,
+            Error::Infra(_) | Error::Io { .. } => 3,
+        }
+    }
+
+    /// Wraps an I/O error with the path it happened on, so the message says where.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: path.into().display().to_string(),
+            source,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,166 @@
+//! Lists the published versions of a package: the index's PEP 691 JSON simple API, and find-links folders.
+//!
+//! Index settings follow the user's own (`UV_*` first, then `PIP_*`), so qcompat sees the same versions that uv
+//! will install from.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::version::Version;
+
+const DEFAULT_INDEX: &str = "https://pypi.org/simple";
+
+/// Where packages come from; shared by version listing and by uv installs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct IndexSettings {
+    pub index_url: Option<String>,
+    pub find_links: Vec<String>,
+    pub no_index: bool,
+    pub offline: bool,
+}
+
+impl IndexSettings {
+    /// Settings from the environment, with `--find-links`/`--offline` from the command line added.
+    pub fn from_env(find_links: &[String], offline: bool) -> Self {
+        let var = |names: &[&str]| names.iter().find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()));
+        let truthy = |v: Option<String>| v.is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes"));
+        let mut links: Vec<String> = var(&["UV_FIND_LINKS", "PIP_FIND_LINKS"])
+            .map(|v| v.split([' ', ',']).filter(|s| !s.is_empty()).map(String::from).collect())
+            .unwrap_or_default();
+        links.extend(find_links.iter().cloned());
+        Self {
+            index_url: var(&["UV_INDEX_URL", "UV_DEFAULT_INDEX", "PIP_INDEX_URL"]),
+            find_links: links,
+            no_index: truthy(var(&["UV_NO_INDEX", "PIP_NO_INDEX"])),
+            offline: offline || truthy(var(&["UV_OFFLINE"])),
+        }
+    }
+
+    /// Arguments that make `uv pip install` use the same sources.
+    pub fn uv_args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        if let Some(url) = &self.index_url {
+            args.extend(["--index-url".into(), url.clone()]);
+        }
+        for link in &self.find_links {
+            args.extend(["--find-links".into(), link.clone()]);
+        }
+        if self.no_index {
+            args.push("--no-index".into());
+        }
+        if self.offline {
+            args.push("--offline".into());
+        }
+        args
+    }
+}
+
+/// PEP 503 name normalization: `Foo_Bar.baz` and `foo-bar-baz` are the same project.
+pub fn normalize(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            if !out.ends_with('-') {
+                out.push('-');
+            }
+        } else {
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+/// Every published, non-yanked version of `package`, ascending.
+pub fn list_versions(package: &str, settings: &IndexSettings) -> Result<Vec<Version>> {
+    let mut versions = BTreeSet::new();
+    for link in &settings.find_links {
+        versions.extend(versions_in_folder(package, Path::new(link))?);
+    }
+    if !settings.no_index {
+        if settings.offline {
+            return Err(Error::BadInput(format!(
+                "listing versions of `{package}` needs the index, but --offline is set; list the versions explicitly"
+            )));
+        }
+        let index = settings.index_url.as_deref().unwrap_or(DEFAULT_INDEX);
+        versions.extend(versions_from_index(package, index)?);
+    }
+    Ok(versions.into_iter().collect())
+}
+
+fn versions_in_folder(package: &str, folder: &Path) -> Result<Vec<Version>> {
+    let entries = std::fs::read_dir(folder).map_err(|e| Error::io(folder, e))?;
+    let wanted = normalize(package);
+    Ok(entries
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter_map(|file| version_from_filename(&file, &wanted))
+        .collect())
+}
+
+/// The version in a wheel (`name-1.0-py3-none-any.whl`) or sdist (`name-1.0.tar.gz`) filename, for project `wanted`.
+fn version_from_filename(file: &str, wanted: &str) -> Option<Version> {
+    let (name, version) = if let Some(stem) = file.strip_suffix(".whl") {
+        let mut parts = stem.split('-');
+        (parts.next()?, parts.next()?)
+    } else {
+        let stem = file.strip_suffix(".tar.gz").or_else(|| file.strip_suffix(".zip"))?;
+        stem.rsplit_once('-')?
+    };
+    (normalize(name) == wanted).then(|| version.parse().ok())?
+}
+
+#[derive(Deserialize)]
+struct ProjectPage {
+    files: Vec<ProjectFile>,
+}
+
+#[derive(Deserialize)]
+struct ProjectFile {
+    filename: String,
+    #[serde(default)]
+    yanked: serde_json::Value,
+}
+
+fn versions_from_index(package: &str, index: &str) -> Result<Vec<Version>> {
+    let name = normalize(package);
+    let url = format!("{}/{name}/", index.trim_end_matches('/'));
+    let infra = |e: &dyn std::fmt::Display| Error::Infra(format!("listing versions of `{package}` from {url}: {e}"));
+    let page: ProjectPage = ureq::get(&url)
+        .header("Accept", "application/vnd.pypi.simple.v1+json")
+        .call()
+        .map_err(|e| infra(&e))?
+        .body_mut()
+        .read_json()
+        .map_err(|e| infra(&e))?;
+    // PEP 691: `yanked` is false, or true / a reason string.
+    Ok(page
+        .files
+        .iter()
+        .filter(|f| matches!(f.yanked, serde_json::Value::Null | serde_json::Value::Bool(false)))
+        .filter_map(|f| version_from_filename(&f.filename, &name))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_normalize() {
+        assert_eq!(normalize("Foo_Bar.baz"), "foo-bar-baz");
+        assert_eq!(normalize("lightning"), "lightning");
+    }
+
+    #[test]
+    fn filenames_give_versions() {
+        let v = |f: &str| version_from_filename(f, "lightning-utilities").map(|v| v.to_string());
+        assert_eq!(v("lightning_utilities-0.11.2-py3-none-any.whl").as_deref(), Some("0.11.2"));
+        assert_eq!(v("lightning-utilities-0.3.0.tar.gz").as_deref(), Some("0.3.0"));
+        assert_eq!(v("lightning-2.3.0-py3-none-any.whl"), None);
+        let nightly = version_from_filename("lightning-2.3.0.dev20240428-py3-none-any.whl", "lightning");
+        assert_eq!(nightly.unwrap().to_string(), "2.3.0.dev20240428");
+    }
+}

@@ -1,0 +1,233 @@
+//! Reads a matrix file (TOML or YAML, one schema) and validates it into a [`Matrix`].
+//!
+//! Every error is one line starting with `file:line:column`, so editors and CI annotations can jump to it.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::source::Source;
+use super::spec::{AxisSpec, MatrixSpec};
+use crate::error::{Error, Result};
+use crate::version::{Version, VersionSpecifiers, parse_specifiers, parse_version};
+use crate::{probe, suggest};
+
+/// A validated matrix.
+#[derive(Debug)]
+pub struct Matrix {
+    pub name: String,
+    /// Interpreter request (`3.11`), or the default `python3` when absent.
+    pub python: Option<String>,
+    pub probes: Vec<String>,
+    pub timeout: Duration,
+    pub axes: Vec<Axis>,
+    /// Requirement strings added to every cell (`numpy<2`).
+    pub pins: Vec<String>,
+    pub exclude: Vec<Vec<(String, Version)>>,
+    pub include: Vec<Vec<(String, Version)>>,
+    pub known: Vec<Known>,
+}
+
+#[derive(Debug)]
+pub struct Axis {
+    /// The package name; the axis pins `name==version`.
+    pub name: String,
+    pub values: AxisValues,
+}
+
+#[derive(Debug)]
+pub enum AxisValues {
+    Explicit(Vec<Version>),
+    /// Every published version matching, listed from the index at run time.
+    Query { specifiers: VersionSpecifiers, pre: bool },
+}
+
+/// A known upstream issue: failures with `signature` in cells inside `when` are expected.
+#[derive(Debug, Clone)]
+pub struct Known {
+    pub id: String,
+    pub signature: String,
+    pub when: Vec<(String, VersionSpecifiers)>,
+    /// Empty means every probe of the matrix.
+    pub probes: Vec<String>,
+    pub url: Option<String>,
+}
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+
+pub fn load(path: &Path) -> Result<Matrix> {
+    let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::BadInput(format!("{}: no such matrix file", path.display())),
+        _ => Error::io(path, e),
+    })?;
+    let source = Source::new(path, text);
+    let spec = parse(&source)?;
+    validate(spec, &source)
+}
+
+fn parse(source: &Source) -> Result<MatrixSpec> {
+    let extension = source.path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    match extension {
+        "toml" => toml::from_str(&source.text).map_err(|e| {
+            let offset = e.span().map_or(0, |s| s.start);
+            shape_error(source, offset, e.message())
+        }),
+        "yaml" | "yml" => serde_yaml::from_str(&source.text).map_err(|e| {
+            let offset = e.location().map_or(0, |l| l.index());
+            // serde_yaml prefixes the key path and appends the position; keep the message itself.
+            let message = e.to_string();
+            let message = message.split(" at line ").next().unwrap_or(&message);
+            let message = message.split_once(": ").map_or(message, |(_, m)| m);
+            shape_error(source, offset, message)
+        }),
+        _ => Err(Error::BadInput(format!(
+            "{}: matrix files end in .toml, .yaml or .yml",
+            source.path.display()
+        ))),
+    }
+}
+
+fn shape_error(source: &Source, offset: usize, message: &str) -> Error {
+    let message = message.trim();
+    let hint = suggest::unknown_field_hint(message);
+    Error::BadInput(format!("{}: {message}{hint}", source.at_offset(offset)))
+}
+
+fn validate(spec: MatrixSpec, source: &Source) -> Result<Matrix> {
+    let name = spec.name.unwrap_or_else(|| {
+        source
+            .path
+            .file_stem()
+            .map_or_else(|| "matrix".into(), |s| s.to_string_lossy().into_owned())
+    });
+
+    if spec.probes.is_empty() {
+        return Err(source.error_at(&["probes"], "`probes` is empty: name at least one probe"));
+    }
+    for name in &spec.probes {
+        if probe::catalog::find(name).is_none() {
+            let hint = suggest::hint(name, probe::catalog::names());
+            return Err(source.error_at(&["probes", name], format!("unknown probe `{name}`{hint}")));
+        }
+    }
+
+    let timeout = match &spec.timeout {
+        None => DEFAULT_TIMEOUT,
+        Some(text) => humantime::parse_duration(text)
+            .map_err(|e| source.error_at(&["timeout"], format!("invalid timeout `{text}`: {e}")))?,
+    };
+
+    if spec.axes.is_empty() {
+        return Err(source.error_at(&["axes"], "`axes` is empty: declare at least one package axis"));
+    }
+    let mut axes = Vec::new();
+    for (axis, values) in spec.axes {
+        let values = match values {
+            AxisSpec::Versions(list) if list.is_empty() => {
+                return Err(source.error_at(&[axis.as_str()], format!("axis `{axis}` has no versions")));
+            }
+            AxisSpec::Versions(list) => AxisValues::Explicit(
+                list.iter()
+                    .map(|v| parse_version(v).map_err(|e| source.error_at(&[axis.as_str(), v.as_str()], e)))
+                    .collect::<Result<_>>()?,
+            ),
+            AxisSpec::Query(query) => AxisValues::Query {
+                specifiers: parse_specifiers(&query.versions)
+                    .map_err(|e| source.error_at(&[axis.as_str(), query.versions.as_str()], e))?,
+                pre: query.pre,
+            },
+        };
+        axes.push(Axis { name: axis, values });
+    }
+    let axis_names: Vec<&str> = axes.iter().map(|a| a.name.as_str()).collect();
+
+    let pins = spec
+        .pins
+        .iter()
+        .map(|(package, constraint)| pin_requirement(package, constraint, source))
+        .collect::<Result<_>>()?;
+
+    let exclude = assignments(&spec.exclude, "exclude", &axis_names, source)?;
+    let include = assignments(&spec.include, "include", &axis_names, source)?;
+
+    let mut known = Vec::new();
+    for entry in spec.known {
+        let mut when = Vec::new();
+        for (axis, text) in &entry.when {
+            check_axis(axis, &axis_names, &["known", entry.id.as_str(), axis.as_str()], source)?;
+            let specifiers = parse_specifiers(text)
+                .map_err(|e| source.error_at(&["known", entry.id.as_str(), text.as_str()], e))?;
+            when.push((axis.clone(), specifiers));
+        }
+        if let Some(probe) = entry.probes.iter().find(|p| !spec.probes.contains(p)) {
+            let hint = suggest::hint(probe, spec.probes.iter().map(String::as_str));
+            return Err(source.error_at(
+                &["known", entry.id.as_str(), probe.as_str()],
+                format!("known issue `{}` names probe `{probe}`, which the matrix does not run{hint}", entry.id),
+            ));
+        }
+        known.push(Known {
+            id: entry.id,
+            signature: entry.signature,
+            when,
+            probes: entry.probes,
+            url: entry.url,
+        });
+    }
+
+    Ok(Matrix {
+        name,
+        python: spec.python,
+        probes: spec.probes,
+        timeout,
+        axes,
+        pins,
+        exclude,
+        include,
+        known,
+    })
+}
+
+/// `numpy = "<2"` becomes `numpy<2`; a bare version means exactly that version.
+fn pin_requirement(package: &str, constraint: &str, source: &Source) -> Result<String> {
+    let constraint = constraint.trim();
+    let specifiers = if constraint.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("=={constraint}")
+    } else {
+        constraint.to_string()
+    };
+    parse_specifiers(&specifiers).map_err(|e| source.error_at(&["pins", package], e))?;
+    Ok(format!("{package}{specifiers}"))
+}
+
+fn assignments(
+    tables: &[indexmap::IndexMap<String, String>],
+    section: &str,
+    axis_names: &[&str],
+    source: &Source,
+) -> Result<Vec<Vec<(String, Version)>>> {
+    tables
+        .iter()
+        .map(|table| {
+            if table.is_empty() {
+                return Err(source.error_at(&[section], format!("an empty [[{section}]] matches nothing")));
+            }
+            table
+                .iter()
+                .map(|(axis, value)| {
+                    check_axis(axis, axis_names, &[section, axis.as_str()], source)?;
+                    let version = parse_version(value)
+                        .map_err(|e| source.error_at(&[section, axis.as_str(), value.as_str()], e))?;
+                    Ok((axis.clone(), version))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn check_axis(axis: &str, axis_names: &[&str], needles: &[&str], source: &Source) -> Result<()> {
+    if axis_names.contains(&axis) {
+        return Ok(());
+    }
+    let hint = suggest::hint(axis, axis_names.iter().copied());
+    Err(source.error_at(needles, format!("unknown axis `{axis}`{hint}")))
+}

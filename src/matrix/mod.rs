@@ -1,0 +1,10 @@
+//! Matrix files: the serde model (`spec`), validation with located errors (`load`), and expansion into cells
+//! (`expand`).
+
+mod expand;
+mod load;
+mod source;
+mod spec;
+
+pub use expand::{Cell, expand};
+pub use load::{AxisValues, Known, Matrix, load};

@@ -1,0 +1,251 @@
+//! Outcome classes and signatures.
+//!
+//! A signature is what makes two failures "the same": `Type: message` with run-specific noise (addresses, temporary
+//! paths, long numbers) normalized, plus the innermost frame inside site-packages. Cells group by it in every report.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+use crate::matrix::{Cell, Known};
+use crate::probe::protocol::{ProbeReport, StageStatus};
+use crate::probe::runner::ProbeRun;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Pass,
+    Fail,
+    Xfail,
+    Xpass,
+    NeedsCuda,
+    Unresolvable,
+    InstallError,
+    Timeout,
+    Crash,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Fail => "fail",
+            Outcome::Xfail => "xfail",
+            Outcome::Xpass => "xpass",
+            Outcome::NeedsCuda => "needs-cuda",
+            Outcome::Unresolvable => "unresolvable",
+            Outcome::InstallError => "install-error",
+            Outcome::Timeout => "timeout",
+            Outcome::Crash => "crash",
+        }
+    }
+
+    /// Outcomes that make `run` exit 1: the stack misbehaved and nothing declared it expected.
+    pub fn is_regression(self) -> bool {
+        matches!(self, Outcome::Fail | Outcome::Timeout | Outcome::Crash)
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A classified probe: its outcome and, unless it passed, why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub outcome: Outcome,
+    pub signature: Option<String>,
+    pub frame: Option<String>,
+    /// The `[[known]]` entry that made this an xfail or xpass.
+    pub known: Option<String>,
+}
+
+impl Verdict {
+    pub fn new(outcome: Outcome, signature: Option<String>) -> Self {
+        Self {
+            outcome,
+            signature,
+            frame: None,
+            known: None,
+        }
+    }
+}
+
+/// Classifies what a probe process produced, before known issues are applied.
+pub fn classify(run: &ProbeRun) -> Verdict {
+    match run {
+        ProbeRun::Reported(report) => classify_report(report),
+        ProbeRun::TimedOut(after) => Verdict::new(
+            Outcome::Timeout,
+            Some(format!("timeout after {}", humantime::format_duration(*after))),
+        ),
+        ProbeRun::Died(how) => Verdict::new(Outcome::Crash, Some(format!("crash: {how}"))),
+    }
+}
+
+fn classify_report(report: &ProbeReport) -> Verdict {
+    if let Some(stage) = report.stages.iter().find(|s| s.status == StageStatus::Fail) {
+        let (signature, frame) = match &stage.error {
+            Some(error) => (
+                format!("{}: {}", error.kind, error.message),
+                error.frames.iter().rev().find(|f| is_package_frame(f)).cloned(),
+            ),
+            None => (format!("stage {} failed", stage.name), None),
+        };
+        return Verdict {
+            outcome: Outcome::Fail,
+            signature: Some(normalize(&signature)),
+            frame,
+            known: None,
+        };
+    }
+    if let Some(stage) = report.stages.iter().find(|s| s.status == StageStatus::NeedsCuda) {
+        let reason = stage.error.as_ref().map_or("no kernel for this device", |e| e.message.as_str());
+        return Verdict::new(Outcome::NeedsCuda, Some(normalize(reason)));
+    }
+    Verdict::new(Outcome::Pass, None)
+}
+
+/// Frames the probe protocol wrote relative to site-packages; probe files (`<probe>/…`) and raw paths are not.
+fn is_package_frame(frame: &str) -> bool {
+    !frame.starts_with('<') && !frame.starts_with('/')
+}
+
+/// Applies the matrix's known issues: a matching failure becomes `xfail`, a pass inside a known window `xpass`.
+pub fn apply_known(verdict: Verdict, probe: &str, cell: &Cell, known: &[Known]) -> Verdict {
+    let applies = |k: &&Known| k.applies_to(probe, cell);
+    match verdict.outcome {
+        Outcome::Fail => {
+            let signature = verdict.signature.as_deref().unwrap_or_default();
+            match known.iter().filter(applies).find(|k| signature.contains(k.signature.as_str())) {
+                Some(k) => Verdict {
+                    outcome: Outcome::Xfail,
+                    known: Some(k.id.clone()),
+                    ..verdict
+                },
+                None => verdict,
+            }
+        }
+        Outcome::Pass => match known.iter().find(applies) {
+            Some(k) => Verdict {
+                outcome: Outcome::Xpass,
+                known: Some(k.id.clone()),
+                ..verdict
+            },
+            None => verdict,
+        },
+        _ => verdict,
+    }
+}
+
+impl Known {
+    /// Whether this known issue covers `probe` in `cell`: every `when` axis must hold the cell's version.
+    fn applies_to(&self, probe: &str, cell: &Cell) -> bool {
+        let probe_ok = self.probes.is_empty() || self.probes.iter().any(|p| p == probe);
+        probe_ok
+            && self
+                .when
+                .iter()
+                .all(|(axis, specifiers)| cell.version_of(axis).is_some_and(|v| specifiers.contains(v)))
+    }
+}
+
+static SITE_PACKAGES: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"/\S*?/(?:site|dist)-packages/").unwrap());
+static ABSOLUTE_PATH: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?:/[\w.+-]+)+/([\w.+-]+)").unwrap());
+static ADDRESS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"0x[0-9a-fA-F]+").unwrap());
+static LONG_NUMBER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\d{6,}").unwrap());
+static SPACES: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\s+").unwrap());
+
+/// Longest signature kept; resolver explanations can run to pages.
+const MAX_SIGNATURE: usize = 300;
+
+/// Removes what differs between runs of the same failure, so equal failures get equal signatures.
+pub fn normalize(text: &str) -> String {
+    let text = SITE_PACKAGES.replace_all(text, "");
+    let text = ABSOLUTE_PATH.replace_all(&text, "<path>/$1");
+    let text = ADDRESS.replace_all(&text, "0x?");
+    let text = LONG_NUMBER.replace_all(&text, "<n>");
+    let text = SPACES.replace_all(text.trim(), " ");
+    match text.char_indices().nth(MAX_SIGNATURE) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.into_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::protocol::{Stage, StageError};
+
+    fn report(stages: Vec<Stage>) -> ProbeRun {
+        ProbeRun::Reported(ProbeReport {
+            probe: "checkpoint-load".into(),
+            stages,
+            substitutions: vec![],
+            metrics: Default::default(),
+        })
+    }
+
+    fn stage(name: &str, status: StageStatus, error: Option<(&str, &str, &[&str])>) -> Stage {
+        Stage {
+            name: name.into(),
+            status,
+            duration_s: 1.0,
+            error: error.map(|(kind, message, frames)| StageError {
+                kind: kind.into(),
+                message: message.into(),
+                frames: frames.iter().map(|f| f.to_string()).collect(),
+            }),
+        }
+    }
+
+    #[test]
+    fn first_failing_stage_gives_signature_and_innermost_package_frame() {
+        let frames: &[&str] = &[
+            "<probe>/checkpoint_load.py:run",
+            "torch/nn/modules/module.py:load_state_dict",
+            "lightning/fabric/utilities/load.py:__getattr__",
+            "<probe>/_stack.py:helper",
+        ];
+        let message = "'_NotYetLoadedTensor' object has no attribute 'data'";
+        let verdict = classify(&report(vec![
+            stage("import", StageStatus::Pass, None),
+            stage("load", StageStatus::Fail, Some(("AttributeError", message, frames))),
+        ]));
+        assert_eq!(verdict.outcome, Outcome::Fail);
+        assert_eq!(
+            verdict.signature.as_deref(),
+            Some("AttributeError: '_NotYetLoadedTensor' object has no attribute 'data'")
+        );
+        assert_eq!(verdict.frame.as_deref(), Some("lightning/fabric/utilities/load.py:__getattr__"));
+    }
+
+    #[test]
+    fn needs_cuda_is_neither_pass_nor_fail() {
+        let verdict = classify(&report(vec![stage(
+            "kernel",
+            StageStatus::NeedsCuda,
+            Some(("NeedsCuda", "bitsandbytes 0.42.0 has no CPU NF4 kernel", &[])),
+        )]));
+        assert_eq!(verdict.outcome, Outcome::NeedsCuda);
+        assert!(!verdict.outcome.is_regression());
+    }
+
+    #[test]
+    fn noise_is_normalized() {
+        let a = normalize("No such file: /tmp/.tmpAb12/x/lit_model.pth at 0x7f3a2b1c9d80, step 12345678");
+        assert_eq!(a, "No such file: <path>/lit_model.pth at 0x?, step <n>");
+        let b = normalize("bad  value in /root/.venv/lib/python3.11/site-packages/torch/nn/functional.py");
+        assert_eq!(b, "bad value in torch/nn/functional.py");
+    }
+
+    #[test]
+    fn process_endings_are_classified() {
+        assert_eq!(classify(&ProbeRun::Died("SIGSEGV".into())).signature.as_deref(), Some("crash: SIGSEGV"));
+        let timeout = classify(&ProbeRun::TimedOut(std::time::Duration::from_secs(5)));
+        assert_eq!((timeout.outcome, timeout.signature.as_deref()), (Outcome::Timeout, Some("timeout after 5s")));
+    }
+}

@@ -1,0 +1,93 @@
+//! The probe protocol: the JSON lines `_qcompat.py` appends to `QCOMPAT_RESULT` (see fixtures/probes/_qcompat.py).
+//!
+//! A `start` line precedes each probe and a `result` line follows it, each fsync'ed, so after a kill the file says
+//! which probe was running and which results are already safe.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "event", rename_all = "lowercase")]
+pub enum Event {
+    Start { probe: String },
+    Result(ProbeReport),
+}
+
+/// What a probe reported about itself.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ProbeReport {
+    pub probe: String,
+    pub stages: Vec<Stage>,
+    #[serde(default)]
+    pub substitutions: Vec<String>,
+    #[serde(default)]
+    pub metrics: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Stage {
+    pub name: String,
+    pub status: StageStatus,
+    #[serde(default)]
+    pub duration_s: f64,
+    pub error: Option<StageError>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StageStatus {
+    Pass,
+    Fail,
+    NeedsCuda,
+    Skip,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct StageError {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub message: String,
+    #[serde(default)]
+    pub frames: Vec<String>,
+}
+
+impl ProbeReport {
+    /// Seconds spent in `import` stages (the stack's import cost) and in the rest.
+    pub fn time_split(&self) -> (f64, f64) {
+        self.stages.iter().fold((0.0, 0.0), |(import, rest), stage| {
+            if stage.name == "import" {
+                (import + stage.duration_s, rest)
+            } else {
+                (import, rest + stage.duration_s)
+            }
+        })
+    }
+}
+
+/// Parses the complete lines of a result file; a torn last line (the writer was killed mid-write) is ignored.
+pub fn parse_events(text: &str) -> Vec<Event> {
+    text.lines().filter_map(|line| serde_json::from_str(line).ok()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_starts_results_and_skips_torn_lines() {
+        let text = concat!(
+            r#"{"event": "start", "probe": "checkpoint-load"}"#,
+            "\n",
+            r#"{"event": "result", "probe": "checkpoint-load", "stages": [{"name": "import", "status": "pass", "duration_s": 9.5}, {"name": "load", "status": "fail", "duration_s": 0.5, "error": {"type": "AttributeError", "message": "m", "frames": ["a.py:f"]}}], "substitutions": [], "metrics": {"max_abs_err": 0.01}}"#,
+            "\n",
+            r#"{"event": "start", "probe": "qlora-train"}"#,
+            "\n",
+            r#"{"event": "resu"#,
+        );
+        let events = parse_events(text);
+        assert_eq!(events.len(), 3);
+        let Event::Result(report) = &events[1] else { panic!("second line is a result") };
+        assert_eq!(report.stages[1].status, StageStatus::Fail);
+        assert_eq!(report.time_split(), (9.5, 0.5));
+        assert!(matches!(&events[2], Event::Start { probe } if probe == "qlora-train"));
+    }
+}

@@ -1,0 +1,86 @@
+//! The terminal table: one row per cell, one column per probe, then the signatures with the cells they hit.
+
+use std::fmt::Write;
+
+use crate::outcome::Outcome;
+use crate::results::RunReport;
+
+/// Renders the table; `color` adds ANSI colors to outcomes (only on a terminal, and never with NO_COLOR).
+pub fn render(report: &RunReport, color: bool) -> String {
+    let mut out = String::new();
+    let probes: Vec<&str> = report
+        .cells
+        .first()
+        .map(|c| c.probes.iter().map(|p| p.name.as_str()).collect())
+        .unwrap_or_default();
+    let keys: Vec<String> = report.cells.iter().map(|c| c.key_string()).collect();
+    let key_width = keys.iter().map(String::len).max().unwrap_or(4).max(4);
+    let groups = report.signature_groups();
+
+    let _ = write!(out, "{:key_width$}", "cell");
+    for probe in &probes {
+        let _ = write!(out, "  {probe:16}");
+    }
+    out.push('\n');
+    for (cell, key) in report.cells.iter().zip(&keys) {
+        let _ = write!(out, "{key:key_width$}");
+        for probe in &cell.probes {
+            // The signature's number in the list below, so a reader can match a failure with its cause.
+            let reference = groups
+                .iter()
+                .position(|g| Some(g.signature) == probe.signature.as_deref() && g.frame == probe.frame.as_deref())
+                .map(|i| format!(" [{}]", i + 1))
+                .unwrap_or_default();
+            let swapped = if probe.substitutions.is_empty() { "" } else { "*" };
+            let text = format!("{}{swapped}{reference}", probe.outcome);
+            let _ = write!(out, "  {}", paint(&format!("{text:16}"), probe.outcome, color));
+        }
+        out.push('\n');
+    }
+
+    if !groups.is_empty() {
+        out.push_str("\nsignatures:\n");
+        for (i, group) in groups.iter().enumerate() {
+            let _ = write!(out, "[{}] {} {}", i + 1, group.outcome, group.signature);
+            if let Some(frame) = group.frame {
+                let _ = write!(out, "\n    at {frame}");
+            }
+            let _ = writeln!(out, "\n    {} probe run(s):", group.hits.len());
+            for (cell, probe) in &group.hits {
+                let known = probe.known.as_deref().map(|k| format!(" (known: {k})")).unwrap_or_default();
+                let _ = writeln!(out, "      {} {}{known}", cell.key_string(), probe.name);
+            }
+        }
+    }
+
+    let substitutions: Vec<&String> = {
+        let mut all: Vec<&String> = report.cells.iter().flat_map(|c| &c.probes).flat_map(|p| &p.substitutions).collect();
+        all.sort();
+        all.dedup();
+        all
+    };
+    if !substitutions.is_empty() {
+        out.push_str("\n* ran with substitutions on this machine:\n");
+        for s in substitutions {
+            let _ = writeln!(out, "    {s}");
+        }
+    }
+
+    let summary: Vec<String> = report.summary.iter().map(|(o, n)| format!("{n} {o}")).collect();
+    let _ = writeln!(out, "\nsummary: {}", summary.join(", "));
+    out
+}
+
+fn paint(text: &str, outcome: Outcome, color: bool) -> String {
+    if !color {
+        return text.to_string();
+    }
+    let code = match outcome {
+        Outcome::Pass | Outcome::Xfail => "32",
+        Outcome::Fail | Outcome::Crash | Outcome::Timeout => "31",
+        Outcome::Xpass => "35",
+        Outcome::NeedsCuda | Outcome::Unresolvable => "33",
+        Outcome::InstallError => "36",
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
+}

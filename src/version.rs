@@ -1,0 +1,59 @@
+//! PEP 440 versions and specifiers, via pep440_rs.
+//!
+//! Python versions are not semver: `2.3.0.dev20240428` sorts before `2.3.0` and after `2.2.5`, and a specifier such as
+//! `>=2.3.0,<2.4` excludes pre-releases unless asked. Everything that compares versions goes through here.
+
+use std::str::FromStr;
+
+pub use pep440_rs::{Version, VersionSpecifiers};
+
+/// Parses a version, with a message that can stand after a file:line:column prefix.
+pub fn parse_version(text: &str) -> Result<Version, String> {
+    Version::from_str(text.trim()).map_err(|e| format!("invalid PEP 440 version `{text}`: {e}"))
+}
+
+/// Parses a comma-separated specifier set such as `>=2.3.0.dev0,<2.5`.
+pub fn parse_specifiers(text: &str) -> Result<VersionSpecifiers, String> {
+    VersionSpecifiers::from_str(text.trim()).map_err(|e| format!("invalid PEP 440 specifier `{text}`: {e}"))
+}
+
+/// Whether `version` satisfies `specifiers`, with pre-releases allowed only when `pre` is set
+/// (PEP 440's default: a pre-release is admitted only when asked for).
+pub fn admits(specifiers: &VersionSpecifiers, version: &Version, pre: bool) -> bool {
+    if (version.any_prerelease() || version.is_dev()) && !pre {
+        return false;
+    }
+    specifiers.contains(version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nightlies_order_between_releases() {
+        let older = parse_version("2.2.5").unwrap();
+        let nightly = parse_version("2.3.0.dev20240428").unwrap();
+        let later_nightly = parse_version("2.3.0.dev20240505").unwrap();
+        let release = parse_version("2.3.0").unwrap();
+        assert!(older < nightly);
+        assert!(nightly < later_nightly);
+        assert!(later_nightly < release);
+    }
+
+    #[test]
+    fn pre_releases_need_opt_in() {
+        let spec = parse_specifiers(">=2.3.0.dev0,<2.5").unwrap();
+        let nightly = parse_version("2.4.0.dev20240601").unwrap();
+        assert!(!admits(&spec, &nightly, false));
+        assert!(admits(&spec, &nightly, true));
+        assert!(admits(&spec, &parse_version("2.4.0").unwrap(), false));
+        assert!(!admits(&spec, &parse_version("2.5.0").unwrap(), true));
+    }
+
+    #[test]
+    fn bad_text_is_reported() {
+        assert!(parse_version("2.3.x").unwrap_err().contains("2.3.x"));
+        assert!(parse_specifiers(">=>2").is_err());
+    }
+}
