@@ -87,7 +87,9 @@ fn parse(source: &Source) -> Result<MatrixSpec> {
 }
 
 fn shape_error(source: &Source, offset: usize, message: &str) -> Error {
-    let message = message.trim();
+    // One line, whatever the parser's layout: the message follows a file:line:column prefix.
+    let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    let message = message.as_str();
     let hint = suggest::unknown_field_hint(message);
     Error::BadInput(format!("{}: {message}{hint}", source.at_offset(offset)))
 }

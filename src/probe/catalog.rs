@@ -26,6 +26,27 @@ pub const PROBES: &[ProbeInfo] = &[
         script: include_str!("../../fixtures/probes/checkpoint_load.py"),
     },
     ProbeInfo {
+        name: "qlora-train",
+        needs: "torch, lightning, bitsandbytes",
+        summary: "LoRA AdamW steps over the NF4 base loaded through the same plugin: loss falls, base stays frozen",
+        file: "qlora_train.py",
+        script: include_str!("../../fixtures/probes/qlora_train.py"),
+    },
+    ProbeInfo {
+        name: "litgpt-qlora",
+        needs: "torch, lightning, bitsandbytes, litgpt",
+        summary: "litgpt.lora.GPT + litgpt.utils.load_checkpoint under nf4, LoRA training steps",
+        file: "litgpt_qlora.py",
+        script: include_str!("../../fixtures/probes/litgpt_qlora.py"),
+    },
+    ProbeInfo {
+        name: "litgpt-generate",
+        needs: "torch, lightning, bitsandbytes, litgpt",
+        summary: "LitGPT nf4 model, greedy generation of a few tokens",
+        file: "litgpt_generate.py",
+        script: include_str!("../../fixtures/probes/litgpt_generate.py"),
+    },
+    ProbeInfo {
         name: "toy-load",
         needs: "toyquant (fixtures/toy/: the harness's self-test)",
         summary: "import, kernel check, lazy load and quantize with the toy package",

@@ -1,0 +1,95 @@
+//! Shared by the integration tests: run the real `qcompat` binary in a scratch folder, with toy wheels offline.
+
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The toy wheels, built once per test binary (stdlib Python, no network).
+pub fn toy_wheels() -> &'static Path {
+    static WHEELS: OnceLock<tempfile::TempDir> = OnceLock::new();
+    WHEELS
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let status = Command::new("python3")
+                .arg(repo().join("fixtures/toy/build_wheels.py"))
+                .arg(dir.path())
+                .status()
+                .expect("python3 runs");
+            assert!(status.success(), "building toy wheels failed");
+            dir
+        })
+        .path()
+}
+
+/// A scratch folder with its own qcompat cache; matrices are written into it.
+pub struct Scratch {
+    pub dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn cache(&self) -> PathBuf {
+        self.path().join("cache")
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// `qcompat ARGS` with this scratch's cache, installing only from the toy wheels.
+    pub fn qcompat(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_qcompat"))
+            .args(args)
+            .arg("--cache-dir")
+            .arg(self.cache())
+            .current_dir(self.path())
+            .env("UV_FIND_LINKS", toy_wheels())
+            .env("UV_NO_INDEX", "1")
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("qcompat runs")
+    }
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Compact text of a `--format json` report: one line per probe run, what a reader checks.
+pub fn outcome_lines(report: &serde_json::Value) -> String {
+    let mut lines = Vec::new();
+    for cell in report["cells"].as_array().unwrap() {
+        let key: Vec<String> = cell["key"].as_object().unwrap().iter().map(|(a, v)| format!("{a}={}", v.as_str().unwrap())).collect();
+        for probe in cell["probes"].as_array().unwrap() {
+            let mut line = format!("{} {} {}", key.join(","), probe["name"].as_str().unwrap(), probe["outcome"].as_str().unwrap());
+            for field in ["signature", "frame", "known"] {
+                if let Some(text) = probe.get(field).and_then(|v| v.as_str()) {
+                    line.push_str(&format!("\n    {field}: {text}"));
+                }
+            }
+            lines.push(line);
+        }
+    }
+    lines.join("\n")
+}
