@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
-#[command(name = "qcompat", version, about = "Which versions of a QLoRA stack work together, and which release broke it")]
+#[command(
+    name = "qcompat",
+    version,
+    about = "Which versions of a QLoRA stack work together, and which release broke it"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

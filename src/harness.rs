@@ -77,10 +77,14 @@ impl Harness {
             let tasks: Vec<_> = cells
                 .into_iter()
                 .map(|cell| {
-                    let (harness, slots, observer) = (Arc::clone(self), Arc::clone(&slots), Arc::clone(observer));
+                    let (harness, slots, observer) =
+                        (Arc::clone(self), Arc::clone(&slots), Arc::clone(observer));
                     let probes = probes.to_vec();
                     tokio::spawn(async move {
-                        let _slot = slots.acquire_owned().await.expect("semaphore is never closed");
+                        let _slot = slots
+                            .acquire_owned()
+                            .await
+                            .expect("semaphore is never closed");
                         observer.started(&cell.key_string());
                         let result = harness.run_cell(&cell, &probes).await;
                         if let Ok(result) = &result {
@@ -92,23 +96,31 @@ impl Harness {
                 .collect();
             let mut results = Vec::new();
             for task in tasks {
-                results.push(task.await.map_err(|e| Error::Infra(format!("a cell task panicked: {e}")))??);
+                results.push(
+                    task.await
+                        .map_err(|e| Error::Infra(format!("a cell task panicked: {e}")))??,
+                );
             }
             Ok(results)
         })
     }
 
     pub async fn run_cell(self: &Arc<Self>, cell: &Cell, probes: &[String]) -> Result<CellResult> {
-        let key: IndexMap<String, String> = cell.key.iter().map(|(a, v)| (a.clone(), v.to_string())).collect();
+        let key: IndexMap<String, String> = cell
+            .key
+            .iter()
+            .map(|(a, v)| (a.clone(), v.to_string()))
+            .collect();
         let spec = EnvSpec {
             python: self.python.clone(),
             requirements: cell.requirements(&self.pins),
             index: self.index.clone(),
         };
         let harness = Arc::clone(self);
-        let provisioned = tokio::task::spawn_blocking(move || harness.cache.provision(&harness.uv, &spec))
-            .await
-            .map_err(|e| Error::Infra(format!("environment task panicked: {e}")))?;
+        let provisioned =
+            tokio::task::spawn_blocking(move || harness.cache.provision(&harness.uv, &spec))
+                .await
+                .map_err(|e| Error::Infra(format!("environment task panicked: {e}")))?;
         let env = match provisioned {
             Ok(env) => env,
             Err(failure) => return Ok(self.unprovisioned(key, probes, failure)),
@@ -139,19 +151,33 @@ impl Harness {
         let mut results = Vec::new();
         // Report in the order asked, whatever order the processes settled them in.
         for name in probes {
-            let Some((_, probe_run)) = run.probes.iter().find(|(n, _)| n == name) else { continue };
-            let verdict = outcome::apply_known(outcome::classify(probe_run), name, cell, &self.known);
+            let Some((_, probe_run)) = run.probes.iter().find(|(n, _)| n == name) else {
+                continue;
+            };
+            let verdict =
+                outcome::apply_known(outcome::classify(probe_run), name, cell, &self.known);
             let (metrics, substitutions, duration_s) = match probe_run {
                 ProbeRun::Reported(report) => {
                     let (import, rest) = report.time_split();
                     import_s += import;
                     probe_s += rest;
-                    (report.metrics.clone(), report.substitutions.clone(), import + rest)
+                    (
+                        report.metrics.clone(),
+                        report.substitutions.clone(),
+                        import + rest,
+                    )
                 }
                 ProbeRun::TimedOut(after) => (Default::default(), vec![], after.as_secs_f64()),
                 ProbeRun::Died(_) => (Default::default(), vec![], 0.0),
             };
-            results.push(probe_result(name, verdict, duration_s, metrics, substitutions, Some(&log)));
+            results.push(probe_result(
+                name,
+                verdict,
+                duration_s,
+                metrics,
+                substitutions,
+                Some(&log),
+            ));
         }
         Ok(CellResult {
             key,
@@ -168,7 +194,12 @@ impl Harness {
     }
 
     /// A cell whose environment could not be built: every probe carries the environment's outcome.
-    fn unprovisioned(&self, key: IndexMap<String, String>, probes: &[String], failure: EnvFailure) -> CellResult {
+    fn unprovisioned(
+        &self,
+        key: IndexMap<String, String>,
+        probes: &[String],
+        failure: EnvFailure,
+    ) -> CellResult {
         let (outcome, message) = match failure {
             EnvFailure::Unresolvable(message) => (Outcome::Unresolvable, message),
             EnvFailure::InstallError(message) => (Outcome::InstallError, message),
@@ -222,6 +253,12 @@ fn round(seconds: f64) -> f64 {
 /// A folder name for a cell key: `lightning=2.3.0,torch=2.3.0` → `lightning=2.3.0_torch=2.3.0`.
 fn slug(key: &str) -> String {
     key.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '=' | '-' | '+') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '=' | '-' | '+') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }

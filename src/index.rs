@@ -25,10 +25,21 @@ pub struct IndexSettings {
 impl IndexSettings {
     /// Settings from the environment, with `--find-links`/`--offline` from the command line added.
     pub fn from_env(find_links: &[String], offline: bool) -> Self {
-        let var = |names: &[&str]| names.iter().find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()));
-        let truthy = |v: Option<String>| v.is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes"));
+        let var = |names: &[&str]| {
+            names
+                .iter()
+                .find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))
+        };
+        let truthy = |v: Option<String>| {
+            v.is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
+        };
         let mut links: Vec<String> = var(&["UV_FIND_LINKS", "PIP_FIND_LINKS"])
-            .map(|v| v.split([' ', ',']).filter(|s| !s.is_empty()).map(String::from).collect())
+            .map(|v| {
+                v.split([' ', ','])
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
             .unwrap_or_default();
         links.extend(find_links.iter().cloned());
         Self {
@@ -106,7 +117,9 @@ fn version_from_filename(file: &str, wanted: &str) -> Option<Version> {
         let mut parts = stem.split('-');
         (parts.next()?, parts.next()?)
     } else {
-        let stem = file.strip_suffix(".tar.gz").or_else(|| file.strip_suffix(".zip"))?;
+        let stem = file
+            .strip_suffix(".tar.gz")
+            .or_else(|| file.strip_suffix(".zip"))?;
         stem.rsplit_once('-')?
     };
     (normalize(name) == wanted).then(|| version.parse().ok())?
@@ -127,7 +140,9 @@ struct ProjectFile {
 fn versions_from_index(package: &str, index: &str) -> Result<Vec<Version>> {
     let name = normalize(package);
     let url = format!("{}/{name}/", index.trim_end_matches('/'));
-    let infra = |e: &dyn std::fmt::Display| Error::Infra(format!("listing versions of `{package}` from {url}: {e}"));
+    let infra = |e: &dyn std::fmt::Display| {
+        Error::Infra(format!("listing versions of `{package}` from {url}: {e}"))
+    };
     let page: ProjectPage = ureq::get(&url)
         .header("Accept", "application/vnd.pypi.simple.v1+json")
         .call()
@@ -139,7 +154,12 @@ fn versions_from_index(package: &str, index: &str) -> Result<Vec<Version>> {
     Ok(page
         .files
         .iter()
-        .filter(|f| matches!(f.yanked, serde_json::Value::Null | serde_json::Value::Bool(false)))
+        .filter(|f| {
+            matches!(
+                f.yanked,
+                serde_json::Value::Null | serde_json::Value::Bool(false)
+            )
+        })
         .filter_map(|f| version_from_filename(&f.filename, &name))
         .collect())
 }
@@ -157,10 +177,17 @@ mod tests {
     #[test]
     fn filenames_give_versions() {
         let v = |f: &str| version_from_filename(f, "lightning-utilities").map(|v| v.to_string());
-        assert_eq!(v("lightning_utilities-0.11.2-py3-none-any.whl").as_deref(), Some("0.11.2"));
-        assert_eq!(v("lightning-utilities-0.3.0.tar.gz").as_deref(), Some("0.3.0"));
+        assert_eq!(
+            v("lightning_utilities-0.11.2-py3-none-any.whl").as_deref(),
+            Some("0.11.2")
+        );
+        assert_eq!(
+            v("lightning-utilities-0.3.0.tar.gz").as_deref(),
+            Some("0.3.0")
+        );
         assert_eq!(v("lightning-2.3.0-py3-none-any.whl"), None);
-        let nightly = version_from_filename("lightning-2.3.0.dev20240428-py3-none-any.whl", "lightning");
+        let nightly =
+            version_from_filename("lightning-2.3.0.dev20240428-py3-none-any.whl", "lightning");
         assert_eq!(nightly.unwrap().to_string(), "2.3.0.dev20240428");
     }
 }

@@ -46,7 +46,13 @@ impl Journal {
             options.write(true).truncate(true);
         }
         let file = options.open(&path).map_err(|e| Error::io(&path, e))?;
-        Ok((Self { path, file: Mutex::new(file) }, earlier))
+        Ok((
+            Self {
+                path,
+                file: Mutex::new(file),
+            },
+            earlier,
+        ))
     }
 
     pub fn record(&self, probes: &[String], cell: &CellResult) {

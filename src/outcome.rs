@@ -80,7 +80,10 @@ pub fn classify(run: &ProbeRun) -> Verdict {
         ProbeRun::Reported(report) => classify_report(report),
         ProbeRun::TimedOut(after) => Verdict::new(
             Outcome::Timeout,
-            Some(format!("timeout after {}", humantime::format_duration(*after))),
+            Some(format!(
+                "timeout after {}",
+                humantime::format_duration(*after)
+            )),
         ),
         ProbeRun::Died(how) => Verdict::new(Outcome::Crash, Some(format!("crash: {how}"))),
     }
@@ -91,7 +94,12 @@ fn classify_report(report: &ProbeReport) -> Verdict {
         let (signature, frame) = match &stage.error {
             Some(error) => (
                 format!("{}: {}", error.kind, error.message),
-                error.frames.iter().rev().find(|f| is_package_frame(f)).cloned(),
+                error
+                    .frames
+                    .iter()
+                    .rev()
+                    .find(|f| is_package_frame(f))
+                    .cloned(),
             ),
             None => (format!("stage {} failed", stage.name), None),
         };
@@ -102,8 +110,15 @@ fn classify_report(report: &ProbeReport) -> Verdict {
             known: None,
         };
     }
-    if let Some(stage) = report.stages.iter().find(|s| s.status == StageStatus::NeedsCuda) {
-        let reason = stage.error.as_ref().map_or("no kernel for this device", |e| e.message.as_str());
+    if let Some(stage) = report
+        .stages
+        .iter()
+        .find(|s| s.status == StageStatus::NeedsCuda)
+    {
+        let reason = stage
+            .error
+            .as_ref()
+            .map_or("no kernel for this device", |e| e.message.as_str());
         return Verdict::new(Outcome::NeedsCuda, Some(normalize(reason)));
     }
     Verdict::new(Outcome::Pass, None)
@@ -120,7 +135,11 @@ pub fn apply_known(verdict: Verdict, probe: &str, cell: &Cell, known: &[Known]) 
     match verdict.outcome {
         Outcome::Fail => {
             let signature = verdict.signature.as_deref().unwrap_or_default();
-            match known.iter().filter(applies).find(|k| signature.contains(k.signature.as_str())) {
+            match known
+                .iter()
+                .filter(applies)
+                .find(|k| signature.contains(k.signature.as_str()))
+            {
                 Some(k) => Verdict {
                     outcome: Outcome::Xfail,
                     known: Some(k.id.clone()),
@@ -146,15 +165,17 @@ impl Known {
     fn applies_to(&self, probe: &str, cell: &Cell) -> bool {
         let probe_ok = self.probes.is_empty() || self.probes.iter().any(|p| p == probe);
         probe_ok
-            && self
-                .when
-                .iter()
-                .all(|(axis, specifiers)| cell.version_of(axis).is_some_and(|v| specifiers.contains(v)))
+            && self.when.iter().all(|(axis, specifiers)| {
+                cell.version_of(axis)
+                    .is_some_and(|v| specifiers.contains(v))
+            })
     }
 }
 
-static SITE_PACKAGES: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"/\S*?/(?:site|dist)-packages/").unwrap());
-static ABSOLUTE_PATH: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?:/[\w.+-]+)+/([\w.+-]+)").unwrap());
+static SITE_PACKAGES: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"/\S*?/(?:site|dist)-packages/").unwrap());
+static ABSOLUTE_PATH: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?:/[\w.+-]+)+/([\w.+-]+)").unwrap());
 static ADDRESS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"0x[0-9a-fA-F]+").unwrap());
 static LONG_NUMBER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\d{6,}").unwrap());
 static SPACES: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\s+").unwrap());
@@ -213,14 +234,21 @@ mod tests {
         let message = "'_NotYetLoadedTensor' object has no attribute 'data'";
         let verdict = classify(&report(vec![
             stage("import", StageStatus::Pass, None),
-            stage("load", StageStatus::Fail, Some(("AttributeError", message, frames))),
+            stage(
+                "load",
+                StageStatus::Fail,
+                Some(("AttributeError", message, frames)),
+            ),
         ]));
         assert_eq!(verdict.outcome, Outcome::Fail);
         assert_eq!(
             verdict.signature.as_deref(),
             Some("AttributeError: '_NotYetLoadedTensor' object has no attribute 'data'")
         );
-        assert_eq!(verdict.frame.as_deref(), Some("lightning/fabric/utilities/load.py:__getattr__"));
+        assert_eq!(
+            verdict.frame.as_deref(),
+            Some("lightning/fabric/utilities/load.py:__getattr__")
+        );
     }
 
     #[test]
@@ -228,7 +256,11 @@ mod tests {
         let verdict = classify(&report(vec![stage(
             "kernel",
             StageStatus::NeedsCuda,
-            Some(("NeedsCuda", "bitsandbytes 0.42.0 has no CPU NF4 kernel", &[])),
+            Some((
+                "NeedsCuda",
+                "bitsandbytes 0.42.0 has no CPU NF4 kernel",
+                &[],
+            )),
         )]));
         assert_eq!(verdict.outcome, Outcome::NeedsCuda);
         assert!(!verdict.outcome.is_regression());
@@ -236,16 +268,28 @@ mod tests {
 
     #[test]
     fn noise_is_normalized() {
-        let a = normalize("No such file: /tmp/.tmpAb12/x/lit_model.pth at 0x7f3a2b1c9d80, step 12345678");
+        let a = normalize(
+            "No such file: /tmp/.tmpAb12/x/lit_model.pth at 0x7f3a2b1c9d80, step 12345678",
+        );
         assert_eq!(a, "No such file: <path>/lit_model.pth at 0x?, step <n>");
-        let b = normalize("bad  value in /root/.venv/lib/python3.11/site-packages/torch/nn/functional.py");
+        let b = normalize(
+            "bad  value in /root/.venv/lib/python3.11/site-packages/torch/nn/functional.py",
+        );
         assert_eq!(b, "bad value in torch/nn/functional.py");
     }
 
     #[test]
     fn process_endings_are_classified() {
-        assert_eq!(classify(&ProbeRun::Died("SIGSEGV".into())).signature.as_deref(), Some("crash: SIGSEGV"));
+        assert_eq!(
+            classify(&ProbeRun::Died("SIGSEGV".into()))
+                .signature
+                .as_deref(),
+            Some("crash: SIGSEGV")
+        );
         let timeout = classify(&ProbeRun::TimedOut(std::time::Duration::from_secs(5)));
-        assert_eq!((timeout.outcome, timeout.signature.as_deref()), (Outcome::Timeout, Some("timeout after 5s")));
+        assert_eq!(
+            (timeout.outcome, timeout.signature.as_deref()),
+            (Outcome::Timeout, Some("timeout after 5s"))
+        );
     }
 }

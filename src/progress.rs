@@ -25,9 +25,11 @@ impl Progress {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new(total as u64);
             bar.set_style(
-                ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} cells  {wide_msg}")
-                    .expect("static template")
-                    .progress_chars("=> "),
+                ProgressStyle::with_template(
+                    "{elapsed_precise} [{bar:30}] {pos}/{len} cells  {wide_msg}",
+                )
+                .expect("static template")
+                .progress_chars("=> "),
             );
             bar
         });
@@ -55,7 +57,11 @@ impl Progress {
         let key = cell.key_string();
         state.running.retain(|k| *k != key);
         state.done += 1;
-        let outcomes: Vec<String> = cell.probes.iter().map(|p| format!("{}={}", p.name, p.outcome)).collect();
+        let outcomes: Vec<String> = cell
+            .probes
+            .iter()
+            .map(|p| format!("{}={}", p.name, p.outcome))
+            .collect();
         let line = format!(
             "[{}/{}] {key}  {}  ({:.1}s)",
             state.done,

@@ -55,7 +55,11 @@ pub struct ProbeResult {
 
 impl CellResult {
     pub fn key_string(&self) -> String {
-        self.key.iter().map(|(a, v)| format!("{a}={v}")).collect::<Vec<_>>().join(",")
+        self.key
+            .iter()
+            .map(|(a, v)| format!("{a}={v}"))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 }
 
@@ -65,11 +69,18 @@ impl RunReport {
         for probe in cells.iter().flat_map(|c| &c.probes) {
             *summary.entry(probe.outcome).or_insert(0) += 1;
         }
-        Self { matrix, cells, summary }
+        Self {
+            matrix,
+            cells,
+            summary,
+        }
     }
 
     pub fn has_regression(&self) -> bool {
-        self.cells.iter().flat_map(|c| &c.probes).any(|p| p.outcome.is_regression())
+        self.cells
+            .iter()
+            .flat_map(|c| &c.probes)
+            .any(|p| p.outcome.is_regression())
     }
 
     /// Distinct non-pass signatures with the cells they hit, most frequent first (ties in first-seen order).
@@ -77,9 +88,14 @@ impl RunReport {
         let mut groups: Vec<SignatureGroup<'_>> = Vec::new();
         for cell in &self.cells {
             for probe in &cell.probes {
-                let Some(signature) = probe.signature.as_deref() else { continue };
+                let Some(signature) = probe.signature.as_deref() else {
+                    continue;
+                };
                 let frame = probe.frame.as_deref();
-                match groups.iter_mut().find(|g| g.signature == signature && g.frame == frame) {
+                match groups
+                    .iter_mut()
+                    .find(|g| g.signature == signature && g.frame == frame)
+                {
                     Some(group) => group.hits.push((cell, probe)),
                     None => groups.push(SignatureGroup {
                         signature,

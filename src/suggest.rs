@@ -34,7 +34,10 @@ mod tests {
     #[test]
     fn suggests_near_misses_only() {
         assert_eq!(closest("axs", ["axes", "pins"]), Some("axes"));
-        assert_eq!(closest("checkpoint-lod", ["checkpoint-load", "qlora-train"]), Some("checkpoint-load"));
+        assert_eq!(
+            closest("checkpoint-lod", ["checkpoint-load", "qlora-train"]),
+            Some("checkpoint-load")
+        );
         assert_eq!(closest("zzzzzz", ["axes", "pins"]), None);
     }
 

@@ -9,18 +9,24 @@ pub use pep440_rs::{Version, VersionSpecifiers};
 
 /// Parses a version, with a message that can stand after a file:line:column prefix.
 pub fn parse_version(text: &str) -> Result<Version, String> {
-    Version::from_str(text.trim()).map_err(|e| format!("invalid PEP 440 version `{text}`: {}", first_line(&e)))
+    Version::from_str(text.trim())
+        .map_err(|e| format!("invalid PEP 440 version `{text}`: {}", first_line(&e)))
 }
 
 /// Parses a comma-separated specifier set such as `>=2.3.0.dev0,<2.5`.
 pub fn parse_specifiers(text: &str) -> Result<VersionSpecifiers, String> {
-    VersionSpecifiers::from_str(text.trim()).map_err(|e| format!("invalid PEP 440 specifier `{text}`: {}", first_line(&e)))
+    VersionSpecifiers::from_str(text.trim())
+        .map_err(|e| format!("invalid PEP 440 specifier `{text}`: {}", first_line(&e)))
 }
 
 /// pep440_rs draws a caret diagram under its messages; a located one-line error needs only the first line.
 fn first_line(error: &impl std::fmt::Display) -> String {
     let text = error.to_string();
-    text.lines().next().unwrap_or_default().trim_end_matches(':').to_string()
+    text.lines()
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches(':')
+        .to_string()
 }
 
 /// Whether `version` satisfies `specifiers`, with pre-releases allowed only when `pre` is set

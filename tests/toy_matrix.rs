@@ -23,11 +23,16 @@ signature = "AttributeError: '_LazyTensor' object has no attribute 'data'"
 when = { toyquant = "==1.6" }
 "#;
 
-fn json(scratch: &Scratch, matrix: &str, extra: &[&str]) -> (serde_json::Value, std::process::Output) {
+fn json(
+    scratch: &Scratch,
+    matrix: &str,
+    extra: &[&str],
+) -> (serde_json::Value, std::process::Output) {
     let mut args = vec!["run", "--matrix", matrix, "--format", "json", "--jobs", "4"];
     args.extend_from_slice(extra);
     let output = scratch.qcompat(&args);
-    let report = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&output)));
+    let report = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", stderr(&output)));
     (report, output)
 }
 
@@ -42,12 +47,25 @@ fn every_outcome_class_and_a_warm_rerun_that_builds_nothing() {
     insta::assert_json_snapshot!("toy_summary", report["summary"]);
 
     let built = |report: &serde_json::Value| -> Vec<bool> {
-        report["cells"].as_array().unwrap().iter().filter_map(|c| c["env"]["created"].as_bool()).collect()
+        report["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c["env"]["created"].as_bool())
+            .collect()
     };
-    assert_eq!(built(&report), vec![true; 6], "six toyquant releases install");
+    assert_eq!(
+        built(&report),
+        vec![true; 6],
+        "six toyquant releases install"
+    );
 
     let (again, _) = json(&scratch, "toy.toml", &[]);
-    assert_eq!(built(&again), vec![false; 6], "the second run reuses every environment");
+    assert_eq!(
+        built(&again),
+        vec![false; 6],
+        "the second run reuses every environment"
+    );
     assert_eq!(outcome_lines(&again), outcome_lines(&report));
     let resolved = &again["cells"][0]["resolved"];
     assert_eq!(resolved["toyquant"], "1.0");
@@ -59,11 +77,18 @@ fn a_timeout_kills_the_probes_grandchildren() {
     scratch.write("toy.toml", TOY);
     let (report, _) = json(&scratch, "toy.toml", &["--filter", "toyquant=1.4"]);
     assert_eq!(report["cells"][0]["probes"][0]["outcome"], "timeout");
-    let pid_file = scratch.cache().join("runs/toy/toyquant=1.4/artifacts/grandchild.pid");
-    let pid = std::fs::read_to_string(&pid_file).expect("the hanging release wrote its grandchild's pid");
-    let status = std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap_or_default();
+    let pid_file = scratch
+        .cache()
+        .join("runs/toy/toyquant=1.4/artifacts/grandchild.pid");
+    let pid =
+        std::fs::read_to_string(&pid_file).expect("the hanging release wrote its grandchild's pid");
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap_or_default();
     // Gone, or at most a zombie waiting for init to reap it: no longer running either way.
-    assert!(status.is_empty() || status.contains("State:\tZ"), "grandchild {pid} still alive:\n{status}");
+    assert!(
+        status.is_empty() || status.contains("State:\tZ"),
+        "grandchild {pid} still alive:\n{status}"
+    );
 }
 
 #[test]
@@ -71,7 +96,12 @@ fn expected_outcomes_exit_zero_and_the_table_groups_signatures() {
     let scratch = Scratch::new();
     scratch.write("toy.toml", TOY);
     let output = scratch.qcompat(&["run", "--matrix", "toy.toml", "--filter", "toyquant=1.2"]);
-    assert_eq!(output.status.code(), Some(0), "an xfail is expected: {}", stderr(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "an xfail is expected: {}",
+        stderr(&output)
+    );
     insta::assert_snapshot!("toy_table_xfail", stdout(&output));
 }
 
@@ -79,12 +109,19 @@ fn expected_outcomes_exit_zero_and_the_table_groups_signatures() {
 fn query_axes_list_versions_from_find_links() {
     let scratch = Scratch::new();
     let matrix = |pre: bool| {
-        format!("probes = [\"toy-load\"]\ntimeout = \"10s\"\n[axes]\ntoyquant = {{ versions = \">=1.6\", pre = {pre} }}\n")
+        format!(
+            "probes = [\"toy-load\"]\ntimeout = \"10s\"\n[axes]\ntoyquant = {{ versions = \">=1.6\", pre = {pre} }}\n"
+        )
     };
     scratch.write("stable.toml", &matrix(false));
     scratch.write("nightly.toml", &matrix(true));
     let keys = |report: &serde_json::Value| -> Vec<String> {
-        report["cells"].as_array().unwrap().iter().map(|c| c["key"]["toyquant"].as_str().unwrap().to_string()).collect()
+        report["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["key"]["toyquant"].as_str().unwrap().to_string())
+            .collect()
     };
     let (stable, _) = json(&scratch, "stable.toml", &["--probe", "toy-load"]);
     assert_eq!(keys(&stable), ["1.6", "1.7"]);
@@ -100,7 +137,15 @@ fn resume_reuses_finished_cells() {
     let (first, _) = json(&scratch, "toy.toml", &["--filter", "toyquant=1.0"]);
     assert_eq!(first["cells"][0]["probes"][0]["outcome"], "pass");
     // The journal now holds toyquant=1.0; a resumed run of the same filter runs nothing.
-    let (resumed, output) = json(&scratch, "toy.toml", &["--filter", "toyquant=1.0", "--resume"]);
-    assert!(stderr(&output).contains("resuming: 1 of 1 cells already done"), "{}", stderr(&output));
+    let (resumed, output) = json(
+        &scratch,
+        "toy.toml",
+        &["--filter", "toyquant=1.0", "--resume"],
+    );
+    assert!(
+        stderr(&output).contains("resuming: 1 of 1 cells already done"),
+        "{}",
+        stderr(&output)
+    );
     assert_eq!(resumed["cells"], first["cells"]);
 }

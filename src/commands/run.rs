@@ -23,13 +23,23 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let probes = selected_probes(&matrix, &args.probes)?;
     let filters = parse_filters(&matrix, &args.filters)?;
     let index = IndexSettings::from_env(&args.env.find_links, args.env.offline);
-    let cache_root = args.env.cache_dir.clone().unwrap_or_else(Cache::default_root);
+    let cache_root = args
+        .env
+        .cache_dir
+        .clone()
+        .unwrap_or_else(Cache::default_root);
     let harness = Arc::new(Harness::new(&matrix, cache_root, index)?);
 
     let cells = cells(&matrix, &harness.index)?;
-    let cells: Vec<Cell> = cells.into_iter().filter(|c| filters.iter().all(|(a, v)| c.version_of(a) == Some(v))).collect();
+    let cells: Vec<Cell> = cells
+        .into_iter()
+        .filter(|c| filters.iter().all(|(a, v)| c.version_of(a) == Some(v)))
+        .collect();
     if cells.is_empty() {
-        return Err(Error::BadInput(format!("{}: no cell matches the filters", args.matrix.display())));
+        return Err(Error::BadInput(format!(
+            "{}: no cell matches the filters",
+            args.matrix.display()
+        )));
     }
 
     let (journal, earlier) = Journal::open(&harness.runs_dir, args.resume, &probes)?;
@@ -38,14 +48,20 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         .cloned()
         .partition(|c| earlier.iter().any(|e| e.key_string() == c.key_string()));
     if !done.is_empty() {
-        eprintln!("resuming: {} of {} cells already done", done.len(), cells.len());
+        eprintln!(
+            "resuming: {} of {} cells already done",
+            done.len(),
+            cells.len()
+        );
     }
     let observer: Arc<dyn CellObserver> = Arc::new(Bookkeeping {
         progress: Progress::new(todo.len()),
         journal,
         probes: probes.clone(),
     });
-    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let fresh = harness.run_cells(todo, &probes, jobs, &observer)?;
     drop(observer);
 
@@ -54,12 +70,20 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         .iter()
         .filter_map(|c| {
             let key = c.key_string();
-            fresh.iter().chain(&earlier).find(|r| r.key_string() == key).cloned()
+            fresh
+                .iter()
+                .chain(&earlier)
+                .find(|r| r.key_string() == key)
+                .cloned()
         })
         .collect();
     let report = RunReport::new(matrix.name.clone(), results);
     emit(&report, args.format, args.output.as_deref())?;
-    Ok(if report.has_regression() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if report.has_regression() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Progress display and resume journal, told of each cell as it finishes.
@@ -91,11 +115,16 @@ fn selected_probes(matrix: &Matrix, asked: &[String]) -> Result<Vec<String>> {
     for name in asked {
         if !matrix.probes.contains(name) {
             let hint = suggest::hint(name, matrix.probes.iter().map(String::as_str));
-            return Err(Error::BadInput(format!("--probe {name}: the matrix does not run this probe{hint}")));
+            return Err(Error::BadInput(format!(
+                "--probe {name}: the matrix does not run this probe{hint}"
+            )));
         }
     }
     Ok(probe::catalog::names()
-        .filter(|p| matrix.probes.iter().any(|m| m == p) && (asked.is_empty() || asked.iter().any(|a| a == p)))
+        .filter(|p| {
+            matrix.probes.iter().any(|m| m == p)
+                && (asked.is_empty() || asked.iter().any(|a| a == p))
+        })
         .map(String::from)
         .collect())
 }
@@ -104,14 +133,17 @@ fn parse_filters(matrix: &Matrix, filters: &[String]) -> Result<Vec<(String, Ver
     filters
         .iter()
         .map(|filter| {
-            let (axis, value) = filter
-                .split_once('=')
-                .ok_or_else(|| Error::BadInput(format!("--filter {filter}: expected AXIS=VERSION")))?;
+            let (axis, value) = filter.split_once('=').ok_or_else(|| {
+                Error::BadInput(format!("--filter {filter}: expected AXIS=VERSION"))
+            })?;
             if !matrix.axes.iter().any(|a| a.name == axis) {
                 let hint = suggest::hint(axis, matrix.axes.iter().map(|a| a.name.as_str()));
-                return Err(Error::BadInput(format!("--filter {filter}: unknown axis `{axis}`{hint}")));
+                return Err(Error::BadInput(format!(
+                    "--filter {filter}: unknown axis `{axis}`{hint}"
+                )));
             }
-            let version = version::parse_version(value).map_err(|e| Error::BadInput(format!("--filter {filter}: {e}")))?;
+            let version = version::parse_version(value)
+                .map_err(|e| Error::BadInput(format!("--filter {filter}: {e}")))?;
             Ok((axis.to_string(), version))
         })
         .collect()
@@ -126,12 +158,19 @@ pub fn cells(matrix: &Matrix, settings: &IndexSettings) -> Result<Vec<Cell>> {
             AxisValues::Explicit(versions) => Ok(versions.clone()),
             AxisValues::Query { specifiers, pre } => {
                 let listed = index::list_versions(&axis.name, settings)?;
-                let matching: Vec<Version> = listed.into_iter().filter(|v| version::admits(specifiers, v, *pre)).collect();
+                let matching: Vec<Version> = listed
+                    .into_iter()
+                    .filter(|v| version::admits(specifiers, v, *pre))
+                    .collect();
                 if matching.is_empty() {
                     return Err(Error::BadInput(format!(
                         "axis `{}`: no published version matches `{specifiers}`{}",
                         axis.name,
-                        if *pre { "" } else { " (pre-releases excluded: add pre = true)" }
+                        if *pre {
+                            ""
+                        } else {
+                            " (pre-releases excluded: add pre = true)"
+                        }
                     )));
                 }
                 Ok(matching)
@@ -144,7 +183,10 @@ pub fn cells(matrix: &Matrix, settings: &IndexSettings) -> Result<Vec<Cell>> {
 fn emit(report: &RunReport, format: Format, output: Option<&Path>) -> Result<()> {
     let to_terminal = output.is_none() && std::io::stdout().is_terminal();
     let text = match format {
-        Format::Table => report::table::render(report, to_terminal && std::env::var_os("NO_COLOR").is_none()),
+        Format::Table => report::table::render(
+            report,
+            to_terminal && std::env::var_os("NO_COLOR").is_none(),
+        ),
         Format::Json => report::json(report),
     };
     match output {
@@ -158,7 +200,10 @@ fn emit(report: &RunReport, format: Format, output: Option<&Path>) -> Result<()>
 
 /// Writes through a temporary file and a rename, so a reader never sees half a report.
 pub fn write_atomically(path: &Path, text: &str) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
     std::io::Write::write_all(&mut file, text.as_bytes()).map_err(|e| Error::io(path, e))?;
     file.persist(path).map_err(|e| Error::io(path, e.error))?;

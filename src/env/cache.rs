@@ -71,7 +71,9 @@ struct EnvRecord {
 impl Cache {
     /// Opens (creating) the cache root and checks it is writable, so a bad cache fails before any work starts.
     pub fn open(root: PathBuf) -> Result<Self> {
-        let unusable = |e: std::io::Error| Error::Infra(format!("cache dir {} is not writable: {e}", root.display()));
+        let unusable = |e: std::io::Error| {
+            Error::Infra(format!("cache dir {} is not writable: {e}", root.display()))
+        };
         std::fs::create_dir_all(root.join("envs")).map_err(unusable)?;
         tempfile::tempfile_in(root.join("envs")).map_err(unusable)?;
         Ok(Self { root })
@@ -95,8 +97,16 @@ impl Cache {
         requirements.sort();
         let mut hasher = Sha256::new();
         for part in [
-            format!("python {} {}", spec.python.version, spec.python.path.display()),
-            format!("platform {} {}", std::env::consts::OS, std::env::consts::ARCH),
+            format!(
+                "python {} {}",
+                spec.python.version,
+                spec.python.path.display()
+            ),
+            format!(
+                "platform {} {}",
+                std::env::consts::OS,
+                std::env::consts::ARCH
+            ),
             format!("index {:?}", spec.index),
             format!("requirements {}", requirements.join(" ")),
         ] {
@@ -114,7 +124,8 @@ impl Cache {
         let dir = envs.join(&hash);
         let lock_path = envs.join(format!("{hash}.lock"));
         let lock = File::create(&lock_path).map_err(|e| Error::io(&lock_path, e))?;
-        lock.lock_exclusive().map_err(|e| Error::io(&lock_path, e))?;
+        lock.lock_exclusive()
+            .map_err(|e| Error::io(&lock_path, e))?;
 
         if let Some(record) = read_record(&dir) {
             return Ok(Env::from_record(hash, dir, record, false));
@@ -156,17 +167,38 @@ fn build(uv: &Uv, spec: &EnvSpec, venv: &Path) -> Result<EnvRecord, EnvFailure> 
     let venv_str = venv.to_string_lossy().into_owned();
     let python_str = spec.python.path.to_string_lossy().into_owned();
     // Relocatable: the venv is renamed from its staging folder into the cache after it is built.
-    let made = uv.run(&["venv", "--quiet", "--relocatable", "--python", &python_str, &venv_str], &[])?;
+    let made = uv.run(
+        &[
+            "venv",
+            "--quiet",
+            "--relocatable",
+            "--python",
+            &python_str,
+            &venv_str,
+        ],
+        &[],
+    )?;
     if !made.status.success() {
-        return Err(Error::Infra(format!("uv venv failed: {}", String::from_utf8_lossy(&made.stderr).trim())).into());
+        return Err(Error::Infra(format!(
+            "uv venv failed: {}",
+            String::from_utf8_lossy(&made.stderr).trim()
+        ))
+        .into());
     }
-    let target = venv.join("bin").join("python").to_string_lossy().into_owned();
+    let target = venv
+        .join("bin")
+        .join("python")
+        .to_string_lossy()
+        .into_owned();
 
     let mut install_args = spec.index.uv_args();
     install_args.extend(spec.requirements.iter().cloned());
     let mut last_error = String::new();
     for _ in 0..INSTALL_ATTEMPTS {
-        let output = uv.run(&["pip", "install", "--quiet", "--python", &target], &install_args)?;
+        let output = uv.run(
+            &["pip", "install", "--quiet", "--python", &target],
+            &install_args,
+        )?;
         if output.status.success() {
             last_error.clear();
             break;
@@ -182,7 +214,11 @@ fn build(uv: &Uv, spec: &EnvSpec, venv: &Path) -> Result<EnvRecord, EnvFailure> 
 
     let frozen = uv.run(&["pip", "freeze", "--python", &target], &[])?;
     if !frozen.status.success() {
-        return Err(Error::Infra(format!("uv pip freeze failed: {}", String::from_utf8_lossy(&frozen.stderr).trim())).into());
+        return Err(Error::Infra(format!(
+            "uv pip freeze failed: {}",
+            String::from_utf8_lossy(&frozen.stderr).trim()
+        ))
+        .into());
     }
     Ok(EnvRecord {
         requirements: spec.requirements.clone(),
@@ -201,13 +237,19 @@ fn is_unresolvable(stderr: &str) -> bool {
         "Failed to build",
         "error sending request",
     ];
-    stderr.contains("No solution found") && !NOT_THE_RESOLVERS_FAULT.iter().any(|m| stderr.contains(m))
+    stderr.contains("No solution found")
+        && !NOT_THE_RESOLVERS_FAULT.iter().any(|m| stderr.contains(m))
 }
 
 fn parse_freeze(text: &str) -> BTreeMap<String, String> {
     text.lines()
         .filter_map(|line| line.split_once("=="))
-        .map(|(name, version)| (crate::index::normalize(name.trim()), version.trim().to_string()))
+        .map(|(name, version)| {
+            (
+                crate::index::normalize(name.trim()),
+                version.trim().to_string(),
+            )
+        })
         .collect()
 }
 
@@ -217,7 +259,8 @@ mod tests {
 
     #[test]
     fn resolver_conflicts_are_unresolvable_but_bad_files_are_not() {
-        let conflict = "error: No solution found when resolving dependencies\n  cause: toyhelper>=9 ...";
+        let conflict =
+            "error: No solution found when resolving dependencies\n  cause: toyhelper>=9 ...";
         let corrupt = "error: No solution found when resolving dependencies\n  cause: toyquant==1.7 has an invalid package format";
         assert!(is_unresolvable(conflict));
         assert!(!is_unresolvable(corrupt));
@@ -226,9 +269,13 @@ mod tests {
 
     #[test]
     fn freeze_lines_become_a_map() {
-        let resolved = parse_freeze("Torch==2.3.0+cpu\nlightning_utilities==0.11.2\n-e file:///x\n");
+        let resolved =
+            parse_freeze("Torch==2.3.0+cpu\nlightning_utilities==0.11.2\n-e file:///x\n");
         assert_eq!(resolved.get("torch").map(String::as_str), Some("2.3.0+cpu"));
-        assert_eq!(resolved.get("lightning-utilities").map(String::as_str), Some("0.11.2"));
+        assert_eq!(
+            resolved.get("lightning-utilities").map(String::as_str),
+            Some("0.11.2")
+        );
         assert_eq!(resolved.len(), 2);
     }
 }

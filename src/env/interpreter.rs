@@ -21,8 +21,12 @@ impl Interpreter {
             None => vec!["python3".to_string()],
         };
         for candidate in &candidates {
-            let Ok(path) = which::which(candidate) else { continue };
-            let Some(found) = Self::probe(path) else { continue };
+            let Ok(path) = which::which(candidate) else {
+                continue;
+            };
+            let Some(found) = Self::probe(path) else {
+                continue;
+            };
             if request.is_none_or(|want| found.matches(want)) {
                 return Ok(found);
             }
@@ -40,8 +44,10 @@ impl Interpreter {
         let text = String::from_utf8(output.stdout).ok()?;
         let mut lines = text.lines();
         let version = lines.next()?.to_string();
-        // The real executable, not a shim: environments must not depend on a shim's later choice.
+        // The real executable, not a shim or a `python3 -> python3.11` link: environments are keyed by this path, and
+        // must neither depend on a shim's later choice nor differ between two names of one interpreter.
         let path = lines.next().map_or(path, PathBuf::from);
+        let path = std::fs::canonicalize(&path).unwrap_or(path);
         Some(Self { path, version })
     }
 

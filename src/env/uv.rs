@@ -21,14 +21,26 @@ impl Uv {
         if path.is_file() {
             return Ok(Self { path });
         }
-        eprintln!("uv not found on PATH: installing it once into {}", venv.display());
+        eprintln!(
+            "uv not found on PATH: installing it once into {}",
+            venv.display()
+        );
         let steps: [(&Path, Vec<&str>); 2] = [
-            (python, vec!["-m", "venv", venv.to_str().unwrap_or_default()]),
-            (&venv.join("bin").join("python"), vec!["-m", "pip", "install", "--quiet", "uv"]),
+            (
+                python,
+                vec!["-m", "venv", venv.to_str().unwrap_or_default()],
+            ),
+            (
+                &venv.join("bin").join("python"),
+                vec!["-m", "pip", "install", "--quiet", "uv"],
+            ),
         ];
         for (program, args) in steps {
             let output = Command::new(program).args(&args).output().map_err(|e| {
-                Error::Infra(format!("bootstrapping uv: running {}: {e}", program.display()))
+                Error::Infra(format!(
+                    "bootstrapping uv: running {}: {e}",
+                    program.display()
+                ))
             })?;
             if !output.status.success() {
                 return Err(Error::Infra(format!(

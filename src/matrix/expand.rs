@@ -37,7 +37,9 @@ impl Cell {
 
     /// Whether every axis value of `pattern` is this cell's.
     fn matches(&self, pattern: &Assignment) -> bool {
-        pattern.iter().all(|(axis, version)| self.version_of(axis) == Some(version))
+        pattern
+            .iter()
+            .all(|(axis, version)| self.version_of(axis) == Some(version))
     }
 }
 

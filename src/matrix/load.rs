@@ -38,7 +38,10 @@ pub struct Axis {
 pub enum AxisValues {
     Explicit(Vec<Version>),
     /// Every published version matching, listed from the index at run time.
-    Query { specifiers: VersionSpecifiers, pre: bool },
+    Query {
+        specifiers: VersionSpecifiers,
+        pre: bool,
+    },
 }
 
 /// A known upstream issue: failures with `signature` in cells inside `when` are expected.
@@ -56,7 +59,9 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 
 pub fn load(path: &Path) -> Result<Matrix> {
     let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::BadInput(format!("{}: no such matrix file", path.display())),
+        std::io::ErrorKind::NotFound => {
+            Error::BadInput(format!("{}: no such matrix file", path.display()))
+        }
         _ => Error::io(path, e),
     })?;
     let source = Source::new(path, text);
@@ -65,7 +70,11 @@ pub fn load(path: &Path) -> Result<Matrix> {
 }
 
 fn parse(source: &Source) -> Result<MatrixSpec> {
-    let extension = source.path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let extension = source
+        .path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("");
     match extension {
         "toml" => toml::from_str(&source.text).map_err(|e| {
             let offset = e.span().map_or(0, |s| s.start);
@@ -119,17 +128,25 @@ fn validate(spec: MatrixSpec, source: &Source) -> Result<Matrix> {
     };
 
     if spec.axes.is_empty() {
-        return Err(source.error_at(&["axes"], "`axes` is empty: declare at least one package axis"));
+        return Err(source.error_at(
+            &["axes"],
+            "`axes` is empty: declare at least one package axis",
+        ));
     }
     let mut axes = Vec::new();
     for (axis, values) in spec.axes {
         let values = match values {
             AxisSpec::Versions(list) if list.is_empty() => {
-                return Err(source.error_at(&[axis.as_str()], format!("axis `{axis}` has no versions")));
+                return Err(
+                    source.error_at(&[axis.as_str()], format!("axis `{axis}` has no versions"))
+                );
             }
             AxisSpec::Versions(list) => AxisValues::Explicit(
                 list.iter()
-                    .map(|v| parse_version(v).map_err(|e| source.error_at(&[axis.as_str(), v.as_str()], e)))
+                    .map(|v| {
+                        parse_version(v)
+                            .map_err(|e| source.error_at(&[axis.as_str(), v.as_str()], e))
+                    })
                     .collect::<Result<_>>()?,
             ),
             AxisSpec::Query(query) => AxisValues::Query {
@@ -155,7 +172,12 @@ fn validate(spec: MatrixSpec, source: &Source) -> Result<Matrix> {
     for entry in spec.known {
         let mut when = Vec::new();
         for (axis, text) in &entry.when {
-            check_axis(axis, &axis_names, &["known", entry.id.as_str(), axis.as_str()], source)?;
+            check_axis(
+                axis,
+                &axis_names,
+                &["known", entry.id.as_str(), axis.as_str()],
+                source,
+            )?;
             let specifiers = parse_specifiers(text)
                 .map_err(|e| source.error_at(&["known", entry.id.as_str(), text.as_str()], e))?;
             when.push((axis.clone(), specifiers));
@@ -164,7 +186,10 @@ fn validate(spec: MatrixSpec, source: &Source) -> Result<Matrix> {
             let hint = suggest::hint(probe, spec.probes.iter().map(String::as_str));
             return Err(source.error_at(
                 &["known", entry.id.as_str(), probe.as_str()],
-                format!("known issue `{}` names probe `{probe}`, which the matrix does not run{hint}", entry.id),
+                format!(
+                    "known issue `{}` names probe `{probe}`, which the matrix does not run{hint}",
+                    entry.id
+                ),
             ));
         }
         known.push(Known {
@@ -211,14 +236,18 @@ fn assignments(
         .iter()
         .map(|table| {
             if table.is_empty() {
-                return Err(source.error_at(&[section], format!("an empty [[{section}]] matches nothing")));
+                return Err(source.error_at(
+                    &[section],
+                    format!("an empty [[{section}]] matches nothing"),
+                ));
             }
             table
                 .iter()
                 .map(|(axis, value)| {
                     check_axis(axis, axis_names, &[section, axis.as_str()], source)?;
-                    let version = parse_version(value)
-                        .map_err(|e| source.error_at(&[section, axis.as_str(), value.as_str()], e))?;
+                    let version = parse_version(value).map_err(|e| {
+                        source.error_at(&[section, axis.as_str(), value.as_str()], e)
+                    })?;
                     Ok((axis.clone(), version))
                 })
                 .collect()

@@ -42,7 +42,11 @@ impl Source {
     }
 
     /// An error message located at a path of keys.
-    pub fn error_at(&self, needles: &[&str], message: impl std::fmt::Display) -> crate::error::Error {
+    pub fn error_at(
+        &self,
+        needles: &[&str],
+        message: impl std::fmt::Display,
+    ) -> crate::error::Error {
         crate::error::Error::BadInput(format!("{}: {message}", self.at_path(needles)))
     }
 }

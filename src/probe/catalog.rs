@@ -57,15 +57,27 @@ pub const PROBES: &[ProbeInfo] = &[
 
 /// Python modules the probes import, written beside them.
 const SUPPORT: &[(&str, &str)] = &[
-    ("_qcompat.py", include_str!("../../fixtures/probes/_qcompat.py")),
+    (
+        "_qcompat.py",
+        include_str!("../../fixtures/probes/_qcompat.py"),
+    ),
     ("_stack.py", include_str!("../../fixtures/probes/_stack.py")),
 ];
 
 /// The fixture checkpoint shared by the probes and the built-in engine.
 const FIXTURES: &[(&str, &[u8])] = &[
-    ("tiny-gpt/lit_model.pth", include_bytes!("../../fixtures/checkpoints/tiny-gpt/lit_model.pth")),
-    ("tiny-gpt/config.json", include_bytes!("../../fixtures/checkpoints/tiny-gpt/config.json")),
-    ("tiny-gpt/train_tokens.json", include_bytes!("../../fixtures/checkpoints/tiny-gpt/train_tokens.json")),
+    (
+        "tiny-gpt/lit_model.pth",
+        include_bytes!("../../fixtures/checkpoints/tiny-gpt/lit_model.pth"),
+    ),
+    (
+        "tiny-gpt/config.json",
+        include_bytes!("../../fixtures/checkpoints/tiny-gpt/config.json"),
+    ),
+    (
+        "tiny-gpt/train_tokens.json",
+        include_bytes!("../../fixtures/checkpoints/tiny-gpt/train_tokens.json"),
+    ),
 ];
 
 /// The runner script's name inside the materialized folder.
@@ -102,7 +114,12 @@ pub fn materialize(root: &Path) -> Result<Materialized> {
         hasher.update((bytes.len() as u64).to_le_bytes());
         hasher.update(bytes);
     }
-    let hash: String = hasher.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let hash: String = hasher
+        .finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let probes = root.join("probes");
     let dir = probes.join(&hash);
     if !dir.exists() {
@@ -119,7 +136,10 @@ pub fn materialize(root: &Path) -> Result<Materialized> {
         }
         // Another run may have won the race; its copy is identical.
         if std::fs::rename(staging.path(), &dir).is_err() && !dir.exists() {
-            return Err(Error::Infra(format!("could not write probes into {}", dir.display())));
+            return Err(Error::Infra(format!(
+                "could not write probes into {}",
+                dir.display()
+            )));
         }
     }
     Ok(Materialized {

@@ -53,19 +53,23 @@ pub struct StageError {
 impl ProbeReport {
     /// Seconds spent in `import` stages (the stack's import cost) and in the rest.
     pub fn time_split(&self) -> (f64, f64) {
-        self.stages.iter().fold((0.0, 0.0), |(import, rest), stage| {
-            if stage.name == "import" {
-                (import + stage.duration_s, rest)
-            } else {
-                (import, rest + stage.duration_s)
-            }
-        })
+        self.stages
+            .iter()
+            .fold((0.0, 0.0), |(import, rest), stage| {
+                if stage.name == "import" {
+                    (import + stage.duration_s, rest)
+                } else {
+                    (import, rest + stage.duration_s)
+                }
+            })
     }
 }
 
 /// Parses the complete lines of a result file; a torn last line (the writer was killed mid-write) is ignored.
 pub fn parse_events(text: &str) -> Vec<Event> {
-    text.lines().filter_map(|line| serde_json::from_str(line).ok()).collect()
+    text.lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect()
 }
 
 #[cfg(test)]
@@ -85,7 +89,9 @@ mod tests {
         );
         let events = parse_events(text);
         assert_eq!(events.len(), 3);
-        let Event::Result(report) = &events[1] else { panic!("second line is a result") };
+        let Event::Result(report) = &events[1] else {
+            panic!("second line is a result")
+        };
         assert_eq!(report.stages[1].status, StageStatus::Fail);
         assert_eq!(report.time_split(), (9.5, 0.5));
         assert!(matches!(&events[2], Event::Start { probe } if probe == "qlora-train"));

@@ -129,7 +129,9 @@ async fn run_process(job: &ProbeJob<'_>, probes: &[String]) -> Result<Vec<(Strin
             child.wait().await.ok();
             ProbeRun::TimedOut(job.timeout)
         }
-        Some(status) => ProbeRun::Died(died(&status).unwrap_or_else(|| "exited without reporting".into())),
+        Some(status) => {
+            ProbeRun::Died(died(&status).unwrap_or_else(|| "exited without reporting".into()))
+        }
     };
     Ok(settled_or_blamed(settled, running, probes, ending))
 }
@@ -151,7 +153,9 @@ fn settled_or_blamed(
 }
 
 fn read_events(path: &PathBuf) -> Vec<Event> {
-    std::fs::read_to_string(path).map(|t| parse_events(&t)).unwrap_or_default()
+    std::fs::read_to_string(path)
+        .map(|t| parse_events(&t))
+        .unwrap_or_default()
 }
 
 /// `Some(description)` when the process did not exit normally with status 0.

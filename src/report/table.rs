@@ -28,12 +28,23 @@ pub fn render(report: &RunReport, color: bool) -> String {
             // The signature's number in the list below, so a reader can match a failure with its cause.
             let reference = groups
                 .iter()
-                .position(|g| Some(g.signature) == probe.signature.as_deref() && g.frame == probe.frame.as_deref())
+                .position(|g| {
+                    Some(g.signature) == probe.signature.as_deref()
+                        && g.frame == probe.frame.as_deref()
+                })
                 .map(|i| format!(" [{}]", i + 1))
                 .unwrap_or_default();
-            let swapped = if probe.substitutions.is_empty() { "" } else { "*" };
+            let swapped = if probe.substitutions.is_empty() {
+                ""
+            } else {
+                "*"
+            };
             let text = format!("{}{swapped}{reference}", probe.outcome);
-            let _ = write!(out, "  {}", paint(&format!("{text:16}"), probe.outcome, color));
+            let _ = write!(
+                out,
+                "  {}",
+                paint(&format!("{text:16}"), probe.outcome, color)
+            );
         }
         out.push('\n');
     }
@@ -47,14 +58,23 @@ pub fn render(report: &RunReport, color: bool) -> String {
             }
             let _ = writeln!(out, "\n    {} probe run(s):", group.hits.len());
             for (cell, probe) in &group.hits {
-                let known = probe.known.as_deref().map(|k| format!(" (known: {k})")).unwrap_or_default();
+                let known = probe
+                    .known
+                    .as_deref()
+                    .map(|k| format!(" (known: {k})"))
+                    .unwrap_or_default();
                 let _ = writeln!(out, "      {} {}{known}", cell.key_string(), probe.name);
             }
         }
     }
 
     let substitutions: Vec<&String> = {
-        let mut all: Vec<&String> = report.cells.iter().flat_map(|c| &c.probes).flat_map(|p| &p.substitutions).collect();
+        let mut all: Vec<&String> = report
+            .cells
+            .iter()
+            .flat_map(|c| &c.probes)
+            .flat_map(|p| &p.substitutions)
+            .collect();
         all.sort();
         all.dedup();
         all
@@ -66,7 +86,11 @@ pub fn render(report: &RunReport, color: bool) -> String {
         }
     }
 
-    let summary: Vec<String> = report.summary.iter().map(|(o, n)| format!("{n} {o}")).collect();
+    let summary: Vec<String> = report
+        .summary
+        .iter()
+        .map(|(o, n)| format!("{n} {o}"))
+        .collect();
     let _ = writeln!(out, "\nsummary: {}", summary.join(", "));
     out
 }

@@ -80,9 +80,19 @@ pub fn stderr(output: &Output) -> String {
 pub fn outcome_lines(report: &serde_json::Value) -> String {
     let mut lines = Vec::new();
     for cell in report["cells"].as_array().unwrap() {
-        let key: Vec<String> = cell["key"].as_object().unwrap().iter().map(|(a, v)| format!("{a}={}", v.as_str().unwrap())).collect();
+        let key: Vec<String> = cell["key"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(a, v)| format!("{a}={}", v.as_str().unwrap()))
+            .collect();
         for probe in cell["probes"].as_array().unwrap() {
-            let mut line = format!("{} {} {}", key.join(","), probe["name"].as_str().unwrap(), probe["outcome"].as_str().unwrap());
+            let mut line = format!(
+                "{} {} {}",
+                key.join(","),
+                probe["name"].as_str().unwrap(),
+                probe["outcome"].as_str().unwrap()
+            );
             for field in ["signature", "frame", "known"] {
                 if let Some(text) = probe.get(field).and_then(|v| v.as_str()) {
                     line.push_str(&format!("\n    {field}: {text}"));

@@ -1,0 +1,124 @@
+//! The real stack: real torch, lightning and bitsandbytes from the package index, in real uv environments.
+//!
+//! These need the registry (and ~5 GB of torch in uv's cache on a cold machine), so they are `#[ignore]`d in plain
+//! `cargo test`; CI runs them with `cargo test -- --include-ignored`. The expectations are what qcompat measured on
+//! CPU (see reports/): the last good nightly passes, the regression fails with the exact signature and frame from
+//! the user's report, the fixed release passes, and a bitsandbytes without a CPU kernel is `needs-cuda`.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::{Scratch, repo, stderr};
+
+fn qcompat(scratch: &Scratch, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_qcompat"))
+        .args(args)
+        .arg("--cache-dir")
+        .arg(scratch.cache())
+        .current_dir(repo())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("qcompat runs")
+}
+
+fn probe<'a>(report: &'a serde_json::Value, key: &str) -> &'a serde_json::Value {
+    let cell = report["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| {
+            let k: Vec<String> = c["key"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(a, v)| format!("{a}={}", v.as_str().unwrap()))
+                .collect();
+            k.join(",") == key
+        })
+        .unwrap_or_else(|| panic!("no cell {key}"));
+    &cell["probes"][0]
+}
+
+const SIGNATURE: &str = "AttributeError: '_NotYetLoadedTensor' object has no attribute 'data'";
+const FRAME: &str = "lightning/fabric/utilities/load.py:__getattr__";
+
+#[test]
+#[ignore = "needs the package registry: real torch, lightning and bitsandbytes"]
+fn smoke_matrix_reproduces_the_regression_window() {
+    let scratch = Scratch::new();
+    let output = qcompat(
+        &scratch,
+        &[
+            "run",
+            "--matrix",
+            "matrices/smoke.toml",
+            "--format",
+            "json",
+            "--jobs",
+            "2",
+        ],
+    );
+    // Everything as expected: the regression is a declared known issue.
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+
+    let good = probe(
+        &report,
+        "lightning=2.3.0.dev20240428,bitsandbytes=0.49.2,torch=2.3.0",
+    );
+    assert_eq!(good["outcome"], "pass");
+    // On a CPU machine the pass needed exactly one swap, and says so.
+    assert_eq!(good["substitutions"].as_array().unwrap().len(), 1, "{good}");
+    assert!(good["metrics"]["max_abs_err"].as_f64().unwrap() > 0.0);
+
+    let broken = probe(&report, "lightning=2.3.0,bitsandbytes=0.49.2,torch=2.3.0");
+    assert_eq!(broken["outcome"], "xfail");
+    assert_eq!(broken["signature"], SIGNATURE);
+    assert_eq!(broken["frame"], FRAME);
+    assert_eq!(broken["known"], "lightning-20119");
+
+    assert_eq!(
+        probe(&report, "lightning=2.4.0,bitsandbytes=0.49.2,torch=2.3.0")["outcome"],
+        "pass"
+    );
+
+    let old_bnb = probe(&report, "lightning=2.4.0,bitsandbytes=0.42.0,torch=2.3.0");
+    assert_eq!(old_bnb["outcome"], "needs-cuda", "{old_bnb}");
+    assert_eq!(
+        report["summary"]["fail"],
+        serde_json::Value::Null,
+        "no regression on the smoke matrix"
+    );
+
+    // Without the known issue the same cell is a plain failure, and the run exits 1.
+    let bare = scratch.write(
+        "bare.toml",
+        "probes = [\"checkpoint-load\"]\n[axes]\nlightning = [\"2.3.0\"]\nbitsandbytes = [\"0.49.2\"]\ntorch = [\"2.3.0\"]\n\
+         [pins]\nnumpy = \"<2\"\nsetuptools = \"<70\"\n",
+    );
+    let output = qcompat(
+        &scratch,
+        &[
+            "run",
+            "--matrix",
+            bare.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let cell = &report["cells"][0];
+    assert_eq!(
+        cell["env"]["created"], false,
+        "same requirements as the smoke cell: the environment is reused"
+    );
+    assert_eq!(cell["resolved"]["lightning"], "2.3.0");
+    assert_eq!(cell["probes"][0]["outcome"], "fail");
+    assert_eq!(cell["probes"][0]["signature"], SIGNATURE);
+    assert!(
+        cell["import_s"].as_f64().unwrap() > 0.0,
+        "the JSON splits import time from probe time"
+    );
+}
