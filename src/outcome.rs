@@ -174,8 +174,9 @@ impl Known {
 
 static SITE_PACKAGES: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"/\S*?/(?:site|dist)-packages/").unwrap());
+// Only paths that start a word: `torch/nn/x.py` (already relative) must not match from its first slash.
 static ABSOLUTE_PATH: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?:/[\w.+-]+)+/([\w.+-]+)").unwrap());
+    LazyLock::new(|| Regex::new(r"(^|[^\w.+-])(?:/[\w.+-]+)+/([\w.+-]+)").unwrap());
 static ADDRESS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"0x[0-9a-fA-F]+").unwrap());
 static LONG_NUMBER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\d{6,}").unwrap());
 static SPACES: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\s+").unwrap());
@@ -186,7 +187,7 @@ const MAX_SIGNATURE: usize = 300;
 /// Removes what differs between runs of the same failure, so equal failures get equal signatures.
 pub fn normalize(text: &str) -> String {
     let text = SITE_PACKAGES.replace_all(text, "");
-    let text = ABSOLUTE_PATH.replace_all(&text, "<path>/$1");
+    let text = ABSOLUTE_PATH.replace_all(&text, "${1}<path>/$2");
     let text = ADDRESS.replace_all(&text, "0x?");
     let text = LONG_NUMBER.replace_all(&text, "<n>");
     let text = SPACES.replace_all(text.trim(), " ");

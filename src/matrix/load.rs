@@ -52,7 +52,6 @@ pub struct Known {
     pub when: Vec<(String, VersionSpecifiers)>,
     /// Empty means every probe of the matrix.
     pub probes: Vec<String>,
-    pub url: Option<String>,
 }
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
@@ -197,7 +196,6 @@ fn validate(spec: MatrixSpec, source: &Source) -> Result<Matrix> {
             signature: entry.signature,
             when,
             probes: entry.probes,
-            url: entry.url,
         });
     }
 

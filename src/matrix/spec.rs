@@ -52,5 +52,7 @@ pub struct KnownSpec {
     /// Probes the issue affects; all of the matrix's when absent.
     #[serde(default)]
     pub probes: Vec<String>,
+    /// For readers of the matrix file (the upstream report); reports name the known issue by `id`.
+    #[allow(dead_code)]
     pub url: Option<String>,
 }

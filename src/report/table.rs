@@ -92,7 +92,12 @@ pub fn render(report: &RunReport, color: bool) -> String {
         .map(|(o, n)| format!("{n} {o}"))
         .collect();
     let _ = writeln!(out, "\nsummary: {}", summary.join(", "));
-    out
+    // Columns are padded for alignment; trailing padding is noise in logs and diffs.
+    out.lines()
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
 }
 
 fn paint(text: &str, outcome: Outcome, color: bool) -> String {
