@@ -6,8 +6,13 @@
 
 pub mod checkpoint;
 pub mod double_quant;
+pub mod linear4bit;
+pub mod lora;
+pub mod model;
 pub mod nf4;
+pub mod reference;
 pub mod state_dict;
+pub mod train;
 
 use std::path::PathBuf;
 

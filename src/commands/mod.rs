@@ -1,0 +1,3 @@
+//! Command implementations, one module per command.
+
+pub mod engine;
