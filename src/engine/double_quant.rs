@@ -21,6 +21,7 @@ pub struct NestedAbsmax {
 
 /// bitsandbytes' `create_dynamic_map(signed=True, max_exponent_bits=7, total_bits=8)`, evaluated in f32 the way
 /// torch evaluates it (`linspace` from both ends, means of neighbours, times the power of ten rounded to f32).
+/// Its first entry is -0.99296875 as CUDA uses it; bitsandbytes' CPU kernel overwrites it in place with -1.0.
 pub fn signed_dynamic_map() -> Vec<f32> {
     const MAX_EXPONENT_BITS: i32 = 7;
     let mut map = Vec::with_capacity(256);
@@ -40,16 +41,17 @@ pub fn signed_dynamic_map() -> Vec<f32> {
     map
 }
 
-/// torch.linspace for f32 on CPU: the first half counts up from `start`, the second half down from `end`.
+/// torch.linspace for f32 on CPU: the first half counts up from `start`, the second half down from `end`, each a
+/// fused multiply-add (torch's vectorized kernel is compiled with FMA; plain mul-then-add differs in 12 entries).
 fn torch_linspace(start: f32, end: f32, steps: usize) -> Vec<f32> {
     let step = (end - start) / (steps - 1) as f32;
     let halfway = steps / 2;
     (0..steps)
         .map(|index| {
             if index < halfway {
-                start + step * index as f32
+                step.mul_add(index as f32, start)
             } else {
-                end - step * (steps - index - 1) as f32
+                (-step).mul_add((steps - index - 1) as f32, end)
             }
         })
         .collect()

@@ -35,7 +35,9 @@ pub const NF4_CODEBOOK: [f32; 16] = [
 
 /// The f32 literals of bitsandbytes' CUDA `dQuantizeNF4` tree, sorted ascending. The tree is a balanced binary
 /// search over exactly these values with strict `>`, so its result equals the number of thresholds below `x`.
-/// They are the literals as written in `csrc/kernels.cu`, rounded to f32 by the compiler as there.
+/// They are the literals as written in `csrc/kernels.cu`, rounded once to f32 as a C++ compiler rounds a `...f`
+/// literal. Four of them lie exactly halfway between two f32 values once read as f64, so rounding through f64
+/// (as `np.float32(float(text))` does) would land one ulp away; only exact ties can tell the difference.
 #[allow(clippy::excessive_precision)]
 pub const CUDA_TREE_THRESHOLDS: [f32; 15] = [
     -0.8480964004993439,

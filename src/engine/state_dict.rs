@@ -210,7 +210,7 @@ impl Params4bit {
                 json.nested_offset = Some(f64::from(nested.offset));
             }
         }
-        let json_bytes = serde_json::to_vec(&json).expect("quant state serializes");
+        let json_bytes = python_json(&json);
         let json_len = json_bytes.len();
         entries.push((
             key(QUANT_STATE_SUFFIX),
@@ -324,6 +324,47 @@ impl Params4bit {
             blocksize: json.blocksize,
         })
     }
+}
+
+/// JSON with Python's `json.dumps` separators (`", "` and `": "`), so the bytes match what bitsandbytes writes.
+fn python_json(value: &impl Serialize) -> Vec<u8> {
+    struct PythonFormatter;
+    impl serde_json::ser::Formatter for PythonFormatter {
+        fn begin_array_value<W: ?Sized + std::io::Write>(
+            &mut self,
+            writer: &mut W,
+            first: bool,
+        ) -> std::io::Result<()> {
+            if first {
+                Ok(())
+            } else {
+                writer.write_all(b", ")
+            }
+        }
+        fn begin_object_key<W: ?Sized + std::io::Write>(
+            &mut self,
+            writer: &mut W,
+            first: bool,
+        ) -> std::io::Result<()> {
+            if first {
+                Ok(())
+            } else {
+                writer.write_all(b", ")
+            }
+        }
+        fn begin_object_value<W: ?Sized + std::io::Write>(
+            &mut self,
+            writer: &mut W,
+        ) -> std::io::Result<()> {
+            writer.write_all(b": ")
+        }
+    }
+    let mut bytes = Vec::new();
+    let mut serializer = serde_json::Serializer::with_formatter(&mut bytes, PythonFormatter);
+    value
+        .serialize(&mut serializer)
+        .expect("quant state serializes");
+    bytes
 }
 
 fn u8_values(name: &str, tensor: &Tensor) -> Result<Vec<u8>, EngineError> {
