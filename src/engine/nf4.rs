@@ -167,9 +167,15 @@ pub fn block_count(len: usize, blocksize: usize) -> usize {
 /// The code bitsandbytes' CUDA tree assigns to an already scaled value (NaN gives 0).
 #[inline(always)]
 pub fn code_of_scaled(scaled: f32) -> u8 {
-    let mut code = 0u8;
+    code_lane(scaled) as u8
+}
+
+/// The threshold count in 32-bit lanes, the width of an f32 compare mask, so the loop vectorizes without repacking.
+#[inline(always)]
+fn code_lane(scaled: f32) -> u32 {
+    let mut code = 0u32;
     for threshold in CUDA_TREE_THRESHOLDS {
-        code += u8::from(scaled > threshold);
+        code += u32::from(scaled > threshold);
     }
     code
 }
@@ -210,14 +216,42 @@ pub fn quantize<T: Nf4Element>(
     }
 }
 
+/// Runs the task with the widest vector instructions the CPU has: the threshold count is 15 compares per element,
+/// which the compiler vectorizes 8 (AVX2) instead of 4 (baseline SSE2) lanes wide; the results are identical.
 fn quantize_task<T: Nf4Element>(
     values: &[T],
     packed: &mut [u8],
     absmax: &mut [f32],
     blocksize: usize,
 ) -> Option<NonFiniteValue> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        return unsafe { quantize_task_avx2(values, packed, absmax, blocksize) };
+    }
+    quantize_task_portable(values, packed, absmax, blocksize)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn quantize_task_avx2<T: Nf4Element>(
+    values: &[T],
+    packed: &mut [u8],
+    absmax: &mut [f32],
+    blocksize: usize,
+) -> Option<NonFiniteValue> {
+    quantize_task_portable(values, packed, absmax, blocksize)
+}
+
+#[inline(always)]
+fn quantize_task_portable<T: Nf4Element>(
+    values: &[T],
+    packed: &mut [u8],
+    absmax: &mut [f32],
+    blocksize: usize,
+) -> Option<NonFiniteValue> {
     let mut scratch = vec![0f32; blocksize];
-    let mut codes = vec![0u8; blocksize];
+    let mut codes = vec![0u32; blocksize];
     for (block_index, ((block, out), block_absmax)) in values
         .chunks(blocksize)
         .zip(packed.chunks_mut(blocksize / 2))
@@ -245,7 +279,7 @@ fn quantize_task<T: Nf4Element>(
         let reciprocal = 1.0 / block_max;
         let codes = &mut codes[..wide.len()];
         for (code, value) in codes.iter_mut().zip(wide) {
-            *code = code_of_scaled(value * reciprocal);
+            *code = code_lane(value * reciprocal);
         }
         pack_codes(codes, out);
     }
@@ -253,13 +287,14 @@ fn quantize_task<T: Nf4Element>(
 }
 
 /// Packs codes two per byte, even index in the high nibble; an odd tail leaves the low nibble 0.
-fn pack_codes(codes: &[u8], out: &mut [u8]) {
+#[inline(always)]
+fn pack_codes(codes: &[u32], out: &mut [u8]) {
     let pairs = codes.len() / 2;
     for (byte, pair) in out[..pairs].iter_mut().zip(codes.chunks_exact(2)) {
-        *byte = (pair[0] << 4) | pair[1];
+        *byte = ((pair[0] << 4) | pair[1]) as u8;
     }
     if codes.len() % 2 == 1 {
-        out[pairs] = codes[codes.len() - 1] << 4;
+        out[pairs] = (codes[codes.len() - 1] << 4) as u8;
     }
 }
 
