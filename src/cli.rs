@@ -21,6 +21,8 @@ pub enum Command {
     Run(RunArgs),
     /// List the probe catalogue and what each probe needs.
     Probes,
+    /// The built-in QLoRA engine (the reference row): quantize, dequantize, train, reference.
+    Engine(crate::commands::engine::EngineArgs),
 }
 
 #[derive(Args)]

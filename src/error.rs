@@ -39,4 +39,14 @@ impl Error {
     }
 }
 
+/// The engine keeps its own error type (it is a library for the tests too); its exit code decides the class.
+impl From<crate::engine::EngineError> for Error {
+    fn from(error: crate::engine::EngineError) -> Self {
+        match error.exit_code() {
+            2 => Error::BadInput(error.to_string()),
+            _ => Error::Infra(error.to_string()),
+        }
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -22,12 +22,17 @@ mod version;
 use std::process::ExitCode;
 
 use clap::Parser;
+// The engine lives in the library so that tests/ can reach it; `crate::engine` resolves through this import.
+use qcompat::engine;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let result = match cli.command {
         cli::Command::Run(args) => commands::run::run(args),
         cli::Command::Probes => commands::probes::run(),
+        cli::Command::Engine(args) => commands::engine::run(&args)
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(error::Error::from),
     };
     match result {
         Ok(code) => code,

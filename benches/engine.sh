@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Engine benchmarks side by side with bitsandbytes and torch, measured in one run on this machine.
+# Usage: benches/engine.sh PYTHON   (an interpreter with torch, bitsandbytes and litgpt; see engine_torch.py)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python="${1:?usage: benches/engine.sh PYTHON}"
+checkpoint=fixtures/checkpoints/tiny-gpt
+
+rust=$(cargo bench --quiet --bench engine 2>/dev/null)
+baseline=$("$python" benches/engine_torch.py "$checkpoint" 2>/dev/null)
+
+echo "$rust"
+echo "$baseline"
+printf '%s\n%s\n' "$rust" "$baseline" | awk '
+  { v[$1] = $2 }
+  END {
+    printf "quantize_speedup_vs_bnb %.0fx\n", v["rust_quantize_melem_s"] / v["bnb_quantize_melem_s"]
+    printf "dequantize_speedup_vs_bnb %.1fx\n", v["rust_dequantize_melem_s"] / v["bnb_dequantize_melem_s"]
+    printf "dequantize_vs_rust_copy %.2f\n", v["rust_dequantize_melem_s"] / v["rust_copy_melem_s"]
+    printf "dequantize_vs_torch_copy %.2f\n", v["rust_dequantize_melem_s"] / v["torch_copy_melem_s"]
+    if ("rust_lora_step_ms" in v)
+      printf "lora_step_torch_over_rust %.2f\n", v["torch_lora_step_ms"] / v["rust_lora_step_ms"]
+  }'

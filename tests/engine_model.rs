@@ -1,0 +1,120 @@
+//! The engine's model, training and reference row on the fixture checkpoint (`fixtures/checkpoints/tiny-gpt`),
+//! against golden data from LitGPT 0.4.0 and bitsandbytes 0.49.2 (fixtures/golden/tiny_gpt_reference.py).
+
+use std::path::{Path, PathBuf};
+
+use qcompat::engine::model::BaseWeights;
+use qcompat::engine::reference::{self, NumericCheck};
+use qcompat::engine::train::{self, CheckpointDir, TrainOptions};
+use serde_json::{Value, json};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/checkpoints")
+}
+
+fn golden_logits() -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/golden/tiny_gpt_logits.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn assert_all_ok(checks: &[NumericCheck], expected: usize) {
+    assert_eq!(checks.len(), expected, "{checks:?}");
+    for check in checks {
+        assert!(check.ok, "{check:?}");
+    }
+}
+
+#[test]
+fn forward_matches_litgpt_within_1e_4() {
+    let checkpoint = CheckpointDir::load(&fixtures().join("tiny-gpt")).unwrap();
+    let golden = golden_logits();
+    let theirs: Vec<f64> = golden["logits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|row| {
+            row.as_array()
+                .unwrap()
+                .iter()
+                .map(|value| value.as_f64().unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let ours = reference::first_sequence_logits(&checkpoint).unwrap();
+    assert_eq!(ours.len(), theirs.len());
+    let worst = ours
+        .iter()
+        .zip(&theirs)
+        .map(|(o, t)| (f64::from(*o) - t).abs())
+        .fold(0.0, f64::max);
+    assert!(worst <= 1e-4, "max |logit difference| {worst}");
+    let dense = checkpoint.model(BaseWeights::Dense, None).unwrap();
+    let loss = train::loss(&dense, &checkpoint.batch)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    assert!(
+        (f64::from(loss) - golden["loss"].as_f64().unwrap()).abs() < 1e-5,
+        "loss {loss}"
+    );
+}
+
+#[test]
+fn lora_training_on_the_nf4_base_lowers_the_loss() {
+    let checkpoint = CheckpointDir::load(&fixtures().join("tiny-gpt")).unwrap();
+    let options = TrainOptions {
+        steps: 6,
+        ..TrainOptions::default()
+    };
+    let curve = train::train(&checkpoint, &options).unwrap();
+    assert_eq!(curve.len(), 7);
+    assert!(curve.windows(2).all(|pair| pair[1] < pair[0]), "{curve:?}");
+}
+
+#[test]
+fn bitsandbytes_checkpoint_artifacts_agree_with_the_engine() {
+    let artifacts = tempfile::tempdir().unwrap();
+    let golden_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/golden");
+    std::fs::copy(
+        golden_dir.join("tiny_gpt_nf4.pth"),
+        artifacts.path().join("checkpoint-load.nf4.pth"),
+    )
+    .unwrap();
+    let checks =
+        reference::compare("checkpoint-load", &fixtures(), artifacts.path(), &json!({})).unwrap();
+    assert_all_ok(&checks, 3);
+    assert_eq!(checks[1].value, 0.0, "codes bit for bit");
+}
+
+#[test]
+fn litgpt_qlora_metrics_compare_with_the_engine() {
+    let artifacts = tempfile::tempdir().unwrap();
+    std::fs::write(
+        artifacts.path().join("litgpt-qlora.logits.json"),
+        golden_logits()["logits"].to_string(),
+    )
+    .unwrap();
+    let metrics = reference::reference_metrics(&fixtures()).unwrap();
+    let probe_like = json!({ "loss": metrics["litgpt-qlora"]["loss"] });
+    let checks =
+        reference::compare("litgpt-qlora", &fixtures(), artifacts.path(), &probe_like).unwrap();
+    assert_all_ok(&checks, 2);
+
+    let broken = json!({ "loss": [1.0] });
+    let checks = reference::compare(
+        "litgpt-qlora",
+        &fixtures(),
+        Path::new("/nonexistent"),
+        &broken,
+    )
+    .unwrap();
+    assert!(
+        !checks[0].ok,
+        "a step-0 loss far from the engine's is a numeric failure"
+    );
+    assert!(
+        reference::compare("toy-load", &fixtures(), artifacts.path(), &json!({}))
+            .unwrap()
+            .is_empty()
+    );
+}
