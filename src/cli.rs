@@ -19,6 +19,10 @@ pub struct Cli {
 pub enum Command {
     /// Build one environment per matrix cell, run the probes, classify the outcomes.
     Run(RunArgs),
+    /// Compare two snapshots: cells added and removed, outcome and signature changes, resolved-version drift.
+    Diff(DiffArgs),
+    /// Render a snapshot as a report: a terminal table, JSON, Markdown, JUnit XML or an HTML grid.
+    Report(ReportArgs),
     /// List the probe catalogue and what each probe needs.
     Probes,
     /// The built-in QLoRA engine (the reference row): quantize, dequantize, train, reference.
@@ -48,7 +52,23 @@ pub struct RunArgs {
     #[arg(long)]
     pub resume: bool,
     #[command(flatten)]
+    pub snapshot: SnapshotArgs,
+    #[command(flatten)]
     pub env: EnvArgs,
+}
+
+/// Comparing a run with its committed snapshot, or recording it there.
+#[derive(Args)]
+pub struct SnapshotArgs {
+    /// Compare the cells that ran with the snapshot: exit 1, print the diff and write SNAPSHOT.new on any difference.
+    #[arg(long, group = "snapshot_mode")]
+    pub check: bool,
+    /// Merge the cells that ran into the snapshot (created when missing), keeping the others.
+    #[arg(long, group = "snapshot_mode")]
+    pub update: bool,
+    /// The snapshot for --check and --update (default: reports/<matrix name>.snap.toml).
+    #[arg(long, value_name = "FILE", requires = "snapshot_mode")]
+    pub snapshot: Option<PathBuf>,
 }
 
 /// Where environments live and where packages come from.
@@ -65,8 +85,60 @@ pub struct EnvArgs {
     pub find_links: Vec<String>,
 }
 
+#[derive(Args)]
+pub struct DiffArgs {
+    /// The snapshot before (usually the committed one).
+    pub old: PathBuf,
+    /// The snapshot after (a fresh run's, or a branch's).
+    pub new: PathBuf,
+    #[arg(long, value_enum, default_value_t = DiffFormat::Table)]
+    pub format: DiffFormat,
+}
+
+#[derive(Args)]
+pub struct ReportArgs {
+    /// The snapshot to render (reports/NAME.snap.toml).
+    pub snapshot: PathBuf,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+    /// Write the report here instead of standard output.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+}
+
+/// What `run` prints.
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Table,
+    Json,
+    Markdown,
+    Junit,
+}
+
+/// What `report` renders: everything `run` prints, and the HTML grid.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Table,
+    Json,
+    Markdown,
+    Junit,
+    Html,
+}
+
+impl From<Format> for ReportFormat {
+    fn from(format: Format) -> Self {
+        match format {
+            Format::Table => ReportFormat::Table,
+            Format::Json => ReportFormat::Json,
+            Format::Markdown => ReportFormat::Markdown,
+            Format::Junit => ReportFormat::Junit,
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    Table,
+    Markdown,
     Json,
 }

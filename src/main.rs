@@ -5,6 +5,7 @@
 
 mod cli;
 mod commands;
+mod diff;
 mod env;
 mod error;
 mod harness;
@@ -16,6 +17,7 @@ mod probe;
 mod progress;
 mod report;
 mod results;
+mod snapshot;
 mod suggest;
 mod version;
 
@@ -29,6 +31,8 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let result = match cli.command {
         cli::Command::Run(args) => commands::run::run(args),
+        cli::Command::Diff(args) => commands::diff::run(args),
+        cli::Command::Report(args) => commands::report::run(args),
         cli::Command::Probes => commands::probes::run(),
         cli::Command::Engine(args) => commands::engine::run(&args)
             .map(|()| ExitCode::SUCCESS)

@@ -1,5 +1,7 @@
 //! One module per command.
 
+pub mod diff;
 pub mod engine;
 pub mod probes;
+pub mod report;
 pub mod run;

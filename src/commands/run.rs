@@ -15,6 +15,7 @@ use crate::matrix::{self, AxisValues, Cell, Matrix};
 use crate::progress::Progress;
 use crate::report;
 use crate::results::{CellResult, RunReport};
+use crate::snapshot::Baseline;
 use crate::version::{self, Version};
 use crate::{probe, suggest};
 
@@ -22,6 +23,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let matrix = matrix::load(&args.matrix)?;
     let probes = selected_probes(&matrix, &args.probes)?;
     let filters = parse_filters(&matrix, &args.filters)?;
+    let baseline = Baseline::open(&args.snapshot, &matrix)?;
     let index = IndexSettings::from_env(&args.env.find_links, args.env.offline);
     let cache_root = args
         .env
@@ -30,10 +32,11 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         .unwrap_or_else(Cache::default_root);
     let harness = Arc::new(Harness::new(&matrix, cache_root, index)?);
 
-    let cells = cells(&matrix, &harness.index)?;
-    let cells: Vec<Cell> = cells
-        .into_iter()
+    let all_cells = cells(&matrix, &harness.index)?;
+    let cells: Vec<Cell> = all_cells
+        .iter()
         .filter(|c| filters.iter().all(|(a, v)| c.version_of(a) == Some(v)))
+        .cloned()
         .collect();
     if cells.is_empty() {
         return Err(Error::BadInput(format!(
@@ -79,11 +82,17 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         .collect();
     let report = RunReport::new(matrix.name.clone(), results);
     emit(&report, args.format, args.output.as_deref())?;
-    Ok(if report.has_regression() {
+    report::markdown::append_to_step_summary(&report)?;
+    // With --check the snapshot decides the exit code: a recorded failure that reproduces is as expected.
+    let checked = match baseline {
+        Some(baseline) => baseline.settle(&report, &matrix, &all_cells)?,
+        None => None,
+    };
+    Ok(checked.unwrap_or(if report.has_regression() {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
-    })
+    }))
 }
 
 /// Progress display and resume journal, told of each cell as it finishes.
@@ -182,13 +191,11 @@ pub fn cells(matrix: &Matrix, settings: &IndexSettings) -> Result<Vec<Cell>> {
 
 fn emit(report: &RunReport, format: Format, output: Option<&Path>) -> Result<()> {
     let to_terminal = output.is_none() && std::io::stdout().is_terminal();
-    let text = match format {
-        Format::Table => report::table::render(
-            report,
-            to_terminal && std::env::var_os("NO_COLOR").is_none(),
-        ),
-        Format::Json => report::json(report),
-    };
+    let text = report::render(
+        report,
+        format.into(),
+        to_terminal && std::env::var_os("NO_COLOR").is_none(),
+    );
     match output {
         Some(path) => write_atomically(path, &text),
         None => {

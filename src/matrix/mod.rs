@@ -8,3 +8,4 @@ mod spec;
 
 pub use expand::{Cell, expand};
 pub use load::{AxisValues, Known, Matrix, load};
+pub use source::Source;

@@ -1,4 +1,5 @@
-//! The terminal table: one row per cell, one column per probe, then the signatures with the cells they hit.
+//! The terminal table: one row per cell, one column per probe, then the signatures with the cells they hit and the
+//! known issues that may be fixed upstream.
 
 use std::fmt::Write;
 
@@ -65,6 +66,14 @@ pub fn render(report: &RunReport, color: bool) -> String {
                     .unwrap_or_default();
                 let _ = writeln!(out, "      {} {}{known}", cell.key_string(), probe.name);
             }
+        }
+    }
+
+    let fixed = super::fixed_upstream(report);
+    if !fixed.is_empty() {
+        out.push_str("\nfixed upstream? these passed inside a known issue's window (drop its [[known]] entry once it stays fixed):\n");
+        for (key, probe, known) in fixed {
+            let _ = writeln!(out, "    {key} {probe} (known: {known})");
         }
     }
 

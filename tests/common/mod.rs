@@ -53,18 +53,32 @@ impl Scratch {
         path
     }
 
-    /// `qcompat ARGS` with this scratch's cache, installing only from the toy wheels.
-    pub fn qcompat(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_qcompat"))
+    /// `qcompat ARGS` in this scratch folder, for commands that build no environment (`diff`, `report`). It never
+    /// writes to the job summary of a CI run of the tests themselves.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_qcompat"));
+        command
             .args(args)
+            .current_dir(self.path())
+            .env("NO_COLOR", "1")
+            .env_remove("GITHUB_STEP_SUMMARY");
+        command
+    }
+
+    /// `qcompat ARGS` with this scratch's cache, installing only from the toy wheels, ready to run or to adjust.
+    pub fn run_command(&self, args: &[&str]) -> Command {
+        let mut command = self.command(args);
+        command
             .arg("--cache-dir")
             .arg(self.cache())
-            .current_dir(self.path())
             .env("UV_FIND_LINKS", toy_wheels())
-            .env("UV_NO_INDEX", "1")
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("qcompat runs")
+            .env("UV_NO_INDEX", "1");
+        command
+    }
+
+    /// `qcompat ARGS` with this scratch's cache, installing only from the toy wheels.
+    pub fn qcompat(&self, args: &[&str]) -> Output {
+        self.run_command(args).output().expect("qcompat runs")
     }
 }
 

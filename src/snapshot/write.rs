@@ -1,0 +1,104 @@
+//! Writes a snapshot as stable, diff-friendly TOML.
+//!
+//! Written by hand rather than through serde so the layout is ours to keep: one line per resolved package and per
+//! metric (a version bump is a one-line change in a pull request), keys in a fixed order, and no field that varies
+//! between runs of the same versions.
+
+use std::fmt::Write;
+
+use super::{Snapshot, SnapshotProbe};
+
+pub fn render(snapshot: &Snapshot) -> String {
+    let mut out = String::new();
+    out.push_str("# qcompat snapshot: written by `qcompat run --update`, compared by `qcompat run --check`.\n");
+    out.push_str("# One [[cell]] per matrix cell, in matrix order. Review changes with `qcompat diff OLD NEW`.\n");
+    let _ = writeln!(out, "matrix = {}", string(&snapshot.matrix));
+    for cell in &snapshot.cells {
+        out.push_str("\n[[cell]]\n");
+        let axes: Vec<String> = cell
+            .key
+            .iter()
+            .map(|(axis, version)| format!("{} = {}", key(axis), string(version)))
+            .collect();
+        let _ = writeln!(out, "key = {{ {} }}", axes.join(", "));
+        if !cell.resolved.is_empty() {
+            out.push_str("\n[cell.resolved]\n");
+            for (package, version) in &cell.resolved {
+                let _ = writeln!(out, "{} = {}", key(package), string(version));
+            }
+        }
+        for probe in &cell.probes {
+            write_probe(&mut out, probe);
+        }
+    }
+    out
+}
+
+fn write_probe(out: &mut String, probe: &SnapshotProbe) {
+    out.push_str("\n[[cell.probe]]\n");
+    let _ = writeln!(out, "name = {}", string(&probe.name));
+    let _ = writeln!(out, "outcome = {}", string(probe.outcome.as_str()));
+    for (field, value) in [
+        ("signature", &probe.signature),
+        ("frame", &probe.frame),
+        ("known", &probe.known),
+    ] {
+        if let Some(value) = value {
+            let _ = writeln!(out, "{field} = {}", string(value));
+        }
+    }
+    if !probe.substitutions.is_empty() {
+        let items: Vec<String> = probe.substitutions.iter().map(|s| string(s)).collect();
+        let _ = writeln!(out, "substitutions = [{}]", items.join(", "));
+    }
+    let metrics: Vec<_> = probe.metrics.iter().filter(|(_, v)| !v.is_null()).collect();
+    if !metrics.is_empty() {
+        out.push_str("\n[cell.probe.metrics]\n");
+        for (name, value) in metrics {
+            let _ = writeln!(out, "{} = {}", key(name), value_text(value));
+        }
+    }
+}
+
+/// A bare key when TOML allows one, else a quoted one (`zope.interface` must not become a dotted key).
+fn key(text: &str) -> String {
+    let bare = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if bare { text.to_string() } else { string(text) }
+}
+
+fn string(text: &str) -> String {
+    toml::Value::String(text.to_string()).to_string()
+}
+
+/// A metric value in TOML syntax; nulls inside lists and tables are dropped (TOML has no null).
+fn value_text(value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match value {
+        Value::Null => String::new(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() => toml::Value::Float(f).to_string(),
+            _ => n.to_string(),
+        },
+        Value::String(s) => string(s),
+        Value::Array(items) => {
+            let items: Vec<String> = items
+                .iter()
+                .filter(|v| !v.is_null())
+                .map(value_text)
+                .collect();
+            format!("[{}]", items.join(", "))
+        }
+        Value::Object(fields) => {
+            let fields: Vec<String> = fields
+                .iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| format!("{} = {}", key(k), value_text(v)))
+                .collect();
+            format!("{{ {} }}", fields.join(", "))
+        }
+    }
+}
