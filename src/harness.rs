@@ -1,12 +1,13 @@
 //! Runs cells: provision the environment, run the probes, classify. Shared by `run` and the commands built on it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use indexmap::IndexMap;
 use tokio::sync::Semaphore;
 
+use crate::engine::reference::{self, NumericCheck};
 use crate::env::{Cache, EnvFailure, EnvSpec, Interpreter, Uv};
 use crate::error::{Error, Result};
 use crate::index::IndexSettings;
@@ -154,30 +155,28 @@ impl Harness {
             let Some((_, probe_run)) = run.probes.iter().find(|(n, _)| n == name) else {
                 continue;
             };
-            let verdict =
-                outcome::apply_known(outcome::classify(probe_run), name, cell, &self.known);
-            let (metrics, substitutions, duration_s) = match probe_run {
+            let checks = self.reference_checks(name, probe_run, &artifacts).await?;
+            let verdict = outcome::apply_reference(outcome::classify(probe_run), &checks);
+            let verdict = outcome::apply_known(verdict, name, cell, &self.known);
+            let evidence = match probe_run {
                 ProbeRun::Reported(report) => {
                     let (import, rest) = report.time_split();
                     import_s += import;
                     probe_s += rest;
-                    (
-                        report.metrics.clone(),
-                        report.substitutions.clone(),
-                        import + rest,
-                    )
+                    Evidence {
+                        duration_s: import + rest,
+                        metrics: report.metrics.clone(),
+                        substitutions: report.substitutions.clone(),
+                        checks,
+                    }
                 }
-                ProbeRun::TimedOut(after) => (Default::default(), vec![], after.as_secs_f64()),
-                ProbeRun::Died(_) => (Default::default(), vec![], 0.0),
+                ProbeRun::TimedOut(after) => Evidence {
+                    duration_s: after.as_secs_f64(),
+                    ..Evidence::default()
+                },
+                ProbeRun::Died(_) => Evidence::default(),
             };
-            results.push(probe_result(
-                name,
-                verdict,
-                duration_s,
-                metrics,
-                substitutions,
-                Some(&log),
-            ));
+            results.push(probe_result(name, verdict, evidence, Some(&log)));
         }
         Ok(CellResult {
             key,
@@ -191,6 +190,42 @@ impl Harness {
             probe_s: round(probe_s),
             probes: results,
         })
+    }
+
+    /// The built-in engine's checks of a probe that passed: its reported metrics and artifacts against the
+    /// engine's own quantization and training of the same fixture. A failure already says enough; no checks.
+    async fn reference_checks(
+        &self,
+        probe: &str,
+        run: &ProbeRun,
+        artifacts: &Path,
+    ) -> Result<Vec<NumericCheck>> {
+        let ProbeRun::Reported(report) = run else {
+            return Ok(Vec::new());
+        };
+        if outcome::classify(run).outcome != Outcome::Pass {
+            return Ok(Vec::new());
+        }
+        let (probe, fixtures, artifacts) = (
+            probe.to_string(),
+            self.probes_dir.fixtures.clone(),
+            artifacts.to_path_buf(),
+        );
+        let metrics = serde_json::Value::Object(report.metrics.clone());
+        let compared = tokio::task::spawn_blocking(move || {
+            reference::compare(&probe, &fixtures, &artifacts, &metrics)
+        })
+        .await
+        .map_err(|e| Error::Infra(format!("reference check panicked: {e}")))?;
+        // A pass the engine cannot check (missing or unreadable artifact) is not a verified pass.
+        Ok(compared.unwrap_or_else(|error| {
+            vec![NumericCheck {
+                name: format!("unreadable: {error}"),
+                value: f64::INFINITY,
+                tolerance: 0.0,
+                ok: false,
+            }]
+        }))
     }
 
     /// A cell whose environment could not be built: every probe carries the environment's outcome.
@@ -210,7 +245,7 @@ impl Harness {
             .iter()
             .map(|name| {
                 let verdict = Verdict::new(outcome, Some(signature.clone()));
-                probe_result(name, verdict, 0.0, Default::default(), vec![], None)
+                probe_result(name, verdict, Evidence::default(), None)
             })
             .collect();
         CellResult {
@@ -225,12 +260,19 @@ impl Harness {
     }
 }
 
-fn probe_result(
-    name: &str,
-    verdict: Verdict,
+/// What one probe produced besides its verdict.
+#[derive(Default)]
+struct Evidence {
     duration_s: f64,
     metrics: serde_json::Map<String, serde_json::Value>,
     substitutions: Vec<String>,
+    checks: Vec<NumericCheck>,
+}
+
+fn probe_result(
+    name: &str,
+    verdict: Verdict,
+    evidence: Evidence,
     log: Option<&std::path::Path>,
 ) -> ProbeResult {
     ProbeResult {
@@ -239,9 +281,10 @@ fn probe_result(
         signature: verdict.signature,
         frame: verdict.frame,
         known: verdict.known,
-        duration_s: round(duration_s),
-        metrics,
-        substitutions,
+        duration_s: round(evidence.duration_s),
+        metrics: evidence.metrics,
+        substitutions: evidence.substitutions,
+        checks: evidence.checks,
         log: log.map(|l| l.display().to_string()),
     }
 }

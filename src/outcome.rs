@@ -8,6 +8,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
+use crate::engine::reference::NumericCheck;
 use crate::matrix::{Cell, Known};
 use crate::probe::protocol::{ProbeReport, StageStatus};
 use crate::probe::runner::ProbeRun;
@@ -129,6 +130,25 @@ fn is_package_frame(frame: &str) -> bool {
     !frame.starts_with('<') && !frame.starts_with('/')
 }
 
+/// A pass whose numbers disagree with the built-in engine is a failure: the stack ran but computed something else
+/// (wrong NF4 codes, skipped quantization, a broken LoRA path). The signature names the check, not its value, so
+/// cells with the same silent regression group together.
+pub fn apply_reference(verdict: Verdict, checks: &[NumericCheck]) -> Verdict {
+    if verdict.outcome != Outcome::Pass {
+        return verdict;
+    }
+    match checks.iter().find(|c| !c.ok) {
+        Some(check) => Verdict::new(
+            Outcome::Fail,
+            Some(format!(
+                "numeric: {} beyond tolerance {} of the built-in reference",
+                check.name, check.tolerance
+            )),
+        ),
+        None => verdict,
+    }
+}
+
 /// Applies the matrix's known issues: a matching failure becomes `xfail`, a pass inside a known window `xpass`.
 pub fn apply_known(verdict: Verdict, probe: &str, cell: &Cell, known: &[Known]) -> Verdict {
     let applies = |k: &&Known| k.applies_to(probe, cell);
@@ -167,7 +187,7 @@ impl Known {
         probe_ok
             && self.when.iter().all(|(axis, specifiers)| {
                 cell.version_of(axis)
-                    .is_some_and(|v| specifiers.contains(v))
+                    .is_some_and(|v| crate::version::contains(specifiers, v))
             })
     }
 }
@@ -265,6 +285,34 @@ mod tests {
         )]));
         assert_eq!(verdict.outcome, Outcome::NeedsCuda);
         assert!(!verdict.outcome.is_regression());
+    }
+
+    #[test]
+    fn a_pass_with_numbers_off_the_reference_is_a_failure() {
+        let check = |name: &str, value: f64, tolerance: f64| NumericCheck {
+            name: name.into(),
+            value,
+            tolerance,
+            ok: value <= tolerance,
+        };
+        let pass = Verdict::new(Outcome::Pass, None);
+        let agreeing = [check("nf4_code_bytes_differing_fraction", 0.0, 1e-4)];
+        assert_eq!(apply_reference(pass.clone(), &agreeing), pass);
+        let silent = [
+            check("nf4_absmax_max_abs_diff", 0.0, 0.0),
+            check("nf4_code_bytes_differing_fraction", 0.31, 1e-4),
+        ];
+        let verdict = apply_reference(pass, &silent);
+        assert_eq!(verdict.outcome, Outcome::Fail);
+        assert_eq!(
+            verdict.signature.as_deref(),
+            Some(
+                "numeric: nf4_code_bytes_differing_fraction beyond tolerance 0.0001 of the built-in reference"
+            )
+        );
+        // A failure keeps its own cause.
+        let crashed = Verdict::new(Outcome::Crash, Some("crash: SIGSEGV".into()));
+        assert_eq!(apply_reference(crashed.clone(), &silent), crashed);
     }
 
     #[test]

@@ -5,11 +5,15 @@ use std::collections::BTreeMap;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
+use crate::engine::reference::NumericCheck;
 use crate::outcome::Outcome;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunReport {
     pub matrix: String,
+    /// The built-in engine's own metrics for the probes it implements: the row every cell is checked against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Reference>,
     pub cells: Vec<CellResult>,
     pub summary: BTreeMap<Outcome, usize>,
 }
@@ -50,7 +54,17 @@ pub struct ProbeResult {
     /// What the probe swapped to run on this machine (e.g. a CPU kernel for a CUDA-only step).
     #[serde(default)]
     pub substitutions: Vec<String>,
+    /// Comparisons of this probe's numbers with the built-in engine (empty where the engine has no counterpart).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<NumericCheck>,
     pub log: Option<String>,
+}
+
+/// The `builtin` reference row: metrics per probe, computed by the engine on the fixture checkpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Reference {
+    pub engine: String,
+    pub metrics: BTreeMap<String, serde_json::Value>,
 }
 
 impl CellResult {
@@ -71,6 +85,7 @@ impl RunReport {
         }
         Self {
             matrix,
+            reference: None,
             cells,
             summary,
         }

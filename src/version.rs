@@ -5,6 +5,7 @@
 
 use std::str::FromStr;
 
+use pep440_rs::Operator;
 pub use pep440_rs::{Version, VersionSpecifiers};
 
 /// Parses a version, with a message that can stand after a file:line:column prefix.
@@ -35,7 +36,23 @@ pub fn admits(specifiers: &VersionSpecifiers, version: &Version, pre: bool) -> b
     if (version.any_prerelease() || version.is_dev()) && !pre {
         return false;
     }
-    specifiers.contains(version)
+    contains(specifiers, version)
+}
+
+/// Whether `version` satisfies every specifier, as PEP 440 (and pip's `packaging`) define it.
+///
+/// pep440_rs 0.7 gets one case wrong: `<V` must exclude pre-releases of V's own release only when V is *not* itself
+/// a pre-release, yet it excludes them always, so `2.4.0.dev20240630` fell outside `<2.4.0.dev20240728` (a nightly
+/// window, exactly what known issues and bisects are written in). That case is decided here; the rest is delegated.
+pub fn contains(specifiers: &VersionSpecifiers, version: &Version) -> bool {
+    specifiers.iter().all(|specifier| {
+        let bound = specifier.version();
+        if *specifier.operator() == Operator::LessThan && bound.any_prerelease() {
+            version < bound
+        } else {
+            specifier.contains(version)
+        }
+    })
 }
 
 #[cfg(test)]
@@ -61,6 +78,26 @@ mod tests {
         assert!(admits(&spec, &nightly, true));
         assert!(admits(&spec, &parse_version("2.4.0").unwrap(), false));
         assert!(!admits(&spec, &parse_version("2.5.0").unwrap(), true));
+    }
+
+    #[test]
+    fn a_nightly_bound_admits_earlier_nightlies_of_its_release() {
+        let window = parse_specifiers(">=2.3.0.dev20240526,<2.4.0.dev20240728").unwrap();
+        let inside = |v: &str| contains(&window, &parse_version(v).unwrap());
+        assert!(inside("2.3.0.dev20240526"));
+        assert!(inside("2.3.3"));
+        assert!(inside("2.4.0.dev20240630"));
+        assert!(inside("2.4.0.dev20240721"));
+        assert!(!inside("2.4.0.dev20240728"));
+        assert!(!inside("2.4.0"));
+        assert!(!inside("2.3.0.dev20240519"));
+        // With a final release as the bound, its own pre-releases stay excluded (PEP 440).
+        let below_final = parse_specifiers("<2.4.0").unwrap();
+        assert!(!contains(
+            &below_final,
+            &parse_version("2.4.0.dev20240630").unwrap()
+        ));
+        assert!(contains(&below_final, &parse_version("2.3.9").unwrap()));
     }
 
     #[test]

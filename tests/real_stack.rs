@@ -71,6 +71,22 @@ fn smoke_matrix_reproduces_the_regression_window() {
     // On a CPU machine the pass needed exactly one swap, and says so.
     assert_eq!(good["substitutions"].as_array().unwrap().len(), 1, "{good}");
     assert!(good["metrics"]["max_abs_err"].as_f64().unwrap() > 0.0);
+    // The built-in engine checked the pass: same NF4 codes and absmax as real bitsandbytes.
+    let checks = good["checks"]
+        .as_array()
+        .expect("a passing checkpoint-load is checked against the engine");
+    assert!(checks.iter().all(|c| c["ok"] == true), "{checks:?}");
+    assert!(
+        checks
+            .iter()
+            .any(|c| c["name"] == "nf4_code_bytes_differing_fraction")
+    );
+    assert!(
+        report["reference"]["metrics"]["checkpoint-load"]["max_abs_err"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
 
     let broken = probe(&report, "lightning=2.3.0,bitsandbytes=0.49.2,torch=2.3.0");
     assert_eq!(broken["outcome"], "xfail");

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use crate::cli::{Format, RunArgs};
+use crate::engine::reference;
 use crate::env::Cache;
 use crate::error::{Error, Result};
 use crate::harness::{CellObserver, Harness};
@@ -14,7 +15,7 @@ use crate::journal::Journal;
 use crate::matrix::{self, AxisValues, Cell, Matrix};
 use crate::progress::Progress;
 use crate::report;
-use crate::results::{CellResult, RunReport};
+use crate::results::{CellResult, Reference, RunReport};
 use crate::snapshot::Baseline;
 use crate::version::{self, Version};
 use crate::{probe, suggest};
@@ -80,7 +81,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
                 .cloned()
         })
         .collect();
-    let report = RunReport::new(matrix.name.clone(), results);
+    let mut report = RunReport::new(matrix.name.clone(), results);
+    report.reference = reference_row(&probes, &harness)?;
     emit(&report, args.format, args.output.as_deref())?;
     report::markdown::append_to_step_summary(&report)?;
     // With --check the snapshot decides the exit code: a recorded failure that reproduces is as expected.
@@ -187,6 +189,29 @@ pub fn cells(matrix: &Matrix, settings: &IndexSettings) -> Result<Vec<Cell>> {
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(matrix::expand(matrix, &axis_versions))
+}
+
+/// The built-in engine's metrics for the probes it implements, computed once on the same fixture the probes load.
+/// An engine failure here means a broken fixture, not a broken dependency: the run stops before blaming any cell.
+fn reference_row(probes: &[String], harness: &Harness) -> Result<Option<Reference>> {
+    if !probes
+        .iter()
+        .any(|p| reference::IMPLEMENTED.contains(&p.as_str()))
+    {
+        return Ok(None);
+    }
+    let metrics = reference::reference_metrics(&harness.probes_dir.fixtures).map_err(|e| {
+        Error::Infra(format!(
+            "the built-in reference failed on the fixture checkpoint: {e}"
+        ))
+    })?;
+    Ok(Some(Reference {
+        engine: format!("builtin (qcompat {})", env!("CARGO_PKG_VERSION")),
+        metrics: metrics
+            .into_iter()
+            .filter(|(probe, _)| probes.contains(probe))
+            .collect(),
+    }))
 }
 
 fn emit(report: &RunReport, format: Format, output: Option<&Path>) -> Result<()> {

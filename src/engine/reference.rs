@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use candle_core::{DType, Tensor};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::EngineError;
@@ -19,6 +19,8 @@ use super::train::{self, CheckpointDir, TrainOptions};
 
 pub const CHECKPOINT_LOAD: &str = "checkpoint-load";
 pub const LITGPT_QLORA: &str = "litgpt-qlora";
+/// The probes the engine has a counterpart for (a reference row entry and checks).
+pub const IMPLEMENTED: [&str; 2] = [CHECKPOINT_LOAD, LITGPT_QLORA];
 
 /// The litgpt-qlora probe's schedule (6 AdamW steps, lr 1e-2, LoRA r=8, alpha=16), mirrored so curves line up.
 const QLORA_STEPS: usize = 6;
@@ -46,7 +48,7 @@ const STEP0_LOSS_RELATIVE_TOLERANCE: f64 = 0.02;
 const LOGITS_TOLERANCE: f64 = 1e-4;
 
 /// One numeric comparison with the engine.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NumericCheck {
     pub name: String,
     pub value: f64,

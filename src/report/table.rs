@@ -6,6 +6,29 @@ use std::fmt::Write;
 use crate::outcome::Outcome;
 use crate::results::RunReport;
 
+const REFERENCE_LABEL: &str = "builtin reference";
+
+/// `name=value` pairs with floats to 4 significant digits: a reference row meant to be read, not parsed.
+fn compact(metrics: &serde_json::Value) -> String {
+    let number = |v: &serde_json::Value| match v.as_f64() {
+        Some(f) if v.is_f64() => format!("{f:.4}"),
+        _ => v.to_string(),
+    };
+    let Some(map) = metrics.as_object() else {
+        return metrics.to_string();
+    };
+    map.iter()
+        .map(|(name, value)| match value.as_array() {
+            Some(list) => format!(
+                "{name}=[{}]",
+                list.iter().map(number).collect::<Vec<_>>().join(", ")
+            ),
+            None => format!("{name}={}", number(value)),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Renders the table; `color` adds ANSI colors to outcomes (only on a terminal, and never with NO_COLOR).
 pub fn render(report: &RunReport, color: bool) -> String {
     let mut out = String::new();
@@ -15,7 +38,17 @@ pub fn render(report: &RunReport, color: bool) -> String {
         .map(|c| c.probes.iter().map(|p| p.name.as_str()).collect())
         .unwrap_or_default();
     let keys: Vec<String> = report.cells.iter().map(|c| c.key_string()).collect();
-    let key_width = keys.iter().map(String::len).max().unwrap_or(4).max(4);
+    let label_width = if report.reference.is_some() {
+        REFERENCE_LABEL.len()
+    } else {
+        4
+    };
+    let key_width = keys
+        .iter()
+        .map(String::len)
+        .max()
+        .unwrap_or(0)
+        .max(label_width);
     let groups = report.signature_groups();
 
     let _ = write!(out, "{:key_width$}", "cell");
@@ -23,6 +56,18 @@ pub fn render(report: &RunReport, color: bool) -> String {
         let _ = write!(out, "  {probe:16}");
     }
     out.push('\n');
+    if let Some(reference) = &report.reference {
+        let _ = write!(out, "{REFERENCE_LABEL:key_width$}");
+        for probe in &probes {
+            let mark = if reference.metrics.contains_key(*probe) {
+                "reference"
+            } else {
+                "-"
+            };
+            let _ = write!(out, "  {mark:16}");
+        }
+        out.push('\n');
+    }
     for (cell, key) in report.cells.iter().zip(&keys) {
         let _ = write!(out, "{key:key_width$}");
         for probe in &cell.probes {
@@ -92,6 +137,17 @@ pub fn render(report: &RunReport, color: bool) -> String {
         out.push_str("\n* ran with substitutions on this machine:\n");
         for s in substitutions {
             let _ = writeln!(out, "    {s}");
+        }
+    }
+
+    if let Some(reference) = &report.reference {
+        let _ = writeln!(
+            out,
+            "\n{REFERENCE_LABEL}: {}, checked against every passing cell:",
+            reference.engine
+        );
+        for (probe, metrics) in &reference.metrics {
+            let _ = writeln!(out, "    {probe}: {}", compact(metrics));
         }
     }
 

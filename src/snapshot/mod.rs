@@ -219,6 +219,7 @@ impl SnapshotProbe {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
             substitutions: self.substitutions.clone(),
+            checks: Vec::new(),
             log: None,
         }
     }
