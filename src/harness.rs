@@ -235,12 +235,19 @@ impl Harness {
         probes: &[String],
         failure: EnvFailure,
     ) -> CellResult {
-        let (outcome, message) = match failure {
-            EnvFailure::Unresolvable(message) => (Outcome::Unresolvable, message),
-            EnvFailure::InstallError(message) => (Outcome::InstallError, message),
-            EnvFailure::Infra(error) => (Outcome::InstallError, error.to_string()),
+        let (outcome, signature) = match failure {
+            EnvFailure::Unresolvable(message) => {
+                (Outcome::Unresolvable, outcome::resolver_signature(&message))
+            }
+            EnvFailure::InstallError(message) => (
+                Outcome::InstallError,
+                outcome::normalize(message.trim_start_matches("error: ")),
+            ),
+            EnvFailure::Infra(error) => (
+                Outcome::InstallError,
+                outcome::normalize(&error.to_string()),
+            ),
         };
-        let signature = outcome::normalize(message.trim_start_matches("error: "));
         let probes = probes
             .iter()
             .map(|name| {

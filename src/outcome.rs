@@ -198,11 +198,28 @@ static SITE_PACKAGES: LazyLock<Regex> =
 static ABSOLUTE_PATH: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(^|[^\w.+-])(?:/[\w.+-]+)+/([\w.+-]+)").unwrap());
 static ADDRESS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"0x[0-9a-fA-F]+").unwrap());
-static LONG_NUMBER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\d{6,}").unwrap());
+// Whole numbers only: the digits of a nightly's `dev20240428` are part of a version, not noise.
+static LONG_NUMBER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b\d{6,}\b").unwrap());
 static SPACES: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\s+").unwrap());
 
 /// Longest signature kept; resolver explanations can run to pages.
 const MAX_SIGNATURE: usize = 300;
+
+/// The resolver's first reason, e.g. `No solution found: Because lightning==2.3.0.dev20240318 depends on
+/// torch>=1.13.0,<=2.2.0 and you require lightning==2.3.0.dev20240318, we can conclude that you require
+/// torch>=1.13.0,<=2.2.0`: the sentence that names the conflict, without uv's layout or the rest of its derivation.
+pub fn resolver_signature(message: &str) -> String {
+    let cause = message
+        .split_once("cause:")
+        .map_or(message, |(_, cause)| cause);
+    let first = cause
+        .split_once(". ")
+        .map_or(cause, |(sentence, _)| sentence);
+    normalize(&format!(
+        "No solution found: {}",
+        first.trim().trim_end_matches('.')
+    ))
+}
 
 /// Removes what differs between runs of the same failure, so equal failures get equal signatures.
 pub fn normalize(text: &str) -> String {
@@ -325,6 +342,18 @@ mod tests {
             "bad  value in /root/.venv/lib/python3.11/site-packages/torch/nn/functional.py",
         );
         assert_eq!(b, "bad value in torch/nn/functional.py");
+    }
+
+    #[test]
+    fn resolver_messages_keep_the_conflict() {
+        let uv = "error: No solution found when resolving dependencies:\n  ╰─▶ cause: Because lightning==2.3.0.dev20240318 \
+                  depends on torch<=2.2.0 and you require lightning==2.3.0.dev20240318, we can conclude that you \
+                  require torch<=2.2.0. And because you require torch==2.3.0, we can conclude that ...";
+        assert_eq!(
+            resolver_signature(uv),
+            "No solution found: Because lightning==2.3.0.dev20240318 depends on torch<=2.2.0 and you require \
+             lightning==2.3.0.dev20240318, we can conclude that you require torch<=2.2.0"
+        );
     }
 
     #[test]
