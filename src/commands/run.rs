@@ -32,6 +32,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         .clone()
         .unwrap_or_else(Cache::default_root);
     let harness = Arc::new(Harness::new(&matrix, cache_root, index)?);
+    // Before any cell: a fixture the engine cannot reproduce must stop the run, not be blamed on the stack.
+    let reference = reference_row(&probes, &harness)?;
 
     let all_cells = cells(&matrix, &harness.index)?;
     let cells: Vec<Cell> = all_cells
@@ -82,7 +84,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         })
         .collect();
     let mut report = RunReport::new(matrix.name.clone(), results);
-    report.reference = reference_row(&probes, &harness)?;
+    report.reference = reference;
     emit(&report, args.format, args.output.as_deref())?;
     report::markdown::append_to_step_summary(&report)?;
     // With --check the snapshot decides the exit code: a recorded failure that reproduces is as expected.
