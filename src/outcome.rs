@@ -209,9 +209,11 @@ const MAX_SIGNATURE: usize = 300;
 /// torch>=1.13.0,<=2.2.0 and you require lightning==2.3.0.dev20240318, we can conclude that you require
 /// torch>=1.13.0,<=2.2.0`: the sentence that names the conflict, without uv's layout or the rest of its derivation.
 pub fn resolver_signature(message: &str) -> String {
+    // uv wraps its explanation over indented lines: one line first, then find the first sentence.
+    let message = SPACES.replace_all(message, " ");
     let cause = message
         .split_once("cause:")
-        .map_or(message, |(_, cause)| cause);
+        .map_or(&*message, |(_, cause)| cause);
     let first = cause
         .split_once(". ")
         .map_or(cause, |(sentence, _)| sentence);
