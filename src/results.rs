@@ -69,11 +69,7 @@ pub struct Reference {
 
 impl CellResult {
     pub fn key_string(&self) -> String {
-        self.key
-            .iter()
-            .map(|(a, v)| format!("{a}={v}"))
-            .collect::<Vec<_>>()
-            .join(",")
+        crate::matrix::key_string(&self.key)
     }
 }
 
@@ -124,6 +120,18 @@ impl RunReport {
         groups.sort_by_key(|g| std::cmp::Reverse(g.hits.len()));
         groups
     }
+}
+
+/// ` [n]`: the number of `probe`'s signature in `groups` (1-based), so a reader can match a failure in a table with
+/// its cause listed below it; empty for a probe without a signature.
+pub fn signature_mark(groups: &[SignatureGroup<'_>], probe: &ProbeResult) -> String {
+    groups
+        .iter()
+        .position(|g| {
+            Some(g.signature) == probe.signature.as_deref() && g.frame == probe.frame.as_deref()
+        })
+        .map(|i| format!(" [{}]", i + 1))
+        .unwrap_or_default()
 }
 
 pub struct SignatureGroup<'a> {

@@ -6,6 +6,17 @@ use crate::version::Version;
 /// Axis values in axis order; a partial assignment leaves the missing packages to the resolver.
 pub type Assignment = Vec<(String, Version)>;
 
+/// `axis=version,…` in the given order: the one spelling of a cell's name, for cells, results and snapshots.
+pub fn key_string<A: std::fmt::Display, V: std::fmt::Display>(
+    pairs: impl IntoIterator<Item = (A, V)>,
+) -> String {
+    pairs
+        .into_iter()
+        .map(|(axis, version)| format!("{axis}={version}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// One cell of the matrix: the versions it pins, in axis order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cell {
@@ -15,11 +26,7 @@ pub struct Cell {
 impl Cell {
     /// `lightning=2.3.0,bitsandbytes=0.49.2,torch=2.3.0`, the cell's name everywhere.
     pub fn key_string(&self) -> String {
-        self.key
-            .iter()
-            .map(|(axis, version)| format!("{axis}={version}"))
-            .collect::<Vec<_>>()
-            .join(",")
+        key_string(self.key.iter().map(|(axis, version)| (axis, version)))
     }
 
     /// Requirements to install: the cell's exact versions, then the matrix's pins.

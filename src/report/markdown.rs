@@ -6,7 +6,7 @@ use std::io::Write as _;
 
 use crate::error::{Error, Result};
 use crate::outcome::Outcome;
-use crate::results::RunReport;
+use crate::results::{RunReport, signature_mark};
 
 pub fn render(report: &RunReport) -> String {
     let mut out = format!("### qcompat · {}\n\n", code(&report.matrix));
@@ -41,15 +41,7 @@ pub fn render(report: &RunReport) -> String {
             .probes
             .iter()
             .map(|probe| {
-                // The signature's number below, so a reader can match a failure with its cause.
-                let reference = groups
-                    .iter()
-                    .position(|g| {
-                        Some(g.signature) == probe.signature.as_deref()
-                            && g.frame == probe.frame.as_deref()
-                    })
-                    .map(|i| format!(" [{}]", i + 1))
-                    .unwrap_or_default();
+                let reference = signature_mark(&groups, probe);
                 let swapped = if probe.substitutions.is_empty() {
                     ""
                 } else {

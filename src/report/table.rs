@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use crate::outcome::Outcome;
-use crate::results::RunReport;
+use crate::results::{RunReport, signature_mark};
 
 const REFERENCE_LABEL: &str = "builtin reference";
 
@@ -71,15 +71,7 @@ pub fn render(report: &RunReport, color: bool) -> String {
     for (cell, key) in report.cells.iter().zip(&keys) {
         let _ = write!(out, "{key:key_width$}");
         for probe in &cell.probes {
-            // The signature's number in the list below, so a reader can match a failure with its cause.
-            let reference = groups
-                .iter()
-                .position(|g| {
-                    Some(g.signature) == probe.signature.as_deref()
-                        && g.frame == probe.frame.as_deref()
-                })
-                .map(|i| format!(" [{}]", i + 1))
-                .unwrap_or_default();
+            let reference = signature_mark(&groups, probe);
             let swapped = if probe.substitutions.is_empty() {
                 ""
             } else {

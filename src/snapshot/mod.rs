@@ -179,11 +179,7 @@ impl Snapshot {
 impl SnapshotCell {
     /// `axis=version,…`, the cell's name everywhere.
     pub fn key_string(&self) -> String {
-        self.key
-            .iter()
-            .map(|(a, v)| format!("{a}={v}"))
-            .collect::<Vec<_>>()
-            .join(",")
+        crate::matrix::key_string(&self.key)
     }
 }
 
