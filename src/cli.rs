@@ -37,7 +37,7 @@ pub struct RunArgs {
     /// Cells run at once (default: the number of cores).
     #[arg(long)]
     pub jobs: Option<usize>,
-    /// Only cells with this axis value (repeatable; AXIS=VERSION).
+    /// Only cells with this axis value (repeatable; AXIS=VERSION; several on one axis are alternatives).
     #[arg(long = "filter", value_name = "AXIS=VALUE")]
     pub filters: Vec<String>,
     /// Only these probes (repeatable).

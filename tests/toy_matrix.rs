@@ -128,6 +128,10 @@ fn query_axes_list_versions_from_find_links() {
     let (nightly, _) = json(&scratch, "nightly.toml", &[]);
     assert_eq!(keys(&nightly), ["1.6", "1.7", "1.8.dev1"]);
     assert_eq!(nightly["cells"][2]["probes"][0]["outcome"], "pass");
+    // Filters on one axis are alternatives.
+    let filters = ["--filter", "toyquant=1.6", "--filter", "toyquant=1.8.dev1"];
+    let (picked, _) = json(&scratch, "nightly.toml", &filters);
+    assert_eq!(keys(&picked), ["1.6", "1.8.dev1"]);
 }
 
 #[test]
@@ -135,6 +139,7 @@ fn resume_reuses_finished_cells() {
     let scratch = Scratch::new();
     scratch.write("toy.toml", TOY);
     let (first, _) = json(&scratch, "toy.toml", &["--filter", "toyquant=1.0"]);
+    assert_eq!(first["cells"].as_array().unwrap().len(), 1);
     assert_eq!(first["cells"][0]["probes"][0]["outcome"], "pass");
     // The journal now holds toyquant=1.0; a resumed run of the same filter runs nothing.
     let (resumed, output) = json(

@@ -38,7 +38,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let all_cells = cells(&matrix, &harness.index)?;
     let cells: Vec<Cell> = all_cells
         .iter()
-        .filter(|c| filters.iter().all(|(a, v)| c.version_of(a) == Some(v)))
+        .filter(|c| matches_filters(c, &filters))
         .cloned()
         .collect();
     if cells.is_empty() {
@@ -140,6 +140,15 @@ fn selected_probes(matrix: &Matrix, asked: &[String]) -> Result<Vec<String>> {
         })
         .map(String::from)
         .collect())
+}
+
+/// Filters on one axis are alternatives (`--filter bitsandbytes=0.42.0 --filter bitsandbytes=0.45.5`), filters on
+/// different axes must all hold.
+fn matches_filters(cell: &Cell, filters: &[(String, Version)]) -> bool {
+    filters.iter().all(|(axis, _)| {
+        let version = cell.version_of(axis);
+        filters.iter().any(|(a, v)| a == axis && version == Some(v))
+    })
 }
 
 fn parse_filters(matrix: &Matrix, filters: &[String]) -> Result<Vec<(String, Version)>> {
