@@ -5,10 +5,11 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use candle_core::{D, DType, Device, Tensor, Var};
+use candle_core::{DType, Device, Tensor, Var};
 use serde::Deserialize;
 
 use super::EngineError;
+use super::fused;
 use super::linear4bit::FrozenLinear;
 use super::lora::{LoraAdapter, SplitMix64};
 use super::state_dict::Params4bit;
@@ -118,15 +119,8 @@ struct LayerNorm {
 }
 
 impl LayerNorm {
-    /// Composed from differentiable ops (candle's fused layer norm has no backward).
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let mean = x.mean_keepdim(D::Minus1)?;
-        let centered = x.broadcast_sub(&mean)?;
-        let variance = centered.sqr()?.mean_keepdim(D::Minus1)?;
-        let normalized = centered.broadcast_div(&(variance + self.eps)?.sqrt()?)?;
-        normalized
-            .broadcast_mul(&self.weight)?
-            .broadcast_add(&self.bias)
+        fused::layer_norm(x, &self.weight, &self.bias, self.eps)
     }
 }
 
@@ -366,9 +360,8 @@ impl Gpt {
         }
         let cos = self.rope.cos.narrow(0, 0, time)?;
         let sin = self.rope.sin.narrow(0, 0, time)?;
-        let mask = causal_mask(time, x.device())?;
         for block in &self.blocks {
-            x = self.block_forward(block, &x, &cos, &sin, &mask)?;
+            x = self.block_forward(block, &x, &cos, &sin)?;
         }
         self.lm_head.forward(&self.ln_f.forward(&x)?)
     }
@@ -379,10 +372,9 @@ impl Gpt {
         x: &Tensor,
         cos: &Tensor,
         sin: &Tensor,
-        mask: &Tensor,
     ) -> candle_core::Result<Tensor> {
         let x_normed = block.norm_1.forward(x)?;
-        let attention = self.attention(block, &x_normed, cos, sin, mask)?;
+        let attention = self.attention(block, &x_normed, cos, sin)?;
         if self.config.parallel_residual {
             let mlp_input = match &block.norm_2 {
                 Some(norm_2) => norm_2.forward(x)?,
@@ -415,7 +407,6 @@ impl Gpt {
         x: &Tensor,
         cos: &Tensor,
         sin: &Tensor,
-        mask: &Tensor,
     ) -> candle_core::Result<Tensor> {
         let c = &self.config;
         let (batch, time, _) = x.dims3()?;
@@ -440,8 +431,7 @@ impl Gpt {
         let q = self.rope.apply(&q, cos, sin)?;
         let k = self.rope.apply(&k, cos, sin)?.t()?.contiguous()?;
         let scale = 1.0 / (c.head_size as f64).sqrt();
-        let scores = (q.matmul(&k)? * scale)?.broadcast_add(mask)?;
-        let weights = candle_nn::ops::softmax(&scores, D::Minus1)?;
+        let weights = fused::causal_softmax(&q.matmul(&k)?, scale)?;
         let y = weights
             .matmul(&v.contiguous()?)?
             .transpose(1, 2)?
@@ -520,12 +510,4 @@ impl Rope {
         let rotated = x.broadcast_matmul(&self.rotate)?;
         x.broadcast_mul(cos)? + rotated.broadcast_mul(sin)?
     }
-}
-
-/// Additive causal mask: 0 on and below the diagonal, -inf above.
-fn causal_mask(time: usize, device: &Device) -> candle_core::Result<Tensor> {
-    let values: Vec<f32> = (0..time)
-        .flat_map(|row| (0..time).map(move |col| if col > row { f32::NEG_INFINITY } else { 0.0 }))
-        .collect();
-    Tensor::from_vec(values, (time, time), device)
 }
