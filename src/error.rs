@@ -1,7 +1,8 @@
 //! Typed errors and the exit codes they map to (the CLI contract in DESIGN.md).
 //!
 //! Exit 2 is the user's to fix (bad input or usage), exit 3 is the machine's (no interpreter, no uv, an unusable
-//! cache); exit 1 is reserved for findings (a regression or a snapshot mismatch) and is never produced by an error.
+//! cache); exit 1 is reserved for findings (a regression or a snapshot mismatch) and is never produced by an error;
+//! 130 is a run stopped by Ctrl-C or SIGTERM, as shells report it.
 
 use std::path::PathBuf;
 
@@ -14,6 +15,11 @@ pub enum Error {
     /// The machine cannot do the work: missing interpreter or uv, unwritable cache, failing index.
     #[error("{0}")]
     Infra(String),
+    /// Stopped by a signal; the cells that finished are in the resume journal.
+    #[error(
+        "interrupted by {0}: the cells that finished are kept; rerun with --resume to continue"
+    )]
+    Interrupted(&'static str),
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -27,6 +33,8 @@ impl Error {
         match self {
             Error::BadInput(_) => 2,
             Error::Infra(_) | Error::Io { .. } => 3,
+            // The shell's convention for a command ended by SIGINT.
+            Error::Interrupted(_) => 130,
         }
     }
 

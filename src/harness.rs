@@ -14,8 +14,24 @@ use crate::index::IndexSettings;
 use crate::matrix::{Cell, Known, Matrix};
 use crate::outcome::{self, Outcome, Verdict};
 use crate::probe::catalog::{self, Materialized};
-use crate::probe::runner::{ProbeJob, ProbeRun, run_probes};
+use crate::probe::runner::{ProbeJob, ProbeRun, kill_live_groups, run_probes};
 use crate::results::{CellResult, EnvInfo, ProbeResult};
+
+/// Resolves on Ctrl-C or SIGTERM (a cancelled CI job), naming the signal.
+async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        // Without signal handlers the default actions stay in place; never resolve.
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = interrupt.recv() => "SIGINT",
+        _ = terminate.recv() => "SIGTERM",
+    }
+}
 
 /// Told as cells start and finish (progress display, the resume journal).
 pub trait CellObserver: Send + Sync {
@@ -95,14 +111,23 @@ impl Harness {
                     })
                 })
                 .collect();
-            let mut results = Vec::new();
-            for task in tasks {
-                results.push(
-                    task.await
-                        .map_err(|e| Error::Infra(format!("a cell task panicked: {e}")))??,
-                );
+            let all = async {
+                let mut results = Vec::new();
+                for task in tasks {
+                    results.push(
+                        task.await
+                            .map_err(|e| Error::Infra(format!("a cell task panicked: {e}")))??,
+                    );
+                }
+                Ok(results)
+            };
+            tokio::select! {
+                results = all => results,
+                signal = interrupted() => {
+                    kill_live_groups();
+                    Err(Error::Interrupted(signal))
+                }
             }
-            Ok(results)
         })
     }
 

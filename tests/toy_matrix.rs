@@ -92,6 +92,50 @@ fn a_timeout_kills_the_probes_grandchildren() {
 }
 
 #[test]
+fn ctrl_c_stops_the_run_and_every_probe_process() {
+    let scratch = Scratch::new();
+    scratch.write(
+        "toy.toml",
+        &TOY.replace("timeout = \"3s\"", "timeout = \"60s\""),
+    );
+    let run = scratch
+        .run_command(&["run", "--matrix", "toy.toml", "--filter", "toyquant=1.4"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The hanging release writes its grandchild's pid once the probe is well under way.
+    let pid_file = scratch
+        .cache()
+        .join("runs/toy/toyquant=1.4/artifacts/grandchild.pid");
+    let started = std::time::Instant::now();
+    while !pid_file.exists() {
+        assert!(started.elapsed().as_secs() < 30, "the probe never started");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // SAFETY: sends SIGINT to the qcompat process this test spawned.
+    unsafe { libc::kill(run.id() as i32, libc::SIGINT) };
+    let output = run.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("interrupted by SIGINT"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        started.elapsed().as_secs() < 30,
+        "qcompat stopped promptly, long before the 60 s timeout"
+    );
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap_or_default();
+    assert!(
+        status.is_empty() || status.contains("State:\tZ"),
+        "grandchild {pid} survived:\n{status}"
+    );
+}
+
+#[test]
 fn expected_outcomes_exit_zero_and_the_table_groups_signatures() {
     let scratch = Scratch::new();
     scratch.write("toy.toml", TOY);

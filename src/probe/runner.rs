@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use tokio::process::Command;
@@ -89,6 +90,9 @@ async fn run_process(job: &ProbeJob<'_>, probes: &[String]) -> Result<Vec<(Strin
         .spawn()
         .map_err(|e| Error::Infra(format!("starting {}: {e}", job.python.display())))?;
     let group = child.id().map(|pid| pid as i32);
+    if let Some(group) = group {
+        LIVE_GROUPS.lock().expect("group registry").push(group);
+    }
 
     let mut settled: Vec<(String, ProbeRun)> = Vec::new();
     let mut running: Option<String> = None;
@@ -123,6 +127,10 @@ async fn run_process(job: &ProbeJob<'_>, probes: &[String]) -> Result<Vec<(Strin
     // Always clear the group: a probe may leave helpers behind even when it exits cleanly.
     if let Some(group) = group {
         kill_group(group);
+        LIVE_GROUPS
+            .lock()
+            .expect("group registry")
+            .retain(|g| *g != group);
     }
     let ending = match status {
         None => {
@@ -183,6 +191,18 @@ pub fn signal_name(signal: i32) -> String {
         _ => return format!("signal {signal}"),
     };
     name.to_string()
+}
+
+/// Process groups of probe processes still running. They are deliberately outside qcompat's own group (so a
+/// timeout can kill a probe's whole tree), which also means a terminal's Ctrl-C does not reach them: on an interrupt
+/// qcompat kills them itself.
+static LIVE_GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
+/// Kills every probe process group still running (on Ctrl-C or SIGTERM).
+pub fn kill_live_groups() {
+    for group in LIVE_GROUPS.lock().expect("group registry").drain(..) {
+        kill_group(group);
+    }
 }
 
 fn kill_group(group: i32) {
