@@ -131,17 +131,22 @@ impl Harness {
         })
     }
 
+    /// What `cell`'s environment must contain; its hash names the environment.
+    pub fn env_spec(&self, cell: &Cell) -> EnvSpec {
+        EnvSpec {
+            python: self.python.clone(),
+            requirements: cell.requirements(&self.pins),
+            index: self.index.clone(),
+        }
+    }
+
     pub async fn run_cell(self: &Arc<Self>, cell: &Cell, probes: &[String]) -> Result<CellResult> {
         let key: IndexMap<String, String> = cell
             .key
             .iter()
             .map(|(a, v)| (a.clone(), v.to_string()))
             .collect();
-        let spec = EnvSpec {
-            python: self.python.clone(),
-            requirements: cell.requirements(&self.pins),
-            index: self.index.clone(),
-        };
+        let spec = self.env_spec(cell);
         let harness = Arc::clone(self);
         let provisioned =
             tokio::task::spawn_blocking(move || harness.cache.provision(&harness.uv, &spec))

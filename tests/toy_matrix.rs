@@ -197,4 +197,13 @@ fn resume_reuses_finished_cells() {
         stderr(&output)
     );
     assert_eq!(resumed["cells"], first["cells"]);
+
+    // An edited pin changes the cell's environment: its journal entry no longer applies.
+    scratch.write("toy.toml", &format!("{TOY}\n[pins]\ntoyhelper = \"1.0\"\n"));
+    let (_, output) = json(
+        &scratch,
+        "toy.toml",
+        &["--filter", "toyquant=1.0", "--resume"],
+    );
+    assert!(!stderr(&output).contains("resuming"), "{}", stderr(&output));
 }

@@ -52,7 +52,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let (done, todo): (Vec<Cell>, Vec<Cell>) = cells
         .iter()
         .cloned()
-        .partition(|c| earlier.iter().any(|e| e.key_string() == c.key_string()));
+        .partition(|c| earlier.iter().any(|e| resumable(e, c, &harness)));
     if !done.is_empty() {
         eprintln!(
             "resuming: {} of {} cells already done",
@@ -97,6 +97,17 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     }))
+}
+
+/// A journal entry stands for `cell` only if it ran in the environment the cell would get now: same key, and the
+/// same requirements, interpreter and index (an edited pin must not resume a stale result). Cells that got no
+/// environment are cheap to retry and always run again.
+fn resumable(entry: &CellResult, cell: &Cell, harness: &Harness) -> bool {
+    entry.key_string() == cell.key_string()
+        && entry
+            .env
+            .as_ref()
+            .is_some_and(|env| env.hash == Cache::hash(&harness.env_spec(cell)))
 }
 
 /// Progress display and resume journal, told of each cell as it finishes.
