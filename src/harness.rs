@@ -8,6 +8,7 @@ use indexmap::IndexMap;
 use tokio::sync::Semaphore;
 
 use crate::engine::reference::{self, NumericCheck};
+use crate::engine::train::CheckpointDir;
 use crate::env::{Cache, EnvFailure, EnvSpec, Interpreter, Uv};
 use crate::error::{Error, Result};
 use crate::index::IndexSettings;
@@ -52,6 +53,9 @@ pub struct Harness {
     pub known: Vec<Known>,
     pub timeout: Duration,
     pub device: String,
+    /// The fixture checkpoint as the built-in engine reads it, loaded once when the matrix runs a probe the engine
+    /// implements; every passing cell is checked against it.
+    pub reference: Option<Arc<CheckpointDir>>,
 }
 
 impl Harness {
@@ -63,6 +67,21 @@ impl Harness {
         let probes_dir = catalog::materialize(&cache.root)?;
         let runs_dir = cache.root.join("runs").join(&matrix.name);
         std::fs::create_dir_all(&runs_dir).map_err(|e| Error::io(&runs_dir, e))?;
+        let checked = matrix
+            .probes
+            .iter()
+            .any(|p| reference::IMPLEMENTED.contains(&p.as_str()));
+        // A fixture the engine cannot read is a broken fixture, not a broken dependency: stop before any cell.
+        let reference = if checked {
+            let checkpoint = reference::fixture_checkpoint(&probes_dir.fixtures).map_err(|e| {
+                Error::Infra(format!(
+                    "the built-in reference cannot read the fixture checkpoint: {e}"
+                ))
+            })?;
+            Some(Arc::new(checkpoint))
+        } else {
+            None
+        };
         Ok(Self {
             cache,
             uv,
@@ -74,6 +93,7 @@ impl Harness {
             known: matrix.known.clone(),
             timeout: matrix.timeout,
             device: std::env::var("QCOMPAT_DEVICE").unwrap_or_else(|_| "auto".into()),
+            reference,
         })
     }
 
@@ -236,14 +256,13 @@ impl Harness {
         if outcome::classify(run).outcome != Outcome::Pass {
             return Ok(Vec::new());
         }
-        let (probe, fixtures, artifacts) = (
-            probe.to_string(),
-            self.probes_dir.fixtures.clone(),
-            artifacts.to_path_buf(),
-        );
+        let Some(checkpoint) = self.reference.clone() else {
+            return Ok(Vec::new());
+        };
+        let (probe, artifacts) = (probe.to_string(), artifacts.to_path_buf());
         let metrics = serde_json::Value::Object(report.metrics.clone());
         let compared = tokio::task::spawn_blocking(move || {
-            reference::compare(&probe, &fixtures, &artifacts, &metrics)
+            reference::compare(&probe, &checkpoint, &artifacts, &metrics)
         })
         .await
         .map_err(|e| Error::Infra(format!("reference check panicked: {e}")))?;

@@ -12,6 +12,10 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/checkpoints")
 }
 
+fn checkpoint() -> CheckpointDir {
+    reference::fixture_checkpoint(&fixtures()).unwrap()
+}
+
 fn golden_logits() -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/golden/tiny_gpt_logits.json");
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
@@ -80,8 +84,13 @@ fn bitsandbytes_checkpoint_artifacts_agree_with_the_engine() {
         artifacts.path().join("checkpoint-load.nf4.pth"),
     )
     .unwrap();
-    let checks =
-        reference::compare("checkpoint-load", &fixtures(), artifacts.path(), &json!({})).unwrap();
+    let checks = reference::compare(
+        "checkpoint-load",
+        &checkpoint(),
+        artifacts.path(),
+        &json!({}),
+    )
+    .unwrap();
     assert_all_ok(&checks, 3);
     assert_eq!(checks[1].value, 0.0, "codes bit for bit");
 }
@@ -94,16 +103,16 @@ fn litgpt_qlora_metrics_compare_with_the_engine() {
         golden_logits()["logits"].to_string(),
     )
     .unwrap();
-    let metrics = reference::reference_metrics(&fixtures()).unwrap();
+    let metrics = reference::reference_metrics(&checkpoint()).unwrap();
     let probe_like = json!({ "loss": metrics["litgpt-qlora"]["loss"] });
     let checks =
-        reference::compare("litgpt-qlora", &fixtures(), artifacts.path(), &probe_like).unwrap();
+        reference::compare("litgpt-qlora", &checkpoint(), artifacts.path(), &probe_like).unwrap();
     assert_all_ok(&checks, 2);
 
     let broken = json!({ "loss": [1.0] });
     let checks = reference::compare(
         "litgpt-qlora",
-        &fixtures(),
+        &checkpoint(),
         Path::new("/nonexistent"),
         &broken,
     )
@@ -113,7 +122,7 @@ fn litgpt_qlora_metrics_compare_with_the_engine() {
         "a step-0 loss far from the engine's is a numeric failure"
     );
     assert!(
-        reference::compare("toy-load", &fixtures(), artifacts.path(), &json!({}))
+        reference::compare("toy-load", &checkpoint(), artifacts.path(), &json!({}))
             .unwrap()
             .is_empty()
     );

@@ -168,7 +168,7 @@ pub fn run(args: &EngineArgs) -> Result<(), EngineError> {
             Ok(())
         }
         EngineCommand::Reference { fixtures } => {
-            let metrics = reference::reference_metrics(fixtures)?;
+            let metrics = reference::reference_metrics(&reference::fixture_checkpoint(fixtures)?)?;
             println!(
                 "{}",
                 serde_json::to_string_pretty(&metrics).expect("metrics serialize")

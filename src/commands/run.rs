@@ -216,13 +216,16 @@ pub fn cells(matrix: &Matrix, settings: &IndexSettings) -> Result<Vec<Cell>> {
 /// The built-in engine's metrics for the probes it implements, computed once on the same fixture the probes load.
 /// An engine failure here means a broken fixture, not a broken dependency: the run stops before blaming any cell.
 fn reference_row(probes: &[String], harness: &Harness) -> Result<Option<Reference>> {
+    let Some(checkpoint) = &harness.reference else {
+        return Ok(None);
+    };
     if !probes
         .iter()
         .any(|p| reference::IMPLEMENTED.contains(&p.as_str()))
     {
         return Ok(None);
     }
-    let metrics = reference::reference_metrics(&harness.probes_dir.fixtures).map_err(|e| {
+    let metrics = reference::reference_metrics(checkpoint).map_err(|e| {
         Error::Infra(format!(
             "the built-in reference failed on the fixture checkpoint: {e}"
         ))

@@ -67,8 +67,10 @@ impl NumericCheck {
     }
 }
 
-fn checkpoint_dir(fixtures: &Path) -> std::path::PathBuf {
-    fixtures.join("tiny-gpt")
+/// The fixture checkpoint the probes load: `fixtures/tiny-gpt/`. Load it once and pass it to
+/// [`reference_metrics`] and [`compare`] (a matrix run compares every cell against the same one).
+pub fn fixture_checkpoint(fixtures: &Path) -> Result<CheckpointDir, EngineError> {
+    CheckpointDir::load(&fixtures.join("tiny-gpt"))
 }
 
 /// The engine's NF4 state for every linear weight of the checkpoint (the embedding is not a Linear and is skipped),
@@ -131,12 +133,13 @@ fn qlora_options() -> TrainOptions {
 }
 
 /// The builtin row's metrics, keyed by probe name.
-pub fn reference_metrics(fixtures: &Path) -> Result<BTreeMap<String, Value>, EngineError> {
-    let checkpoint = CheckpointDir::load(&checkpoint_dir(fixtures))?;
+pub fn reference_metrics(
+    checkpoint: &CheckpointDir,
+) -> Result<BTreeMap<String, Value>, EngineError> {
     let plain =
-        quantize_linear_weights(&checkpoint, CHECKPOINT_LOAD_DTYPE, DEFAULT_BLOCKSIZE, false)?;
+        quantize_linear_weights(checkpoint, CHECKPOINT_LOAD_DTYPE, DEFAULT_BLOCKSIZE, false)?;
     let nested =
-        quantize_linear_weights(&checkpoint, CHECKPOINT_LOAD_DTYPE, DEFAULT_BLOCKSIZE, true)?;
+        quantize_linear_weights(checkpoint, CHECKPOINT_LOAD_DTYPE, DEFAULT_BLOCKSIZE, true)?;
     let mut metrics = BTreeMap::new();
     metrics.insert(
         CHECKPOINT_LOAD.to_string(),
@@ -146,7 +149,7 @@ pub fn reference_metrics(fixtures: &Path) -> Result<BTreeMap<String, Value>, Eng
             "quantized_weights": plain.len(),
         }),
     );
-    let curve = train::train(&checkpoint, &qlora_options())?;
+    let curve = train::train(checkpoint, &qlora_options())?;
     let dense = checkpoint.model(BaseWeights::Dense, None)?;
     let ref_loss = train::loss(&dense, &checkpoint.batch)?.to_scalar::<f32>()?;
     metrics.insert(
@@ -159,13 +162,13 @@ pub fn reference_metrics(fixtures: &Path) -> Result<BTreeMap<String, Value>, Eng
 /// Numeric checks of a probe's metrics and artifacts against the engine; empty for probes it does not implement.
 pub fn compare(
     probe: &str,
-    fixtures: &Path,
+    checkpoint: &CheckpointDir,
     artifacts: &Path,
     metrics: &Value,
 ) -> Result<Vec<NumericCheck>, EngineError> {
     match probe {
-        CHECKPOINT_LOAD => compare_checkpoint_load(fixtures, artifacts, metrics),
-        LITGPT_QLORA => compare_litgpt_qlora(fixtures, artifacts, metrics),
+        CHECKPOINT_LOAD => compare_checkpoint_load(checkpoint, artifacts, metrics),
+        LITGPT_QLORA => compare_litgpt_qlora(checkpoint, artifacts, metrics),
         _ => Ok(Vec::new()),
     }
 }
@@ -175,11 +178,10 @@ fn relative_diff(probe: f64, engine: f64) -> f64 {
 }
 
 fn compare_checkpoint_load(
-    fixtures: &Path,
+    checkpoint: &CheckpointDir,
     artifacts: &Path,
     metrics: &Value,
 ) -> Result<Vec<NumericCheck>, EngineError> {
-    let checkpoint = CheckpointDir::load(&checkpoint_dir(fixtures))?;
     let mut checks = Vec::new();
     let info_path = artifacts.join("checkpoint-load.nf4.json");
     let info: Value = match std::fs::read_to_string(&info_path) {
@@ -198,7 +200,7 @@ fn compare_checkpoint_load(
     let blocksize = info["blocksize"]
         .as_u64()
         .map_or(DEFAULT_BLOCKSIZE, |size| size as usize);
-    let plain = quantize_linear_weights(&checkpoint, dtype, blocksize, false)?;
+    let plain = quantize_linear_weights(checkpoint, dtype, blocksize, false)?;
 
     let packed_path = artifacts.join("checkpoint-load.nf4.pth");
     if packed_path.exists() {
@@ -267,7 +269,7 @@ fn compare_checkpoint_load(
         ));
     }
     if let Some(probe_err) = metrics["max_abs_err_dq"].as_f64() {
-        let nested = quantize_linear_weights(&checkpoint, dtype, blocksize, true)?;
+        let nested = quantize_linear_weights(checkpoint, dtype, blocksize, true)?;
         let value = relative_diff(probe_err, max_abs_err(&nested)?);
         checks.push(NumericCheck::new(
             "max_abs_err_dq_rel_diff",
@@ -279,11 +281,10 @@ fn compare_checkpoint_load(
 }
 
 fn compare_litgpt_qlora(
-    fixtures: &Path,
+    checkpoint: &CheckpointDir,
     artifacts: &Path,
     metrics: &Value,
 ) -> Result<Vec<NumericCheck>, EngineError> {
-    let checkpoint = CheckpointDir::load(&checkpoint_dir(fixtures))?;
     let mut checks = Vec::new();
     if let Some(probe_loss) = metrics["loss"].get(0).and_then(Value::as_f64) {
         let model = checkpoint.model(qlora_options().base, None)?;
@@ -304,7 +305,7 @@ fn compare_litgpt_qlora(
                 format: "logits JSON ([time][vocab])",
                 reason: error.to_string(),
             })?;
-        let engine_logits = first_sequence_logits(&checkpoint)?;
+        let engine_logits = first_sequence_logits(checkpoint)?;
         let probe_flat: Vec<f64> = probe_logits.into_iter().flatten().collect();
         let value = if probe_flat.len() == engine_logits.len() {
             probe_flat
