@@ -207,7 +207,7 @@ impl Harness {
             };
             let checks = self.reference_checks(name, probe_run, &artifacts).await?;
             let verdict = outcome::apply_reference(outcome::classify(probe_run), &checks);
-            let verdict = outcome::apply_known(verdict, name, cell, &self.known);
+            let verdict = outcome::apply_known(verdict, name, cell, &env.resolved, &self.known);
             let evidence = match probe_run {
                 ProbeRun::Reported(report) => {
                     let (import, rest) = report.time_split();

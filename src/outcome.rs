@@ -3,6 +3,7 @@
 //! A signature is what makes two failures "the same": `Type: message` with run-specific noise (addresses, temporary
 //! paths, long numbers) normalized, plus the innermost frame inside site-packages. Cells group by it in every report.
 
+use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -150,8 +151,14 @@ pub fn apply_reference(verdict: Verdict, checks: &[NumericCheck]) -> Verdict {
 }
 
 /// Applies the matrix's known issues: a matching failure becomes `xfail`, a pass inside a known window `xpass`.
-pub fn apply_known(verdict: Verdict, probe: &str, cell: &Cell, known: &[Known]) -> Verdict {
-    let applies = |k: &&Known| k.applies_to(probe, cell);
+pub fn apply_known(
+    verdict: Verdict,
+    probe: &str,
+    cell: &Cell,
+    resolved: &BTreeMap<String, String>,
+    known: &[Known],
+) -> Verdict {
+    let applies = |k: &&Known| k.applies_to(probe, cell, resolved);
     match verdict.outcome {
         Outcome::Fail => {
             let signature = verdict.signature.as_deref().unwrap_or_default();
@@ -181,13 +188,17 @@ pub fn apply_known(verdict: Verdict, probe: &str, cell: &Cell, known: &[Known]) 
 }
 
 impl Known {
-    /// Whether this known issue covers `probe` in `cell`: every `when` axis must hold the cell's version.
-    fn applies_to(&self, probe: &str, cell: &Cell) -> bool {
+    /// Whether this known issue covers `probe` in `cell`: every `when` package's version (the cell's axis value,
+    /// else what the cell resolved) must be inside its window.
+    fn applies_to(&self, probe: &str, cell: &Cell, resolved: &BTreeMap<String, String>) -> bool {
         let probe_ok = self.probes.is_empty() || self.probes.iter().any(|p| p == probe);
         probe_ok
-            && self.when.iter().all(|(axis, specifiers)| {
-                cell.version_of(axis)
-                    .is_some_and(|v| crate::version::contains(specifiers, v))
+            && self.when.iter().all(|(package, specifiers)| {
+                let version = cell.version_of(package).cloned().or_else(|| {
+                    let resolved = resolved.get(&crate::index::normalize(package))?;
+                    crate::version::parse_version(resolved).ok()
+                });
+                version.is_some_and(|v| crate::version::contains(specifiers, &v))
             })
     }
 }
@@ -332,6 +343,48 @@ mod tests {
         // A failure keeps its own cause.
         let crashed = Verdict::new(Outcome::Crash, Some("crash: SIGSEGV".into()));
         assert_eq!(apply_reference(crashed.clone(), &silent), crashed);
+    }
+
+    #[test]
+    fn known_windows_match_resolved_packages_that_are_not_axes() {
+        let known = [Known {
+            id: "lightning-20119".into(),
+            signature: "'_NotYetLoadedTensor' object has no attribute 'data'".into(),
+            when: vec![(
+                "lightning".into(),
+                crate::version::parse_specifiers(">=2.3.0.dev20240526,<2.4.0.dev20240728").unwrap(),
+            )],
+            probes: vec![],
+        }];
+        let cell = Cell {
+            key: vec![(
+                "litgpt".into(),
+                crate::version::parse_version("0.4.5").unwrap(),
+            )],
+        };
+        let failure = || Verdict {
+            outcome: Outcome::Fail,
+            signature: Some(
+                "AttributeError: '_NotYetLoadedTensor' object has no attribute 'data'".into(),
+            ),
+            frame: None,
+            known: None,
+        };
+        let resolved =
+            |lightning: &str| BTreeMap::from([("lightning".to_string(), lightning.to_string())]);
+        let broken = apply_known(failure(), "litgpt-qlora", &cell, &resolved("2.3.3"), &known);
+        assert_eq!(
+            (broken.outcome, broken.known.as_deref()),
+            (Outcome::Xfail, Some("lightning-20119"))
+        );
+        let outside = apply_known(failure(), "litgpt-qlora", &cell, &resolved("2.4.0"), &known);
+        assert_eq!(outside.outcome, Outcome::Fail);
+        let unresolved = apply_known(failure(), "litgpt-qlora", &cell, &BTreeMap::new(), &known);
+        assert_eq!(
+            unresolved.outcome,
+            Outcome::Fail,
+            "no version known: the window cannot hold"
+        );
     }
 
     #[test]

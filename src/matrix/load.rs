@@ -170,16 +170,18 @@ fn validate(spec: MatrixSpec, source: &Source) -> Result<Matrix> {
     let mut known = Vec::new();
     for entry in spec.known {
         let mut when = Vec::new();
-        for (axis, text) in &entry.when {
-            check_axis(
-                axis,
-                &axis_names,
-                &["known", entry.id.as_str(), axis.as_str()],
-                source,
-            )?;
+        // `when` may name any package, not only axes: a LitGPT matrix leaves Lightning to the resolver yet its known
+        // issue is a Lightning window, matched against the version each cell resolved.
+        for (package, text) in &entry.when {
+            if crate::index::normalize(package).is_empty() {
+                return Err(source.error_at(
+                    &["known", entry.id.as_str()],
+                    "`when` names an empty package",
+                ));
+            }
             let specifiers = parse_specifiers(text)
                 .map_err(|e| source.error_at(&["known", entry.id.as_str(), text.as_str()], e))?;
-            when.push((axis.clone(), specifiers));
+            when.push((package.clone(), specifiers));
         }
         if let Some(probe) = entry.probes.iter().find(|p| !spec.probes.contains(p)) {
             let hint = suggest::hint(probe, spec.probes.iter().map(String::as_str));

@@ -82,6 +82,24 @@ impl Scratch {
     }
 }
 
+/// Asserts that process `pid` is gone (or a zombie waiting for init to reap it). SIGKILL is delivered
+/// asynchronously, so on a loaded machine the process may still be dying for a moment after the kill.
+pub fn assert_gone(pid: &str) {
+    let started = std::time::Instant::now();
+    loop {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap_or_default();
+        if status.is_empty() || status.contains("State:\tZ") {
+            return;
+        }
+        assert!(
+            started.elapsed().as_secs() < 5,
+            "process {pid} still alive:\n{status}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
