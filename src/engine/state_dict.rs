@@ -329,28 +329,31 @@ impl Params4bit {
 /// JSON with Python's `json.dumps` separators (`", "` and `": "`), so the bytes match what bitsandbytes writes.
 fn python_json(value: &impl Serialize) -> Vec<u8> {
     struct PythonFormatter;
+    /// `", "` before every item but the first, in arrays and objects alike.
+    fn item_separator<W: ?Sized + std::io::Write>(
+        writer: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            writer.write_all(b", ")
+        }
+    }
     impl serde_json::ser::Formatter for PythonFormatter {
         fn begin_array_value<W: ?Sized + std::io::Write>(
             &mut self,
             writer: &mut W,
             first: bool,
         ) -> std::io::Result<()> {
-            if first {
-                Ok(())
-            } else {
-                writer.write_all(b", ")
-            }
+            item_separator(writer, first)
         }
         fn begin_object_key<W: ?Sized + std::io::Write>(
             &mut self,
             writer: &mut W,
             first: bool,
         ) -> std::io::Result<()> {
-            if first {
-                Ok(())
-            } else {
-                writer.write_all(b", ")
-            }
+            item_separator(writer, first)
         }
         fn begin_object_value<W: ?Sized + std::io::Write>(
             &mut self,
