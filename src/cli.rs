@@ -1,8 +1,10 @@
-//! Command-line arguments: one clap struct per command (the contract is in DESIGN.md).
+//! Command-line arguments: one clap struct per command (the contract is docs/cli.md). Nothing here is read by the
+//! library: `settings` turns these into the domain's own types.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use qcompat::engine::nf4::DEFAULT_BLOCKSIZE;
 
 #[derive(Parser)]
 #[command(
@@ -26,7 +28,7 @@ pub enum Command {
     /// List the probe catalogue and what each probe needs.
     Probes,
     /// The built-in QLoRA engine (the reference row): quantize, dequantize, train, reference.
-    Engine(crate::commands::engine::EngineArgs),
+    Engine(EngineArgs),
 }
 
 #[derive(Args)]
@@ -51,6 +53,9 @@ pub struct RunArgs {
     /// Reuse the results of cells that a previous, interrupted run of this matrix finished.
     #[arg(long)]
     pub resume: bool,
+    /// Print the plan (the selected cells; with --format json, the whole plan) and run nothing.
+    #[arg(long, conflicts_with_all = ["resume", "check", "update"])]
+    pub list: bool,
     #[command(flatten)]
     pub snapshot: SnapshotArgs,
     #[command(flatten)]
@@ -125,13 +130,27 @@ pub enum ReportFormat {
     Html,
 }
 
-impl From<Format> for ReportFormat {
+impl From<Format> for qcompat::report::Format {
     fn from(format: Format) -> Self {
+        use qcompat::report::Format as Out;
         match format {
-            Format::Table => ReportFormat::Table,
-            Format::Json => ReportFormat::Json,
-            Format::Markdown => ReportFormat::Markdown,
-            Format::Junit => ReportFormat::Junit,
+            Format::Table => Out::Table,
+            Format::Json => Out::Json,
+            Format::Markdown => Out::Markdown,
+            Format::Junit => Out::Junit,
+        }
+    }
+}
+
+impl From<ReportFormat> for qcompat::report::Format {
+    fn from(format: ReportFormat) -> Self {
+        use qcompat::report::Format as Out;
+        match format {
+            ReportFormat::Table => Out::Table,
+            ReportFormat::Json => Out::Json,
+            ReportFormat::Markdown => Out::Markdown,
+            ReportFormat::Junit => Out::Junit,
+            ReportFormat::Html => Out::Html,
         }
     }
 }
@@ -141,4 +160,67 @@ pub enum DiffFormat {
     Table,
     Markdown,
     Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EngineArgs {
+    #[command(subcommand)]
+    pub command: EngineCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum EngineCommand {
+    /// NF4-quantize every 2-D weight of a checkpoint into a bitsandbytes-layout safetensors state dict.
+    Quantize {
+        /// A `.pth` (zip-format torch.save) or `.safetensors` state dict.
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        output: PathBuf,
+        /// Quantize the absmax statistics too (bitsandbytes `compress_statistics`).
+        #[arg(long)]
+        double_quant: bool,
+        /// Elements per absmax block: 32, 64, 128, 256, 512, 1024, 2048 or 4096.
+        #[arg(long, default_value_t = DEFAULT_BLOCKSIZE)]
+        blocksize: usize,
+        /// Leave this weight unquantized (repeatable), e.g. an embedding.
+        #[arg(long)]
+        skip: Vec<String>,
+    },
+    /// Restore a quantized safetensors state dict to floating point (each weight in its original dtype).
+    Dequantize {
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        output: PathBuf,
+        /// Write every restored weight as float32 instead of its original dtype.
+        #[arg(long)]
+        f32: bool,
+    },
+    /// LoRA-train the checkpoint's GPT on its NF4-quantized base and print the loss curve.
+    Train {
+        /// Directory with lit_model.pth, config.json and train_tokens.json.
+        #[arg(long)]
+        checkpoint: PathBuf,
+        #[arg(long, default_value_t = 10)]
+        steps: usize,
+        #[arg(long, default_value_t = 1e-2)]
+        lr: f64,
+        #[arg(long, default_value_t = 8)]
+        rank: usize,
+        #[arg(long, default_value_t = 16.0)]
+        alpha: f64,
+        /// Train on the unquantized f32 base instead of NF4.
+        #[arg(long)]
+        dense: bool,
+        #[arg(long)]
+        double_quant: bool,
+        #[arg(long, default_value_t = DEFAULT_BLOCKSIZE)]
+        blocksize: usize,
+    },
+    /// Print the builtin reference row's metrics (JSON) for the fixtures directory holding `tiny-gpt/`.
+    Reference {
+        #[arg(long)]
+        fixtures: PathBuf,
+    },
 }

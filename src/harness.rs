@@ -1,10 +1,14 @@
 //! Runs cells: provision the environment, run the probes, classify. Shared by `run` and the commands built on it.
+//!
+//! A [`Harness`] holds what every cell of one matrix needs and does not depend on the cell: the [`Toolchain`]
+//! (cache, interpreter, uv, index), the matrix's [`CellPolicy`] (pins, known issues, timeout), the device, where
+//! probes and per-cell outputs live, and the built-in reference. Concurrency, signals and child processes belong
+//! to the [`Supervisor`] the caller passes in.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use indexmap::IndexMap;
 use tokio::sync::Semaphore;
 
 use crate::engine::reference::{self, NumericCheck};
@@ -15,53 +19,55 @@ use crate::index::IndexSettings;
 use crate::matrix::{Cell, Known, Matrix};
 use crate::outcome::{self, Outcome, Verdict};
 use crate::probe::catalog::{self, Materialized};
-use crate::probe::runner::{ProbeJob, ProbeRun, kill_live_groups, run_probes};
-use crate::results::{CellResult, EnvInfo, ProbeResult};
-
-/// Resolves on Ctrl-C or SIGTERM (a cancelled CI job), naming the signal.
-async fn interrupted() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut interrupt), Ok(mut terminate)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        // Without signal handlers the default actions stay in place; never resolve.
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = interrupt.recv() => "SIGINT",
-        _ = terminate.recv() => "SIGTERM",
-    }
-}
+use crate::probe::runner::{ProbeJob, ProbeRun, run_probes};
+use crate::results::{CellResult, EnvInfo, ProbeResult, Reference};
+use crate::supervisor::Supervisor;
 
 /// Told as cells start and finish (progress display, the resume journal).
 pub trait CellObserver: Send + Sync {
-    fn started(&self, key: &str);
+    fn started(&self, cell: &Cell);
     fn finished(&self, cell: &CellResult);
 }
 
-/// Everything a cell needs that does not depend on the cell.
-pub struct Harness {
-    pub cache: Cache,
-    pub uv: Uv,
-    pub python: Interpreter,
+/// What the harness needs from the settings: where the cache is, where packages come from, which device to use.
+pub struct HarnessSettings {
+    pub cache_root: PathBuf,
     pub index: IndexSettings,
-    pub probes_dir: Materialized,
-    /// `<cache>/runs/<matrix>`: per-cell logs and artifacts.
-    pub runs_dir: PathBuf,
-    pub pins: Vec<String>,
-    pub known: Vec<Known>,
-    pub timeout: Duration,
+    /// `auto`, `cpu` or `cuda`: handed to the probes (QCOMPAT_DEVICE).
     pub device: String,
+}
+
+/// The machine's side of a cell: where environments are cached, and what builds them.
+pub struct Toolchain {
+    pub cache: Cache,
+    pub python: Interpreter,
+    pub uv: Uv,
+    pub index: IndexSettings,
+}
+
+/// The matrix's rules for every cell.
+pub struct CellPolicy {
+    pins: Vec<String>,
+    known: Vec<Known>,
+    timeout: Duration,
+}
+
+pub struct Harness {
+    toolchain: Toolchain,
+    policy: CellPolicy,
+    device: String,
+    probes_dir: Materialized,
+    /// `<cache>/runs/<matrix>`: per-cell logs and artifacts, and the resume journals.
+    runs_dir: PathBuf,
     /// The fixture checkpoint as the built-in engine reads it, loaded once when the matrix runs a probe the engine
     /// implements; every passing cell is checked against it.
-    pub reference: Option<Arc<CheckpointDir>>,
+    reference: Option<Arc<CheckpointDir>>,
 }
 
 impl Harness {
     /// Sets up the cache, interpreter, uv and probes for `matrix`; every failure here is exit 3.
-    pub fn new(matrix: &Matrix, cache_root: PathBuf, index: IndexSettings) -> Result<Self> {
-        let cache = Cache::open(cache_root)?;
+    pub fn new(matrix: &Matrix, settings: HarnessSettings) -> Result<Self> {
+        let cache = Cache::open(settings.cache_root)?;
         let python = Interpreter::find(matrix.python.as_deref())?;
         let uv = Uv::find_or_bootstrap(&cache.root, &python.path)?;
         let probes_dir = catalog::materialize(&cache.root)?;
@@ -74,42 +80,87 @@ impl Harness {
         // A fixture the engine cannot read is a broken fixture, not a broken dependency: stop before any cell.
         let reference = if checked {
             let checkpoint = reference::fixture_checkpoint(&probes_dir.fixtures).map_err(|e| {
-                Error::Infra(format!(
-                    "the built-in reference cannot read the fixture checkpoint: {e}"
-                ))
+                Error::infra_caused(
+                    "the built-in reference cannot read the fixture checkpoint",
+                    e,
+                )
             })?;
             Some(Arc::new(checkpoint))
         } else {
             None
         };
         Ok(Self {
-            cache,
-            uv,
-            python,
-            index,
+            toolchain: Toolchain {
+                cache,
+                python,
+                uv,
+                index: settings.index,
+            },
+            policy: CellPolicy {
+                pins: matrix.pins.clone(),
+                known: matrix.known.clone(),
+                timeout: matrix.timeout,
+            },
+            device: settings.device,
             probes_dir,
             runs_dir,
-            pins: matrix.pins.clone(),
-            known: matrix.known.clone(),
-            timeout: matrix.timeout,
-            device: std::env::var("QCOMPAT_DEVICE").unwrap_or_else(|_| "auto".into()),
             reference,
         })
     }
 
-    /// Runs `cells` with at most `jobs` at once; results come back in cell order.
+    pub fn runs_dir(&self) -> &Path {
+        &self.runs_dir
+    }
+
+    /// The built-in engine's metrics for the probes it implements, computed once on the same fixture the probes
+    /// load. An engine failure here means a broken fixture, not a broken dependency: the run stops before blaming
+    /// any cell.
+    pub fn reference_row(&self, probes: &[String]) -> Result<Option<Reference>> {
+        let Some(checkpoint) = &self.reference else {
+            return Ok(None);
+        };
+        if !probes
+            .iter()
+            .any(|p| reference::IMPLEMENTED.contains(&p.as_str()))
+        {
+            return Ok(None);
+        }
+        let metrics = reference::reference_metrics(checkpoint).map_err(|e| {
+            Error::infra_caused("the built-in reference failed on the fixture checkpoint", e)
+        })?;
+        Ok(Some(Reference {
+            engine: format!("builtin (qcompat {})", env!("CARGO_PKG_VERSION")),
+            metrics: metrics
+                .into_iter()
+                .filter(|(probe, _)| probes.contains(probe))
+                .collect(),
+        }))
+    }
+
+    /// The hash naming the environment `cell` gets now: same hash, same interpreter, requirements and index.
+    pub fn env_hash(&self, cell: &Cell) -> String {
+        Cache::hash(&self.env_spec(cell))
+    }
+
+    fn env_spec(&self, cell: &Cell) -> EnvSpec {
+        EnvSpec {
+            python: self.toolchain.python.clone(),
+            requirements: cell.requirements(&self.policy.pins),
+            index: self.toolchain.index.clone(),
+        }
+    }
+
+    /// Runs `cells` with at most `jobs` at once under `supervisor`; results come back in cell order. The first
+    /// error stops the run; the supervisor then kills every child still running.
     pub fn run_cells(
         self: &Arc<Self>,
+        supervisor: &Supervisor,
         cells: Vec<Cell>,
         probes: &[String],
         jobs: usize,
         observer: &Arc<dyn CellObserver>,
     ) -> Result<Vec<CellResult>> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| Error::Infra(format!("starting the async runtime: {e}")))?;
-        runtime.block_on(async {
+        supervisor.block_on(async {
             let slots = Arc::new(Semaphore::new(jobs.max(1)));
             let tasks: Vec<_> = cells
                 .into_iter()
@@ -122,70 +173,65 @@ impl Harness {
                             .acquire_owned()
                             .await
                             .expect("semaphore is never closed");
-                        observer.started(&cell.key_string());
-                        let result = harness.run_cell(&cell, &probes).await;
-                        if let Ok(result) = &result {
-                            observer.finished(result);
-                        }
-                        result
+                        observer.started(&cell);
+                        let result = harness.run_cell(&cell, &probes).await?;
+                        observer.finished(&result);
+                        Ok::<_, Error>(result)
                     })
                 })
                 .collect();
-            let all = async {
-                let mut results = Vec::new();
-                for task in tasks {
-                    results.push(
-                        task.await
-                            .map_err(|e| Error::Infra(format!("a cell task panicked: {e}")))??,
-                    );
-                }
-                Ok(results)
-            };
-            tokio::select! {
-                results = all => results,
-                signal = interrupted() => {
-                    kill_live_groups();
-                    Err(Error::Interrupted(signal))
-                }
+            let mut results = Vec::new();
+            for task in tasks {
+                let joined = task
+                    .await
+                    .map_err(|e| Error::infra_caused("a cell's task panicked", e))?;
+                results.push(joined?);
             }
+            Ok(results)
         })
     }
 
-    /// What `cell`'s environment must contain; its hash names the environment.
-    pub fn env_spec(&self, cell: &Cell) -> EnvSpec {
-        EnvSpec {
-            python: self.python.clone(),
-            requirements: cell.requirements(&self.pins),
-            index: self.index.clone(),
-        }
-    }
-
-    pub async fn run_cell(self: &Arc<Self>, cell: &Cell, probes: &[String]) -> Result<CellResult> {
-        let key: IndexMap<String, String> = cell
-            .key
-            .iter()
-            .map(|(a, v)| (a.clone(), v.to_string()))
-            .collect();
+    async fn run_cell(self: &Arc<Self>, cell: &Cell, probes: &[String]) -> Result<CellResult> {
         let spec = self.env_spec(cell);
         let harness = Arc::clone(self);
-        let provisioned =
-            tokio::task::spawn_blocking(move || harness.cache.provision(&harness.uv, &spec))
-                .await
-                .map_err(|e| Error::Infra(format!("environment task panicked: {e}")))?;
+        let provisioned = tokio::task::spawn_blocking(move || {
+            harness
+                .toolchain
+                .cache
+                .provision(&harness.toolchain.uv, &spec)
+        })
+        .await
+        .map_err(|e| Error::infra_caused("the environment task panicked", e))?;
         let env = match provisioned {
             Ok(env) => env,
-            Err(failure) => return Ok(self.unprovisioned(key, probes, failure)),
+            // A machine fault (disk, lock, uv itself) says nothing about the stack: stop, never record it.
+            Err(EnvFailure::Infra(error)) => {
+                return Err(Error::infra_caused(
+                    format!("building the environment of {}", cell.key()),
+                    error,
+                ));
+            }
+            Err(EnvFailure::Unresolvable(message)) => {
+                let signature = outcome::resolver_signature(&message);
+                return Ok(unprovisioned(
+                    cell,
+                    probes,
+                    Outcome::Unresolvable,
+                    signature,
+                ));
+            }
+            Err(EnvFailure::InstallError(message)) => {
+                let signature = outcome::normalize(message.trim_start_matches("error: "));
+                return Ok(unprovisioned(
+                    cell,
+                    probes,
+                    Outcome::InstallError,
+                    signature,
+                ));
+            }
         };
 
-        let cell_dir = self.runs_dir.join(slug(&cell.key_string()));
-        let artifacts = cell_dir.join("artifacts");
-        // Artifacts of an earlier run must not be mistaken for this one's.
-        if artifacts.exists() {
-            std::fs::remove_dir_all(&artifacts).map_err(|e| Error::io(&artifacts, e))?;
-        }
-        std::fs::create_dir_all(&artifacts).map_err(|e| Error::io(&artifacts, e))?;
-        let log = cell_dir.join("probes.log");
-        std::fs::write(&log, b"").map_err(|e| Error::io(&log, e))?;
+        let (artifacts, log) = self.cell_outputs(cell)?;
         let job = ProbeJob {
             python: &env.python,
             probes,
@@ -193,7 +239,7 @@ impl Harness {
             fixtures: &self.probes_dir.fixtures,
             artifacts: &artifacts,
             log: &log,
-            timeout: self.timeout,
+            timeout: self.policy.timeout,
             device: &self.device,
         };
         let run = run_probes(&job).await?;
@@ -207,29 +253,18 @@ impl Harness {
             };
             let checks = self.reference_checks(name, probe_run, &artifacts).await?;
             let verdict = outcome::apply_reference(outcome::classify(probe_run), &checks);
-            let verdict = outcome::apply_known(verdict, name, cell, &env.resolved, &self.known);
-            let evidence = match probe_run {
-                ProbeRun::Reported(report) => {
-                    let (import, rest) = report.time_split();
-                    import_s += import;
-                    probe_s += rest;
-                    Evidence {
-                        duration_s: import + rest,
-                        metrics: report.metrics.clone(),
-                        substitutions: report.substitutions.clone(),
-                        checks,
-                    }
-                }
-                ProbeRun::TimedOut(after) => Evidence {
-                    duration_s: after.as_secs_f64(),
-                    ..Evidence::default()
-                },
-                ProbeRun::Died(_) => Evidence::default(),
-            };
+            let verdict =
+                outcome::apply_known(verdict, name, cell, &env.resolved, &self.policy.known);
+            let evidence = Evidence::of(probe_run, checks);
+            if let ProbeRun::Reported(report) = probe_run {
+                let (import, rest) = report.time_split();
+                import_s += import;
+                probe_s += rest;
+            }
             results.push(probe_result(name, verdict, evidence, Some(&log)));
         }
         Ok(CellResult {
-            key,
+            key: cell.key(),
             resolved: env.resolved,
             env: Some(EnvInfo {
                 hash: env.hash,
@@ -240,6 +275,20 @@ impl Harness {
             probe_s: round(probe_s),
             probes: results,
         })
+    }
+
+    /// The cell's fresh artifacts folder and empty log, under `runs/<matrix>/<cell>/`.
+    fn cell_outputs(&self, cell: &Cell) -> Result<(PathBuf, PathBuf)> {
+        let cell_dir = self.runs_dir.join(cell.key().slug());
+        let artifacts = cell_dir.join("artifacts");
+        // Artifacts of an earlier run must not be mistaken for this one's.
+        if artifacts.exists() {
+            std::fs::remove_dir_all(&artifacts).map_err(|e| Error::io(&artifacts, e))?;
+        }
+        std::fs::create_dir_all(&artifacts).map_err(|e| Error::io(&artifacts, e))?;
+        let log = cell_dir.join("probes.log");
+        std::fs::write(&log, b"").map_err(|e| Error::io(&log, e))?;
+        Ok((artifacts, log))
     }
 
     /// The built-in engine's checks of a probe that passed: its reported metrics and artifacts against the
@@ -265,7 +314,7 @@ impl Harness {
             reference::compare(&probe, &checkpoint, &artifacts, &metrics)
         })
         .await
-        .map_err(|e| Error::Infra(format!("reference check panicked: {e}")))?;
+        .map_err(|e| Error::infra_caused("a reference check panicked", e))?;
         // A pass the engine cannot check (missing or unreadable artifact) is not a verified pass.
         Ok(compared.unwrap_or_else(|error| {
             vec![NumericCheck {
@@ -276,43 +325,30 @@ impl Harness {
             }]
         }))
     }
+}
 
-    /// A cell whose environment could not be built: every probe carries the environment's outcome.
-    fn unprovisioned(
-        &self,
-        key: IndexMap<String, String>,
-        probes: &[String],
-        failure: EnvFailure,
-    ) -> CellResult {
-        let (outcome, signature) = match failure {
-            EnvFailure::Unresolvable(message) => {
-                (Outcome::Unresolvable, outcome::resolver_signature(&message))
-            }
-            EnvFailure::InstallError(message) => (
-                Outcome::InstallError,
-                outcome::normalize(message.trim_start_matches("error: ")),
-            ),
-            EnvFailure::Infra(error) => (
-                Outcome::InstallError,
-                outcome::normalize(&error.to_string()),
-            ),
-        };
-        let probes = probes
-            .iter()
-            .map(|name| {
-                let verdict = Verdict::new(outcome, Some(signature.clone()));
-                probe_result(name, verdict, Evidence::default(), None)
-            })
-            .collect();
-        CellResult {
-            key,
-            resolved: Default::default(),
-            env: None,
-            process_s: 0.0,
-            import_s: 0.0,
-            probe_s: 0.0,
-            probes,
-        }
+/// A cell whose environment could not be built: every probe carries the environment's outcome.
+fn unprovisioned(
+    cell: &Cell,
+    probes: &[String],
+    outcome: Outcome,
+    signature: String,
+) -> CellResult {
+    let probes = probes
+        .iter()
+        .map(|name| {
+            let verdict = Verdict::new(outcome, Some(signature.clone()));
+            probe_result(name, verdict, Evidence::default(), None)
+        })
+        .collect();
+    CellResult {
+        key: cell.key(),
+        resolved: Default::default(),
+        env: None,
+        process_s: 0.0,
+        import_s: 0.0,
+        probe_s: 0.0,
+        probes,
     }
 }
 
@@ -325,11 +361,32 @@ struct Evidence {
     checks: Vec<NumericCheck>,
 }
 
+impl Evidence {
+    fn of(run: &ProbeRun, checks: Vec<NumericCheck>) -> Self {
+        match run {
+            ProbeRun::Reported(report) => {
+                let (import, rest) = report.time_split();
+                Evidence {
+                    duration_s: import + rest,
+                    metrics: report.metrics.clone(),
+                    substitutions: report.substitutions.clone(),
+                    checks,
+                }
+            }
+            ProbeRun::TimedOut(after) => Evidence {
+                duration_s: after.as_secs_f64(),
+                ..Evidence::default()
+            },
+            ProbeRun::Died(_) => Evidence::default(),
+        }
+    }
+}
+
 fn probe_result(
     name: &str,
     verdict: Verdict,
     evidence: Evidence,
-    log: Option<&std::path::Path>,
+    log: Option<&Path>,
 ) -> ProbeResult {
     ProbeResult {
         name: name.to_string(),
@@ -347,17 +404,4 @@ fn probe_result(
 
 fn round(seconds: f64) -> f64 {
     (seconds * 1000.0).round() / 1000.0
-}
-
-/// A folder name for a cell key: `lightning=2.3.0,torch=2.3.0` → `lightning=2.3.0_torch=2.3.0`.
-fn slug(key: &str) -> String {
-    key.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '=' | '-' | '+') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }

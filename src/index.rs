@@ -23,33 +23,6 @@ pub struct IndexSettings {
 }
 
 impl IndexSettings {
-    /// Settings from the environment, with `--find-links`/`--offline` from the command line added.
-    pub fn from_env(find_links: &[String], offline: bool) -> Self {
-        let var = |names: &[&str]| {
-            names
-                .iter()
-                .find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))
-        };
-        let truthy = |v: Option<String>| {
-            v.is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
-        };
-        let mut links: Vec<String> = var(&["UV_FIND_LINKS", "PIP_FIND_LINKS"])
-            .map(|v| {
-                v.split([' ', ','])
-                    .filter(|s| !s.is_empty())
-                    .map(String::from)
-                    .collect()
-            })
-            .unwrap_or_default();
-        links.extend(find_links.iter().cloned());
-        Self {
-            index_url: var(&["UV_INDEX_URL", "UV_DEFAULT_INDEX", "PIP_INDEX_URL"]),
-            find_links: links,
-            no_index: truthy(var(&["UV_NO_INDEX", "PIP_NO_INDEX"])),
-            offline: offline || truthy(var(&["UV_OFFLINE"])),
-        }
-    }
-
     /// Arguments that make `uv pip install` use the same sources.
     pub fn uv_args(&self) -> Vec<String> {
         let mut args = Vec::new();
@@ -141,7 +114,7 @@ fn versions_from_index(package: &str, index: &str) -> Result<Vec<Version>> {
     let name = normalize(package);
     let url = format!("{}/{name}/", index.trim_end_matches('/'));
     let infra = |e: &dyn std::fmt::Display| {
-        Error::Infra(format!("listing versions of `{package}` from {url}: {e}"))
+        Error::infra(format!("listing versions of `{package}` from {url}: {e}"))
     };
     let page: ProjectPage = ureq::get(&url)
         .header("Accept", "application/vnd.pypi.simple.v1+json")

@@ -1,5 +1,6 @@
 //! The resume journal: every finished cell is appended (and flushed) as one JSON line, so an interrupted run loses
-//! only the cells in flight; `run --resume` reads it back.
+//! only the cells in flight; `run --resume` reads it back. One journal per plan selection (see
+//! [`crate::plan::Plan::journal_name`]), so different runs of one matrix never truncate each other's.
 
 use std::fs::File;
 use std::io::Write;
@@ -9,6 +10,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::matrix::Cell;
 use crate::results::CellResult;
 
 pub struct Journal {
@@ -24,17 +26,16 @@ struct Entry {
 }
 
 impl Journal {
-    /// Opens `dir/journal.jsonl`; with `resume` its earlier cells are returned, else it starts empty.
-    pub fn open(dir: &Path, resume: bool, probes: &[String]) -> Result<(Self, Vec<CellResult>)> {
-        let path = dir.join("journal.jsonl");
+    /// Opens `dir/name`; with `resume` its earlier cells are returned, else it starts empty.
+    pub fn open(
+        dir: &Path,
+        name: &str,
+        resume: bool,
+        probes: &[String],
+    ) -> Result<(Self, Vec<CellResult>)> {
+        let path = dir.join(name);
         let earlier = if resume {
-            std::fs::read_to_string(&path)
-                .unwrap_or_default()
-                .lines()
-                .filter_map(|line| serde_json::from_str::<Entry>(line).ok())
-                .filter(|entry| entry.probes == probes)
-                .map(|entry| entry.cell)
-                .collect()
+            read(&path, probes)?
         } else {
             Vec::new()
         };
@@ -61,10 +62,40 @@ impl Journal {
             cell: cell.clone(),
         };
         let line = serde_json::to_string(&entry).expect("journal entries serialize") + "\n";
-        let mut file = self.file.lock().expect("journal lock");
+        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
         // A journal that cannot be written costs only the ability to resume; say so and carry on.
         if let Err(e) = file.write_all(line.as_bytes()).and_then(|()| file.flush()) {
             eprintln!("warning: could not write {}: {e}", self.path.display());
         }
     }
+}
+
+/// The cells a journal holds for `probes`. A missing journal holds none; a line that does not parse (the last one,
+/// torn by a kill) is reported and its cell runs again.
+fn read(path: &Path, probes: &[String]) -> Result<Vec<CellResult>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    let mut cells = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        match serde_json::from_str::<Entry>(line) {
+            Ok(entry) if entry.probes == probes => cells.push(entry.cell),
+            Ok(_) => {}
+            Err(e) => eprintln!(
+                "warning: {}:{}: unreadable journal entry ({e}): that cell runs again",
+                path.display(),
+                number + 1
+            ),
+        }
+    }
+    Ok(cells)
+}
+
+/// A journal entry stands for `cell` only if it ran in the environment the cell would get now (`env_hash`): same
+/// key, and the same requirements, interpreter and index (an edited pin must not resume a stale result). Cells
+/// that got no environment are cheap to retry and always run again.
+pub fn reusable(entry: &CellResult, cell: &Cell, env_hash: &str) -> bool {
+    entry.key == cell.key() && entry.env.as_ref().is_some_and(|env| env.hash == env_hash)
 }

@@ -1,3 +1,25 @@
-//! qcompat as a library: the built-in QLoRA engine, shared by the binary and the engine's integration tests.
+//! qcompat as a library: the whole domain (matrices, plans, environments, probes, outcomes, snapshots, reports and
+//! the built-in QLoRA engine). The `qcompat` binary is a thin layer on top: it parses arguments, resolves settings
+//! and maps errors to exit codes; the integration tests reach the engine through here.
 
+pub mod cell_key;
+pub mod diff;
 pub mod engine;
+pub mod env;
+pub mod error;
+pub mod exit;
+pub mod files;
+pub mod harness;
+pub mod index;
+pub mod journal;
+pub mod matrix;
+pub mod outcome;
+pub mod plan;
+pub mod probe;
+pub mod progress;
+pub mod report;
+pub mod results;
+pub mod snapshot;
+pub mod suggest;
+pub mod supervisor;
+pub mod version;

@@ -357,7 +357,7 @@ mod tests {
             probes: vec![],
         }];
         let cell = Cell {
-            key: vec![(
+            values: vec![(
                 "litgpt".into(),
                 crate::version::parse_version("0.4.5").unwrap(),
             )],

@@ -54,7 +54,7 @@ impl Progress {
 
     pub fn finished(&self, cell: &CellResult) {
         let mut state = self.state.lock().expect("progress lock");
-        let key = cell.key_string();
+        let key = cell.key.to_string();
         state.running.retain(|k| *k != key);
         state.done += 1;
         let outcomes: Vec<String> = cell

@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
+use crate::cell_key::CellKey;
 use crate::engine::reference::NumericCheck;
 use crate::outcome::Outcome;
 
@@ -20,8 +20,7 @@ pub struct RunReport {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CellResult {
-    /// Axis → version, in axis order.
-    pub key: IndexMap<String, String>,
+    pub key: CellKey,
     /// `uv pip freeze` of the cell's environment (empty when it could not be built).
     pub resolved: BTreeMap<String, String>,
     pub env: Option<EnvInfo>,
@@ -67,12 +66,6 @@ pub struct Reference {
     pub metrics: BTreeMap<String, serde_json::Value>,
 }
 
-impl CellResult {
-    pub fn key_string(&self) -> String {
-        crate::matrix::key_string(&self.key)
-    }
-}
-
 impl RunReport {
     pub fn new(matrix: String, cells: Vec<CellResult>) -> Self {
         let mut summary = BTreeMap::new();
@@ -87,56 +80,12 @@ impl RunReport {
         }
     }
 
-    pub fn has_regression(&self) -> bool {
+    /// Probe runs that are regressions: the one count behind the exit code and every report's headline.
+    pub fn regressions(&self) -> usize {
         self.cells
             .iter()
             .flat_map(|c| &c.probes)
-            .any(|p| p.outcome.is_regression())
+            .filter(|p| p.outcome.is_regression())
+            .count()
     }
-
-    /// Distinct non-pass signatures with the cells they hit, most frequent first (ties in first-seen order).
-    pub fn signature_groups(&self) -> Vec<SignatureGroup<'_>> {
-        let mut groups: Vec<SignatureGroup<'_>> = Vec::new();
-        for cell in &self.cells {
-            for probe in &cell.probes {
-                let Some(signature) = probe.signature.as_deref() else {
-                    continue;
-                };
-                let frame = probe.frame.as_deref();
-                match groups
-                    .iter_mut()
-                    .find(|g| g.signature == signature && g.frame == frame)
-                {
-                    Some(group) => group.hits.push((cell, probe)),
-                    None => groups.push(SignatureGroup {
-                        signature,
-                        frame,
-                        outcome: probe.outcome,
-                        hits: vec![(cell, probe)],
-                    }),
-                }
-            }
-        }
-        groups.sort_by_key(|g| std::cmp::Reverse(g.hits.len()));
-        groups
-    }
-}
-
-/// ` [n]`: the number of `probe`'s signature in `groups` (1-based), so a reader can match a failure in a table with
-/// its cause listed below it; empty for a probe without a signature.
-pub fn signature_mark(groups: &[SignatureGroup<'_>], probe: &ProbeResult) -> String {
-    groups
-        .iter()
-        .position(|g| {
-            Some(g.signature) == probe.signature.as_deref() && g.frame == probe.frame.as_deref()
-        })
-        .map(|i| format!(" [{}]", i + 1))
-        .unwrap_or_default()
-}
-
-pub struct SignatureGroup<'a> {
-    pub signature: &'a str,
-    pub frame: Option<&'a str>,
-    pub outcome: Outcome,
-    pub hits: Vec<(&'a CellResult, &'a ProbeResult)>,
 }

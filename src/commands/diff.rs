@@ -1,13 +1,13 @@
 //! `qcompat diff OLD NEW`: what changed between two snapshots of one matrix; exit 1 when something regressed.
 
-use std::process::ExitCode;
+use qcompat::diff::{self, render};
+use qcompat::error::{Error, Result};
+use qcompat::exit::ExitStatus;
+use qcompat::snapshot;
 
 use crate::cli::{DiffArgs, DiffFormat};
-use crate::diff::{self, render};
-use crate::error::{Error, Result};
-use crate::snapshot;
 
-pub fn run(args: DiffArgs) -> Result<ExitCode> {
+pub fn run(args: DiffArgs) -> Result<ExitStatus> {
     let old = snapshot::read(&args.old)?;
     let new = snapshot::read(&args.new)?;
     let diff = diff::diff(&old, &new).map_err(|e| {
@@ -23,9 +23,5 @@ pub fn run(args: DiffArgs) -> Result<ExitCode> {
         DiffFormat::Json => render::json(&diff),
     };
     print!("{text}");
-    Ok(if diff.has_regression() {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(ExitStatus::findings_if(diff.has_regression()))
 }

@@ -1,22 +1,20 @@
 //! `qcompat report SNAPSHOT`: render a committed snapshot (table, JSON, Markdown, JUnit, or the HTML grid).
 
-use std::io::IsTerminal;
-use std::process::ExitCode;
+use qcompat::error::Result;
+use qcompat::exit::ExitStatus;
+use qcompat::files::write_atomically;
+use qcompat::{report, snapshot};
 
 use crate::cli::ReportArgs;
-use crate::commands::run::write_atomically;
-use crate::error::Result;
-use crate::{report, snapshot};
+use crate::settings::color_for;
 
-pub fn run(args: ReportArgs) -> Result<ExitCode> {
+pub fn run(args: ReportArgs) -> Result<ExitStatus> {
     let snapshot = snapshot::read(&args.snapshot)?;
-    let color = args.output.is_none()
-        && std::io::stdout().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none();
-    let text = report::render(&snapshot.to_report(), args.format, color);
+    let color = color_for(args.output.as_deref());
+    let text = report::render(&snapshot.to_report(), args.format.into(), color);
     match &args.output {
         Some(path) => write_atomically(path, &text)?,
         None => print!("{text}"),
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }

@@ -1,113 +1,105 @@
-//! `qcompat run`: expand the matrix, run every cell, report, and exit by what was found.
+//! `qcompat run`: plan the matrix, run the selected cells, report, and exit by what was found.
 
-use std::io::IsTerminal;
+use std::io::Write as _;
 use std::path::Path;
-use std::process::ExitCode;
 use std::sync::Arc;
 
-use crate::cli::{Format, RunArgs};
-use crate::engine::reference;
-use crate::env::Cache;
-use crate::error::{Error, Result};
-use crate::harness::{CellObserver, Harness};
-use crate::index::{self, IndexSettings};
-use crate::journal::Journal;
-use crate::matrix::{self, AxisValues, Cell, Matrix};
-use crate::progress::Progress;
-use crate::report;
-use crate::results::{CellResult, Reference, RunReport};
-use crate::snapshot::Baseline;
-use crate::version::{self, Version};
-use crate::{probe, suggest};
+use qcompat::error::{Error, Result};
+use qcompat::exit::ExitStatus;
+use qcompat::files::write_atomically;
+use qcompat::harness::{CellObserver, Harness};
+use qcompat::journal::{self, Journal};
+use qcompat::matrix::{self, Cell};
+use qcompat::plan::Plan;
+use qcompat::progress::Progress;
+use qcompat::report::{self, Format};
+use qcompat::results::{CellResult, RunReport};
+use qcompat::snapshot::Baseline;
+use qcompat::supervisor::Supervisor;
 
-pub fn run(args: RunArgs) -> Result<ExitCode> {
-    let matrix = matrix::load(&args.matrix)?;
-    let probes = selected_probes(&matrix, &args.probes)?;
-    let filters = parse_filters(&matrix, &args.filters)?;
-    let baseline = Baseline::open(&args.snapshot, &matrix)?;
-    let index = IndexSettings::from_env(&args.env.find_links, args.env.offline);
-    let cache_root = args
-        .env
-        .cache_dir
+use crate::settings::RunSettings;
+
+pub fn run(settings: RunSettings) -> Result<ExitStatus> {
+    let matrix = matrix::load(&settings.matrix)?;
+    let baseline = settings
+        .snapshot
         .clone()
-        .unwrap_or_else(Cache::default_root);
-    let harness = Arc::new(Harness::new(&matrix, cache_root, index)?);
-    // Before any cell: a fixture the engine cannot reproduce must stop the run, not be blamed on the stack.
-    let reference = reference_row(&probes, &harness)?;
-
-    let all_cells = cells(&matrix, &harness.index)?;
-    let cells: Vec<Cell> = all_cells
-        .iter()
-        .filter(|c| matches_filters(c, &filters))
-        .cloned()
-        .collect();
-    if cells.is_empty() {
-        return Err(Error::BadInput(format!(
-            "{}: no cell matches the filters",
-            args.matrix.display()
-        )));
+        .map(|(mode, path)| Baseline::open(mode, path, &matrix.name))
+        .transpose()?;
+    let plan = Plan::new(matrix, &settings.selection, &settings.harness.index)?;
+    if settings.list {
+        return list(&plan, settings.format);
     }
+    let harness = Arc::new(Harness::new(&plan.matrix, settings.harness)?);
+    // Before any cell: a fixture the engine cannot reproduce must stop the run, not be blamed on the stack.
+    let reference = harness.reference_row(&plan.probes)?;
 
-    let (journal, earlier) = Journal::open(&harness.runs_dir, args.resume, &probes)?;
-    let (done, todo): (Vec<Cell>, Vec<Cell>) = cells
-        .iter()
-        .cloned()
-        .partition(|c| earlier.iter().any(|e| resumable(e, c, &harness)));
+    let (journal, earlier) = Journal::open(
+        harness.runs_dir(),
+        &plan.journal_name(),
+        settings.resume,
+        &plan.probes,
+    )?;
+    let (done, todo): (Vec<Cell>, Vec<Cell>) = plan.cells.iter().cloned().partition(|c| {
+        let hash = harness.env_hash(c);
+        earlier.iter().any(|e| journal::reusable(e, c, &hash))
+    });
     if !done.is_empty() {
         eprintln!(
             "resuming: {} of {} cells already done",
             done.len(),
-            cells.len()
+            plan.cells.len()
         );
     }
     let observer: Arc<dyn CellObserver> = Arc::new(Bookkeeping {
         progress: Progress::new(todo.len()),
         journal,
-        probes: probes.clone(),
+        probes: plan.probes.clone(),
     });
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let fresh = harness.run_cells(todo, &probes, jobs, &observer)?;
+    let supervisor = Supervisor::new()?;
+    let fresh = harness.run_cells(&supervisor, todo, &plan.probes, settings.jobs, &observer);
     drop(observer);
+    let fresh = fresh?;
 
     // Matrix order, whichever run produced each cell.
-    let results: Vec<CellResult> = cells
+    let results: Vec<CellResult> = plan
+        .cells
         .iter()
         .filter_map(|c| {
-            let key = c.key_string();
-            fresh
-                .iter()
-                .chain(&earlier)
-                .find(|r| r.key_string() == key)
-                .cloned()
+            let key = c.key();
+            fresh.iter().chain(&earlier).find(|r| r.key == key).cloned()
         })
         .collect();
-    let mut report = RunReport::new(matrix.name.clone(), results);
+    let mut report = RunReport::new(plan.matrix.name.clone(), results);
     report.reference = reference;
-    emit(&report, args.format, args.output.as_deref())?;
-    report::markdown::append_to_step_summary(&report)?;
-    // With --check the snapshot decides the exit code: a recorded failure that reproduces is as expected.
+    let text = report::render(&report, settings.format, settings.color);
+    emit(&text, settings.output.as_deref())?;
+    if let Some(summary) = &settings.step_summary {
+        append_step_summary(summary, &report)?;
+    }
+    // With --check the snapshot decides the exit status: a recorded failure that reproduces is as expected.
     let checked = match baseline {
-        Some(baseline) => baseline.settle(&report, &matrix, &all_cells)?,
+        Some(baseline) => baseline.settle(&report, &plan)?,
         None => None,
     };
-    Ok(checked.unwrap_or(if report.has_regression() {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    }))
+    Ok(checked.unwrap_or(ExitStatus::findings_if(report.regressions() > 0)))
 }
 
-/// A journal entry stands for `cell` only if it ran in the environment the cell would get now: same key, and the
-/// same requirements, interpreter and index (an edited pin must not resume a stale result). Cells that got no
-/// environment are cheap to retry and always run again.
-fn resumable(entry: &CellResult, cell: &Cell, harness: &Harness) -> bool {
-    entry.key_string() == cell.key_string()
-        && entry
-            .env
-            .as_ref()
-            .is_some_and(|env| env.hash == Cache::hash(&harness.env_spec(cell)))
+/// `run --list`: the selected cells, one key a line, or the whole plan as JSON.
+fn list(plan: &Plan, format: Format) -> Result<ExitStatus> {
+    if format == Format::Json {
+        print!("{}", plan.to_json());
+    } else {
+        for cell in &plan.cells {
+            println!("{}", cell.key());
+        }
+        eprintln!(
+            "{} cells, probes: {}",
+            plan.cells.len(),
+            plan.probes.join(", ")
+        );
+    }
+    Ok(ExitStatus::Success)
 }
 
 /// Progress display and resume journal, told of each cell as it finishes.
@@ -118,8 +110,8 @@ struct Bookkeeping {
 }
 
 impl CellObserver for Bookkeeping {
-    fn started(&self, key: &str) {
-        self.progress.started(key);
+    fn started(&self, cell: &Cell) {
+        self.progress.started(&cell.key().to_string());
     }
 
     fn finished(&self, cell: &CellResult) {
@@ -134,120 +126,9 @@ impl Drop for Bookkeeping {
     }
 }
 
-/// The matrix's probes, or the subset asked with `--probe`, in catalogue order.
-fn selected_probes(matrix: &Matrix, asked: &[String]) -> Result<Vec<String>> {
-    for name in asked {
-        if !matrix.probes.contains(name) {
-            let hint = suggest::hint(name, matrix.probes.iter().map(String::as_str));
-            return Err(Error::BadInput(format!(
-                "--probe {name}: the matrix does not run this probe{hint}"
-            )));
-        }
-    }
-    Ok(probe::catalog::names()
-        .filter(|p| {
-            matrix.probes.iter().any(|m| m == p)
-                && (asked.is_empty() || asked.iter().any(|a| a == p))
-        })
-        .map(String::from)
-        .collect())
-}
-
-/// Filters on one axis are alternatives (`--filter bitsandbytes=0.42.0 --filter bitsandbytes=0.45.5`), filters on
-/// different axes must all hold.
-fn matches_filters(cell: &Cell, filters: &[(String, Version)]) -> bool {
-    filters.iter().all(|(axis, _)| {
-        let version = cell.version_of(axis);
-        filters.iter().any(|(a, v)| a == axis && version == Some(v))
-    })
-}
-
-fn parse_filters(matrix: &Matrix, filters: &[String]) -> Result<Vec<(String, Version)>> {
-    filters
-        .iter()
-        .map(|filter| {
-            let (axis, value) = filter.split_once('=').ok_or_else(|| {
-                Error::BadInput(format!("--filter {filter}: expected AXIS=VERSION"))
-            })?;
-            if !matrix.axes.iter().any(|a| a.name == axis) {
-                let hint = suggest::hint(axis, matrix.axes.iter().map(|a| a.name.as_str()));
-                return Err(Error::BadInput(format!(
-                    "--filter {filter}: unknown axis `{axis}`{hint}"
-                )));
-            }
-            let version = version::parse_version(value)
-                .map_err(|e| Error::BadInput(format!("--filter {filter}: {e}")))?;
-            Ok((axis.to_string(), version))
-        })
-        .collect()
-}
-
-/// Expands the matrix, asking the index for the versions of query axes.
-pub fn cells(matrix: &Matrix, settings: &IndexSettings) -> Result<Vec<Cell>> {
-    let axis_versions = matrix
-        .axes
-        .iter()
-        .map(|axis| match &axis.values {
-            AxisValues::Explicit(versions) => Ok(versions.clone()),
-            AxisValues::Query { specifiers, pre } => {
-                let listed = index::list_versions(&axis.name, settings)?;
-                let matching: Vec<Version> = listed
-                    .into_iter()
-                    .filter(|v| version::admits(specifiers, v, *pre))
-                    .collect();
-                if matching.is_empty() {
-                    return Err(Error::BadInput(format!(
-                        "axis `{}`: no published version matches `{specifiers}`{}",
-                        axis.name,
-                        if *pre {
-                            ""
-                        } else {
-                            " (pre-releases excluded: add pre = true)"
-                        }
-                    )));
-                }
-                Ok(matching)
-            }
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(matrix::expand(matrix, &axis_versions))
-}
-
-/// The built-in engine's metrics for the probes it implements, computed once on the same fixture the probes load.
-/// An engine failure here means a broken fixture, not a broken dependency: the run stops before blaming any cell.
-fn reference_row(probes: &[String], harness: &Harness) -> Result<Option<Reference>> {
-    let Some(checkpoint) = &harness.reference else {
-        return Ok(None);
-    };
-    if !probes
-        .iter()
-        .any(|p| reference::IMPLEMENTED.contains(&p.as_str()))
-    {
-        return Ok(None);
-    }
-    let metrics = reference::reference_metrics(checkpoint).map_err(|e| {
-        Error::Infra(format!(
-            "the built-in reference failed on the fixture checkpoint: {e}"
-        ))
-    })?;
-    Ok(Some(Reference {
-        engine: format!("builtin (qcompat {})", env!("CARGO_PKG_VERSION")),
-        metrics: metrics
-            .into_iter()
-            .filter(|(probe, _)| probes.contains(probe))
-            .collect(),
-    }))
-}
-
-fn emit(report: &RunReport, format: Format, output: Option<&Path>) -> Result<()> {
-    let to_terminal = output.is_none() && std::io::stdout().is_terminal();
-    let text = report::render(
-        report,
-        format.into(),
-        to_terminal && std::env::var_os("NO_COLOR").is_none(),
-    );
+fn emit(text: &str, output: Option<&Path>) -> Result<()> {
     match output {
-        Some(path) => write_atomically(path, &text),
+        Some(path) => write_atomically(path, text),
         None => {
             print!("{text}");
             Ok(())
@@ -255,14 +136,14 @@ fn emit(report: &RunReport, format: Format, output: Option<&Path>) -> Result<()>
     }
 }
 
-/// Writes through a temporary file and a rename, so a reader never sees half a report.
-pub fn write_atomically(path: &Path, text: &str) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
-    std::io::Write::write_all(&mut file, text.as_bytes()).map_err(|e| Error::io(path, e))?;
-    file.persist(path).map_err(|e| Error::io(path, e.error))?;
-    Ok(())
+/// Appends the Markdown summary to GitHub Actions' job summary, so a CI run shows it without a step of its own.
+fn append_step_summary(path: &Path, report: &RunReport) -> Result<()> {
+    let text = report::render(report, Format::Markdown, false);
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
+    file.write_all(format!("{text}\n").as_bytes())
+        .map_err(|e| Error::io(path, e))
 }

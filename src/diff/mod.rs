@@ -126,8 +126,8 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Result<SnapshotDiff> {
         unchanged_cells: 0,
     };
     for cell in &new.cells {
-        let key = cell.key_string();
-        let before = old.cell(&key);
+        let before = old.cell(&cell.key);
+        let key = cell.key.to_string();
         if before.is_none() {
             diff.cells_added.push(key.clone());
         }
@@ -144,8 +144,8 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Result<SnapshotDiff> {
         }
     }
     for cell in &old.cells {
-        let key = cell.key_string();
-        if new.cell(&key).is_none() {
+        if new.cell(&cell.key).is_none() {
+            let key = cell.key.to_string();
             compare_probes(&key, Some(cell), None, &mut diff.changes);
             diff.cells_removed.push(key);
         }

@@ -72,24 +72,11 @@ impl Cache {
     /// Opens (creating) the cache root and checks it is writable, so a bad cache fails before any work starts.
     pub fn open(root: PathBuf) -> Result<Self> {
         let unusable = |e: std::io::Error| {
-            Error::Infra(format!("cache dir {} is not writable: {e}", root.display()))
+            Error::infra(format!("cache dir {} is not writable: {e}", root.display()))
         };
         std::fs::create_dir_all(root.join("envs")).map_err(unusable)?;
         tempfile::tempfile_in(root.join("envs")).map_err(unusable)?;
         Ok(Self { root })
-    }
-
-    /// `--cache-dir`, else `QCOMPAT_CACHE_DIR`, else the user cache dir.
-    pub fn default_root() -> PathBuf {
-        if let Some(dir) = std::env::var_os("QCOMPAT_CACHE_DIR").filter(|d| !d.is_empty()) {
-            return PathBuf::from(dir);
-        }
-        let base = std::env::var_os("XDG_CACHE_HOME")
-            .filter(|d| !d.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
-            .unwrap_or_else(std::env::temp_dir);
-        base.join("qcompat")
     }
 
     pub fn hash(spec: &EnvSpec) -> String {
@@ -179,7 +166,7 @@ fn build(uv: &Uv, spec: &EnvSpec, venv: &Path) -> Result<EnvRecord, EnvFailure> 
         &[],
     )?;
     if !made.status.success() {
-        return Err(Error::Infra(format!(
+        return Err(Error::infra(format!(
             "uv venv failed: {}",
             String::from_utf8_lossy(&made.stderr).trim()
         ))
@@ -214,7 +201,7 @@ fn build(uv: &Uv, spec: &EnvSpec, venv: &Path) -> Result<EnvRecord, EnvFailure> 
 
     let frozen = uv.run(&["pip", "freeze", "--python", &target], &[])?;
     if !frozen.status.success() {
-        return Err(Error::Infra(format!(
+        return Err(Error::infra(format!(
             "uv pip freeze failed: {}",
             String::from_utf8_lossy(&frozen.stderr).trim()
         ))

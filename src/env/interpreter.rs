@@ -31,7 +31,7 @@ impl Interpreter {
                 return Ok(found);
             }
         }
-        Err(Error::Infra(format!(
+        Err(Error::infra(format!(
             "python {} is not installed (looked for {} on PATH)",
             request.unwrap_or("3"),
             candidates.join(", ")

@@ -1,9 +1,11 @@
 //! The uv backend: venv creation, installs and freezes. uv is found on PATH or bootstrapped once into the cache.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use crate::error::{Error, Result};
+use crate::supervisor::Group;
 
 #[derive(Debug, Clone)]
 pub struct Uv {
@@ -37,13 +39,13 @@ impl Uv {
         ];
         for (program, args) in steps {
             let output = Command::new(program).args(&args).output().map_err(|e| {
-                Error::Infra(format!(
+                Error::infra(format!(
                     "bootstrapping uv: running {}: {e}",
                     program.display()
                 ))
             })?;
             if !output.status.success() {
-                return Err(Error::Infra(format!(
+                return Err(Error::infra(format!(
                     "bootstrapping uv failed: {}",
                     String::from_utf8_lossy(&output.stderr).trim()
                 )));
@@ -59,12 +61,22 @@ impl Uv {
         command
     }
 
-    /// Runs a uv command, returning its output whatever the exit status (callers classify failures).
+    /// Runs a uv command, returning its output whatever the exit status (callers classify failures). uv runs in a
+    /// process group of its own under the supervisor, so an interrupted run stops an install at once instead of
+    /// waiting for it.
     pub fn run(&self, args: &[&str], extra: &[String]) -> Result<Output> {
-        self.command()
+        let running = |e| Error::infra_caused(format!("running {}", self.path.display()), e);
+        let child = self
+            .command()
             .args(args)
             .args(extra)
-            .output()
-            .map_err(|e| Error::Infra(format!("running {}: {e}", self.path.display())))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .map_err(running)?;
+        let _group = Group::adopt(child.id());
+        child.wait_with_output().map_err(running)
     }
 }

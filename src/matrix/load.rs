@@ -2,7 +2,9 @@
 //!
 //! Every error is one line starting with `file:line:column`, so editors and CI annotations can jump to it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
 use std::time::Duration;
 
 use super::source::Source;
@@ -15,6 +17,10 @@ use crate::{probe, suggest};
 #[derive(Debug)]
 pub struct Matrix {
     pub name: String,
+    /// The file it was read from, as given.
+    pub source: PathBuf,
+    /// SHA-256 of the file's text (16 hex digits): a plan of an edited matrix is another plan.
+    pub digest: String,
     /// Interpreter request (`3.11`), or the default `python3` when absent.
     pub python: Option<String>,
     pub probes: Vec<String>,
@@ -66,6 +72,15 @@ pub fn load(path: &Path) -> Result<Matrix> {
     let source = Source::new(path, text);
     let spec = parse(&source)?;
     validate(spec, &source)
+}
+
+/// The first 16 hex digits of the text's SHA-256.
+fn digest(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn parse(source: &Source) -> Result<MatrixSpec> {
@@ -203,6 +218,8 @@ fn validate(spec: MatrixSpec, source: &Source) -> Result<Matrix> {
 
     Ok(Matrix {
         name,
+        source: source.path.clone(),
+        digest: digest(&source.text),
         python: spec.python,
         probes: spec.probes,
         timeout,

@@ -6,6 +6,6 @@ mod load;
 mod source;
 mod spec;
 
-pub use expand::{Cell, expand, key_string};
+pub use expand::{Cell, expand};
 pub use load::{AxisValues, Known, Matrix, load};
 pub use source::Source;

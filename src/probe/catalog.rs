@@ -136,7 +136,7 @@ pub fn materialize(root: &Path) -> Result<Materialized> {
         }
         // Another run may have won the race; its copy is identical.
         if std::fs::rename(staging.path(), &dir).is_err() && !dir.exists() {
-            return Err(Error::Infra(format!(
+            return Err(Error::infra(format!(
                 "could not write probes into {}",
                 dir.display()
             )));

@@ -7,7 +7,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use tokio::process::Command;
@@ -15,6 +14,7 @@ use tokio::process::Command;
 use super::catalog::RUNNER;
 use super::protocol::{Event, ProbeReport, parse_events};
 use crate::error::{Error, Result};
+use crate::supervisor::Group;
 
 const POLL: Duration = Duration::from_millis(50);
 
@@ -88,11 +88,10 @@ async fn run_process(job: &ProbeJob<'_>, probes: &[String]) -> Result<Vec<(Strin
         .process_group(0)
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| Error::Infra(format!("starting {}: {e}", job.python.display())))?;
-    let group = child.id().map(|pid| pid as i32);
-    if let Some(group) = group {
-        LIVE_GROUPS.lock().expect("group registry").push(group);
-    }
+        .map_err(|e| Error::infra_caused(format!("starting {}", job.python.display()), e))?;
+    // Killed (the whole tree) when this scope ends, however it ends: settled, timed out, or dropped mid-way
+    // because the run was interrupted or another cell failed.
+    let group = child.id().map(Group::adopt);
 
     let mut settled: Vec<(String, ProbeRun)> = Vec::new();
     let mut running: Option<String> = None;
@@ -100,7 +99,7 @@ async fn run_process(job: &ProbeJob<'_>, probes: &[String]) -> Result<Vec<(Strin
     let mut seen = 0;
     let status = loop {
         let exited = tokio::select! {
-            status = child.wait() => Some(status.map_err(|e| Error::Infra(format!("waiting for probe process: {e}")))?),
+            status = child.wait() => Some(status.map_err(|e| Error::infra_caused("waiting for a probe process", e))?),
             _ = tokio::time::sleep(POLL) => None,
         };
         let events = read_events(&result_path);
@@ -125,13 +124,7 @@ async fn run_process(job: &ProbeJob<'_>, probes: &[String]) -> Result<Vec<(Strin
         }
     };
     // Always clear the group: a probe may leave helpers behind even when it exits cleanly.
-    if let Some(group) = group {
-        kill_group(group);
-        LIVE_GROUPS
-            .lock()
-            .expect("group registry")
-            .retain(|g| *g != group);
-    }
+    drop(group);
     let ending = match status {
         None => {
             child.wait().await.ok();
@@ -191,23 +184,4 @@ pub fn signal_name(signal: i32) -> String {
         _ => return format!("signal {signal}"),
     };
     name.to_string()
-}
-
-/// Process groups of probe processes still running. They are deliberately outside qcompat's own group (so a
-/// timeout can kill a probe's whole tree), which also means a terminal's Ctrl-C does not reach them: on an interrupt
-/// qcompat kills them itself.
-static LIVE_GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
-
-/// Kills every probe process group still running (on Ctrl-C or SIGTERM).
-pub fn kill_live_groups() {
-    for group in LIVE_GROUPS.lock().expect("group registry").drain(..) {
-        kill_group(group);
-    }
-}
-
-fn kill_group(group: i32) {
-    // SAFETY: killpg only sends a signal; ESRCH (group already gone) is the common, harmless case.
-    unsafe {
-        libc::killpg(group, libc::SIGKILL);
-    }
 }

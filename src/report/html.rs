@@ -10,8 +10,9 @@ use std::fmt::Write;
 
 use indexmap::IndexMap;
 
+use super::view::{Hit, View};
 use crate::outcome::Outcome;
-use crate::results::{CellResult, ProbeResult, RunReport, SignatureGroup};
+use crate::results::CellResult;
 
 const STYLE: &str = include_str!("assets/grid.css");
 const SCRIPT: &str = include_str!("assets/grid.js");
@@ -29,11 +30,10 @@ const LEGEND: [Outcome; 9] = [
     Outcome::InstallError,
 ];
 
-pub fn render(report: &RunReport) -> String {
-    let groups = report.signature_groups();
-    let layout = Layout::of(report);
+pub fn render(view: &View<'_>) -> String {
+    let layout = Layout::of(view);
     let mut out = String::new();
-    let title = format!("qcompat · {}", report.matrix);
+    let title = format!("qcompat · {}", view.matrix);
     let _ = write!(
         out,
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -44,31 +44,21 @@ pub fn render(report: &RunReport) -> String {
     let _ = writeln!(
         out,
         "<header><h1>qcompat · <code>{}</code></h1>",
-        escape(&report.matrix)
+        escape(view.matrix)
     );
-    let regressions = report
-        .cells
-        .iter()
-        .flat_map(|c| &c.probes)
-        .filter(|p| p.outcome.is_regression())
-        .count();
-    let counts: Vec<String> = report
-        .summary
-        .iter()
-        .map(|(o, n)| format!("{n} {o}"))
-        .collect();
+    let regressions = view.regressions;
     let _ = writeln!(
         out,
         "<p id=\"summary\" data-regressions=\"{regressions}\">{} cells · {} · {regressions} regression{}</p></header>",
-        report.cells.len(),
-        escape(&counts.join(" · ")),
+        view.rows.len(),
+        escape(&view.count_phrases().join(" · ")),
         if regressions == 1 { "" } else { "s" }
     );
-    write_legend(&mut out, report);
-    write_grid(&mut out, report, &layout, &groups);
+    write_legend(&mut out, view);
+    write_grid(&mut out, view, &layout);
     out.push_str("<aside id=\"details\" hidden><h2>Probe run</h2><dl></dl></aside>\n");
-    write_signatures(&mut out, &groups, report);
-    write_fixed_upstream(&mut out, report);
+    write_signatures(&mut out, view);
+    write_fixed_upstream(&mut out, view);
     let _ = write!(out, "<script>\n{SCRIPT}</script>\n</body>\n</html>\n");
     out
 }
@@ -80,19 +70,18 @@ struct Layout {
     columns: Option<(String, Vec<String>)>,
     /// Values of the remaining axes, one section each (a single unnamed one when there are none).
     sections: Vec<Vec<(String, String)>>,
-    probes: Vec<String>,
 }
 
 impl Layout {
-    fn of(report: &RunReport) -> Self {
-        let axes: Vec<String> = report
-            .cells
+    fn of(view: &View<'_>) -> Self {
+        let cells: Vec<&CellResult> = view.rows.iter().map(|r| r.cell).collect();
+        let axes: Vec<String> = cells
             .first()
-            .map(|c| c.key.keys().cloned().collect())
+            .map(|c| c.key.axes().map(String::from).collect())
             .unwrap_or_default();
         let values = |axis: &str| -> Vec<String> {
             let mut seen: Vec<String> = Vec::new();
-            for cell in &report.cells {
+            for cell in &cells {
                 let value = value_of(cell, axis);
                 if !seen.contains(&value) {
                     seen.push(value);
@@ -106,7 +95,7 @@ impl Layout {
         );
         let columns = axes.get(1).map(|a| (a.clone(), values(a)));
         let mut sections: Vec<Vec<(String, String)>> = Vec::new();
-        for cell in &report.cells {
+        for cell in &cells {
             let section: Vec<(String, String)> = axes
                 .iter()
                 .skip(2)
@@ -116,30 +105,23 @@ impl Layout {
                 sections.push(section);
             }
         }
-        let mut probes: Vec<String> = Vec::new();
-        for probe in report.cells.iter().flat_map(|c| &c.probes) {
-            if !probes.contains(&probe.name) {
-                probes.push(probe.name.clone());
-            }
-        }
         Self {
             rows,
             columns,
             sections,
-            probes,
         }
     }
 }
 
 /// A partial `[[include]]` cell leaves an axis to the resolver: shown as `*`.
 fn value_of(cell: &CellResult, axis: &str) -> String {
-    cell.key.get(axis).cloned().unwrap_or_else(|| "*".into())
+    cell.key.get(axis).unwrap_or("*").to_string()
 }
 
-fn write_legend(out: &mut String, report: &RunReport) {
+fn write_legend(out: &mut String, view: &View<'_>) {
     out.push_str("<section id=\"legend\"><h2>Legend</h2><ul>\n");
     for outcome in LEGEND {
-        let count = report.summary.get(&outcome).copied().unwrap_or(0);
+        let count = view.counts.get(&outcome).copied().unwrap_or(0);
         let _ = writeln!(
             out,
             "<li class=\"{}\"><span class=\"swatch o-{outcome}\"></span>{outcome} <span class=\"count\">{count}</span> \
@@ -165,27 +147,9 @@ fn meaning(outcome: Outcome) -> &'static str {
     }
 }
 
-fn write_grid(
-    out: &mut String,
-    report: &RunReport,
-    layout: &Layout,
-    groups: &[SignatureGroup<'_>],
-) {
+fn write_grid(out: &mut String, view: &View<'_>, layout: &Layout) {
     if layout.sections.len() > 1 {
-        let axes: Vec<&str> = layout.sections[0].iter().map(|(a, _)| a.as_str()).collect();
-        let _ = writeln!(
-            out,
-            "<nav id=\"selector\"><label>{} <select id=\"section-select\"><option value=\"all\">all</option>",
-            escape(&axes.join(", "))
-        );
-        for (i, section) in layout.sections.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "<option value=\"s{i}\">{}</option>",
-                escape(&assignment(section))
-            );
-        }
-        out.push_str("</select></label></nav>\n");
+        write_selector(out, layout);
     }
     out.push_str("<main id=\"grid\">\n");
     for (i, section) in layout.sections.iter().enumerate() {
@@ -193,80 +157,96 @@ fn write_grid(
         if !section.is_empty() {
             let _ = writeln!(out, "<h2>{}</h2>", escape(&assignment(section)));
         }
-        let (row_axis, row_values) = &layout.rows;
-        let corner = match &layout.columns {
-            Some((column_axis, _)) => format!("{row_axis} ↓ · {column_axis} →"),
-            None => format!("{row_axis} ↓ · probe →"),
-        };
-        let _ = write!(
-            out,
-            "<table class=\"grid\"><thead><tr><th class=\"corner\">{}</th>",
-            escape(&corner)
-        );
-        let column_labels: Vec<&String> = match &layout.columns {
-            Some((_, values)) => values.iter().collect(),
-            None => layout.probes.iter().collect(),
-        };
-        for label in &column_labels {
-            let _ = write!(out, "<th>{}</th>", escape(label));
-        }
-        out.push_str("</tr></thead>\n<tbody>\n");
-        for row in row_values {
-            let _ = write!(out, "<tr><th>{}</th>", escape(row));
-            for label in &column_labels {
-                let found = report.cells.iter().enumerate().find(|(_, cell)| {
-                    value_of(cell, row_axis) == *row
-                        && layout
-                            .columns
-                            .as_ref()
-                            .is_none_or(|(axis, _)| value_of(cell, axis) == **label)
-                        && section
-                            .iter()
-                            .all(|(axis, value)| value_of(cell, axis) == *value)
-                });
-                let Some((index, cell)) = found else {
-                    out.push_str("<td class=\"empty\" title=\"not in this matrix (excluded or not run)\">—</td>");
-                    continue;
-                };
-                out.push_str("<td>");
-                for (p, probe) in cell.probes.iter().enumerate() {
-                    if layout.columns.is_none() && probe.name != **label {
-                        continue;
-                    }
-                    write_chip(
-                        out,
-                        cell,
-                        probe,
-                        (index, p),
-                        layout.columns.is_some() && layout.probes.len() > 1,
-                        groups,
-                    );
-                }
-                out.push_str("</td>");
-            }
-            out.push_str("</tr>\n");
-        }
+        write_section(out, view, layout, section);
         out.push_str("</tbody></table></section>\n");
     }
     out.push_str("</main>\n");
 }
 
+fn write_selector(out: &mut String, layout: &Layout) {
+    let axes: Vec<&str> = layout.sections[0].iter().map(|(a, _)| a.as_str()).collect();
+    let _ = writeln!(
+        out,
+        "<nav id=\"selector\"><label>{} <select id=\"section-select\"><option value=\"all\">all</option>",
+        escape(&axes.join(", "))
+    );
+    for (i, section) in layout.sections.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "<option value=\"s{i}\">{}</option>",
+            escape(&assignment(section))
+        );
+    }
+    out.push_str("</select></label></nav>\n");
+}
+
+/// One table of the grid: rows of the first axis, columns of the second (or the probes), for one section's values.
+fn write_section(out: &mut String, view: &View<'_>, layout: &Layout, section: &[(String, String)]) {
+    let (row_axis, row_values) = &layout.rows;
+    let corner = match &layout.columns {
+        Some((column_axis, _)) => format!("{row_axis} ↓ · {column_axis} →"),
+        None => format!("{row_axis} ↓ · probe →"),
+    };
+    let _ = write!(
+        out,
+        "<table class=\"grid\"><thead><tr><th class=\"corner\">{}</th>",
+        escape(&corner)
+    );
+    let column_labels: Vec<&str> = match &layout.columns {
+        Some((_, values)) => values.iter().map(String::as_str).collect(),
+        None => view.probes.clone(),
+    };
+    for label in &column_labels {
+        let _ = write!(out, "<th>{}</th>", escape(label));
+    }
+    out.push_str("</tr></thead>\n<tbody>\n");
+    for row_value in row_values {
+        let _ = write!(out, "<tr><th>{}</th>", escape(row_value));
+        for label in &column_labels {
+            let found = view.rows.iter().enumerate().find(|(_, row)| {
+                value_of(row.cell, row_axis) == *row_value
+                    && layout
+                        .columns
+                        .as_ref()
+                        .is_none_or(|(axis, _)| value_of(row.cell, axis) == *label)
+                    && section
+                        .iter()
+                        .all(|(axis, value)| value_of(row.cell, axis) == *value)
+            });
+            let Some((r, row)) = found else {
+                out.push_str(
+                    "<td class=\"empty\" title=\"not in this matrix (excluded or not run)\">—</td>",
+                );
+                continue;
+            };
+            out.push_str("<td>");
+            for (c, probe) in row.probes.iter().enumerate() {
+                let Some(probe) = probe else { continue };
+                if layout.columns.is_none() && probe.name != *label {
+                    continue;
+                }
+                let hit = Hit {
+                    cell: row.cell,
+                    probe,
+                    row: r,
+                    column: c,
+                };
+                write_chip(
+                    out,
+                    view,
+                    &hit,
+                    layout.columns.is_some() && view.probes.len() > 1,
+                );
+            }
+            out.push_str("</td>");
+        }
+        out.push_str("</tr>\n");
+    }
+}
+
 /// One probe run: colored by outcome, signature on hover, every detail in data attributes for the click panel.
-fn write_chip(
-    out: &mut String,
-    cell: &CellResult,
-    probe: &ProbeResult,
-    (cell_index, probe_index): (usize, usize),
-    label_probe: bool,
-    groups: &[SignatureGroup<'_>],
-) {
-    let key = cell.key_string();
-    let group = groups
-        .iter()
-        .position(|g| {
-            Some(g.signature) == probe.signature.as_deref() && g.frame == probe.frame.as_deref()
-        })
-        .map(|i| i + 1);
+fn write_chip(out: &mut String, view: &View<'_>, hit: &Hit<'_>, label_probe: bool) {
+    let (probe, key) = (hit.probe, hit.cell.key.to_string());
     let mut hover = format!("{key} · {}: {}", probe.name, probe.outcome);
     if let Some(signature) = &probe.signature {
         let _ = write!(hover, "\n{signature}");
@@ -299,7 +279,7 @@ fn write_chip(
             data.insert(name, value.clone());
         }
     }
-    if let Some(group) = group {
+    if let Some(group) = view.group_number(probe) {
         data.insert("sig", group.to_string());
     }
     if !probe.substitutions.is_empty() {
@@ -311,8 +291,9 @@ fn write_chip(
         .collect();
     let _ = write!(
         out,
-        "<button type=\"button\" class=\"chip o-{}\" id=\"c-{cell_index}-{probe_index}\" title=\"{}\"{attributes}>{}{}</button>",
+        "<button type=\"button\" class=\"chip o-{}\" id=\"{}\" title=\"{}\"{attributes}>{}{}</button>",
         probe.outcome,
+        chip_id(hit),
         escape(&hover),
         escape(&text),
         if probe.substitutions.is_empty() {
@@ -323,16 +304,16 @@ fn write_chip(
     );
 }
 
-fn write_signatures(out: &mut String, groups: &[SignatureGroup<'_>], report: &RunReport) {
+fn write_signatures(out: &mut String, view: &View<'_>) {
     let _ = writeln!(
         out,
         "<section id=\"signatures\"><h2>Signatures ({})</h2>",
-        groups.len()
+        view.groups.len()
     );
-    if groups.is_empty() {
+    if view.groups.is_empty() {
         out.push_str("<p>No probe run failed or was skipped.</p>\n");
     }
-    for (i, group) in groups.iter().enumerate() {
+    for (i, group) in view.groups.iter().enumerate() {
         let n = i + 1;
         let _ = write!(
             out,
@@ -350,18 +331,19 @@ fn write_signatures(out: &mut String, groups: &[SignatureGroup<'_>], report: &Ru
             );
         }
         let _ = write!(out, "<p>{} probe run(s):</p><ul>", group.hits.len());
-        for (cell, probe) in &group.hits {
-            let id = chip_id(report, cell, probe);
-            let known = probe
+        for hit in &group.hits {
+            let known = hit
+                .probe
                 .known
                 .as_deref()
                 .map(|k| format!(" (known: {})", escape(k)))
                 .unwrap_or_default();
             let _ = write!(
                 out,
-                "<li><a href=\"#{id}\">{} · {}</a>{known}</li>",
-                escape(&cell.key_string()),
-                escape(&probe.name)
+                "<li><a href=\"#{}\">{} · {}</a>{known}</li>",
+                chip_id(hit),
+                escape(&hit.cell.key.to_string()),
+                escape(&hit.probe.name)
             );
         }
         out.push_str("</ul></article>\n");
@@ -369,37 +351,27 @@ fn write_signatures(out: &mut String, groups: &[SignatureGroup<'_>], report: &Ru
     out.push_str("</section>\n");
 }
 
-fn write_fixed_upstream(out: &mut String, report: &RunReport) {
-    let fixed = super::fixed_upstream(report);
-    if fixed.is_empty() {
+fn write_fixed_upstream(out: &mut String, view: &View<'_>) {
+    if view.fixed_upstream.is_empty() {
         return;
     }
     out.push_str("<section id=\"fixed-upstream\"><h2>Fixed upstream?</h2><p>These passed inside a known issue's window; ");
     out.push_str("once they stay fixed, drop the <code>[[known]]</code> entry.</p><ul>\n");
-    for (key, probe, known) in fixed {
+    for hit in &view.fixed_upstream {
         let _ = writeln!(
             out,
             "<li>{} · {} (known: <code>{}</code>)</li>",
-            escape(&key),
-            escape(probe),
-            escape(known)
+            escape(&hit.cell.key.to_string()),
+            escape(&hit.probe.name),
+            escape(hit.probe.known.as_deref().unwrap_or("?"))
         );
     }
     out.push_str("</ul></section>\n");
 }
 
-fn chip_id(report: &RunReport, cell: &CellResult, probe: &ProbeResult) -> String {
-    let c = report
-        .cells
-        .iter()
-        .position(|c| std::ptr::eq(c, cell))
-        .unwrap_or(0);
-    let p = cell
-        .probes
-        .iter()
-        .position(|p| std::ptr::eq(p, probe))
-        .unwrap_or(0);
-    format!("c-{c}-{p}")
+/// `c-ROW-COLUMN`: a chip's address, so a link (or the page's fragment) can open one probe run.
+fn chip_id(hit: &Hit<'_>) -> String {
+    format!("c-{}-{}", hit.row, hit.column)
 }
 
 fn assignment(values: &[(String, String)]) -> String {

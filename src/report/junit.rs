@@ -8,16 +8,17 @@ use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
+use super::view::View;
 use crate::outcome::Outcome;
-use crate::results::{ProbeResult, RunReport};
+use crate::results::ProbeResult;
 
-pub fn render(report: &RunReport) -> String {
-    let mut suite = TestSuite::new(report.matrix.as_str());
-    for cell in &report.cells {
-        for probe in &cell.probes {
-            let mut case = TestCase::new(cell.key_string(), status(probe));
+pub fn render(view: &View<'_>) -> String {
+    let mut suite = TestSuite::new(view.matrix);
+    for row in &view.rows {
+        for probe in row.probes.iter().flatten() {
+            let mut case = TestCase::new(row.cell.key.to_string(), status(probe));
             // Viewers group by class name: one group per probe.
-            case.set_classname(format!("{}.{}", report.matrix, probe.name));
+            case.set_classname(format!("{}.{}", view.matrix, probe.name));
             case.set_time(Duration::from_secs_f64(probe.duration_s.max(0.0)));
             if probe.outcome == Outcome::Xpass {
                 case.set_system_out(format!(

@@ -1,42 +1,37 @@
 //! Renderers of a run's results (or a snapshot's): a terminal table, JSON, Markdown, JUnit XML and an HTML grid.
+//! Every format but JSON renders the same [`view::View`], so they agree on columns, counts and signatures.
 
 pub mod html;
 pub mod junit;
 pub mod markdown;
 pub mod table;
+pub mod view;
 
-use crate::cli::ReportFormat;
 use crate::results::RunReport;
+use view::View;
+
+/// The formats a run or a snapshot can be rendered in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+    Markdown,
+    Junit,
+    Html,
+}
 
 pub fn json(report: &RunReport) -> String {
     serde_json::to_string_pretty(report).expect("reports serialize") + "\n"
 }
 
 /// `report` in `format`; `color` adds ANSI colors to the table (only on a terminal, and never with NO_COLOR).
-pub fn render(report: &RunReport, format: ReportFormat, color: bool) -> String {
+pub fn render(report: &RunReport, format: Format, color: bool) -> String {
+    let view = View::of(report);
     match format {
-        ReportFormat::Table => table::render(report, color),
-        ReportFormat::Json => json(report),
-        ReportFormat::Markdown => markdown::render(report),
-        ReportFormat::Junit => junit::render(report),
-        ReportFormat::Html => html::render(report),
+        Format::Table => table::render(&view, color),
+        Format::Json => json(report),
+        Format::Markdown => markdown::render(&view),
+        Format::Junit => junit::render(&view),
+        Format::Html => html::render(&view),
     }
-}
-
-/// Probe runs that passed inside a known issue's window: the issue may be fixed upstream, and its `[[known]]` entry
-/// can go once it stays fixed.
-pub fn fixed_upstream(report: &RunReport) -> Vec<(String, &str, &str)> {
-    report
-        .cells
-        .iter()
-        .flat_map(|cell| cell.probes.iter().map(move |probe| (cell, probe)))
-        .filter(|(_, probe)| probe.outcome == crate::outcome::Outcome::Xpass)
-        .map(|(cell, probe)| {
-            (
-                cell.key_string(),
-                probe.name.as_str(),
-                probe.known.as_deref().unwrap_or("?"),
-            )
-        })
-        .collect()
 }

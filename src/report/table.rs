@@ -1,12 +1,147 @@
-//! The terminal table: one row per cell, one column per probe, then the signatures with the cells they hit and the
-//! known issues that may be fixed upstream.
+//! The terminal table: one row per cell, one column per probe, then the signatures with the cells they hit, the
+//! known issues that may be fixed upstream, the substitutions and the reference row.
 
 use std::fmt::Write;
 
+use super::view::View;
 use crate::outcome::Outcome;
-use crate::results::{RunReport, signature_mark};
+use crate::results::Reference;
 
 const REFERENCE_LABEL: &str = "builtin reference";
+/// Width of a probe column; longer outcomes push the rest of the row right rather than being cut.
+const COLUMN: usize = 16;
+
+/// Renders the table; `color` adds ANSI colors to outcomes (only on a terminal, and never with NO_COLOR).
+pub fn render(view: &View<'_>, color: bool) -> String {
+    let mut out = String::new();
+    write_grid(&mut out, view, color);
+    write_signatures(&mut out, view);
+    write_fixed_upstream(&mut out, view);
+    write_substitutions(&mut out, view);
+    if let Some(reference) = view.reference {
+        write_reference(&mut out, reference);
+    }
+    let _ = writeln!(out, "\nsummary: {}", view.count_phrases().join(", "));
+    // Columns are padded for alignment; trailing padding is noise in logs and diffs.
+    out.lines()
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+fn write_grid(out: &mut String, view: &View<'_>, color: bool) {
+    let keys: Vec<String> = view.rows.iter().map(|r| r.cell.key.to_string()).collect();
+    let label_width = if view.reference.is_some() {
+        REFERENCE_LABEL.len()
+    } else {
+        4
+    };
+    let key_width = keys
+        .iter()
+        .map(String::len)
+        .max()
+        .unwrap_or(0)
+        .max(label_width);
+
+    let _ = write!(out, "{:key_width$}", "cell");
+    for probe in &view.probes {
+        let _ = write!(out, "  {probe:COLUMN$}");
+    }
+    out.push('\n');
+    if let Some(reference) = view.reference {
+        let _ = write!(out, "{REFERENCE_LABEL:key_width$}");
+        for probe in &view.probes {
+            let mark = if reference.metrics.contains_key(*probe) {
+                "reference"
+            } else {
+                "-"
+            };
+            let _ = write!(out, "  {mark:COLUMN$}");
+        }
+        out.push('\n');
+    }
+    for (row, key) in view.rows.iter().zip(&keys) {
+        let _ = write!(out, "{key:key_width$}");
+        for probe in &row.probes {
+            let Some(probe) = probe else {
+                let _ = write!(out, "  {:COLUMN$}", "-");
+                continue;
+            };
+            let swapped = if probe.substitutions.is_empty() {
+                ""
+            } else {
+                "*"
+            };
+            let text = format!("{}{swapped}{}", probe.outcome, view.mark(probe));
+            let _ = write!(
+                out,
+                "  {}",
+                paint(&format!("{text:COLUMN$}"), probe.outcome, color)
+            );
+        }
+        out.push('\n');
+    }
+}
+
+fn write_signatures(out: &mut String, view: &View<'_>) {
+    if view.groups.is_empty() {
+        return;
+    }
+    out.push_str("\nsignatures:\n");
+    for (i, group) in view.groups.iter().enumerate() {
+        let _ = write!(out, "[{}] {} {}", i + 1, group.outcome, group.signature);
+        if let Some(frame) = group.frame {
+            let _ = write!(out, "\n    at {frame}");
+        }
+        let _ = writeln!(out, "\n    {} probe run(s):", group.hits.len());
+        for hit in &group.hits {
+            let known = hit
+                .probe
+                .known
+                .as_deref()
+                .map(|k| format!(" (known: {k})"))
+                .unwrap_or_default();
+            let _ = writeln!(out, "      {} {}{known}", hit.cell.key, hit.probe.name);
+        }
+    }
+}
+
+fn write_fixed_upstream(out: &mut String, view: &View<'_>) {
+    if view.fixed_upstream.is_empty() {
+        return;
+    }
+    out.push_str("\nfixed upstream? these passed inside a known issue's window (drop its [[known]] entry once it stays fixed):\n");
+    for hit in &view.fixed_upstream {
+        let known = hit.probe.known.as_deref().unwrap_or("?");
+        let _ = writeln!(
+            out,
+            "    {} {} (known: {known})",
+            hit.cell.key, hit.probe.name
+        );
+    }
+}
+
+fn write_substitutions(out: &mut String, view: &View<'_>) {
+    if view.substitutions.is_empty() {
+        return;
+    }
+    out.push_str("\n* ran with substitutions on this machine:\n");
+    for s in &view.substitutions {
+        let _ = writeln!(out, "    {s}");
+    }
+}
+
+fn write_reference(out: &mut String, reference: &Reference) {
+    let _ = writeln!(
+        out,
+        "\n{REFERENCE_LABEL}: {}, checked against every passing cell:",
+        reference.engine
+    );
+    for (probe, metrics) in &reference.metrics {
+        let _ = writeln!(out, "    {probe}: {}", compact(metrics));
+    }
+}
 
 /// `name=value` pairs with floats to 4 significant digits: a reference row meant to be read, not parsed.
 fn compact(metrics: &serde_json::Value) -> String {
@@ -27,134 +162,6 @@ fn compact(metrics: &serde_json::Value) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// Renders the table; `color` adds ANSI colors to outcomes (only on a terminal, and never with NO_COLOR).
-pub fn render(report: &RunReport, color: bool) -> String {
-    let mut out = String::new();
-    let probes: Vec<&str> = report
-        .cells
-        .first()
-        .map(|c| c.probes.iter().map(|p| p.name.as_str()).collect())
-        .unwrap_or_default();
-    let keys: Vec<String> = report.cells.iter().map(|c| c.key_string()).collect();
-    let label_width = if report.reference.is_some() {
-        REFERENCE_LABEL.len()
-    } else {
-        4
-    };
-    let key_width = keys
-        .iter()
-        .map(String::len)
-        .max()
-        .unwrap_or(0)
-        .max(label_width);
-    let groups = report.signature_groups();
-
-    let _ = write!(out, "{:key_width$}", "cell");
-    for probe in &probes {
-        let _ = write!(out, "  {probe:16}");
-    }
-    out.push('\n');
-    if let Some(reference) = &report.reference {
-        let _ = write!(out, "{REFERENCE_LABEL:key_width$}");
-        for probe in &probes {
-            let mark = if reference.metrics.contains_key(*probe) {
-                "reference"
-            } else {
-                "-"
-            };
-            let _ = write!(out, "  {mark:16}");
-        }
-        out.push('\n');
-    }
-    for (cell, key) in report.cells.iter().zip(&keys) {
-        let _ = write!(out, "{key:key_width$}");
-        for probe in &cell.probes {
-            let reference = signature_mark(&groups, probe);
-            let swapped = if probe.substitutions.is_empty() {
-                ""
-            } else {
-                "*"
-            };
-            let text = format!("{}{swapped}{reference}", probe.outcome);
-            let _ = write!(
-                out,
-                "  {}",
-                paint(&format!("{text:16}"), probe.outcome, color)
-            );
-        }
-        out.push('\n');
-    }
-
-    if !groups.is_empty() {
-        out.push_str("\nsignatures:\n");
-        for (i, group) in groups.iter().enumerate() {
-            let _ = write!(out, "[{}] {} {}", i + 1, group.outcome, group.signature);
-            if let Some(frame) = group.frame {
-                let _ = write!(out, "\n    at {frame}");
-            }
-            let _ = writeln!(out, "\n    {} probe run(s):", group.hits.len());
-            for (cell, probe) in &group.hits {
-                let known = probe
-                    .known
-                    .as_deref()
-                    .map(|k| format!(" (known: {k})"))
-                    .unwrap_or_default();
-                let _ = writeln!(out, "      {} {}{known}", cell.key_string(), probe.name);
-            }
-        }
-    }
-
-    let fixed = super::fixed_upstream(report);
-    if !fixed.is_empty() {
-        out.push_str("\nfixed upstream? these passed inside a known issue's window (drop its [[known]] entry once it stays fixed):\n");
-        for (key, probe, known) in fixed {
-            let _ = writeln!(out, "    {key} {probe} (known: {known})");
-        }
-    }
-
-    let substitutions: Vec<&String> = {
-        let mut all: Vec<&String> = report
-            .cells
-            .iter()
-            .flat_map(|c| &c.probes)
-            .flat_map(|p| &p.substitutions)
-            .collect();
-        all.sort();
-        all.dedup();
-        all
-    };
-    if !substitutions.is_empty() {
-        out.push_str("\n* ran with substitutions on this machine:\n");
-        for s in substitutions {
-            let _ = writeln!(out, "    {s}");
-        }
-    }
-
-    if let Some(reference) = &report.reference {
-        let _ = writeln!(
-            out,
-            "\n{REFERENCE_LABEL}: {}, checked against every passing cell:",
-            reference.engine
-        );
-        for (probe, metrics) in &reference.metrics {
-            let _ = writeln!(out, "    {probe}: {}", compact(metrics));
-        }
-    }
-
-    let summary: Vec<String> = report
-        .summary
-        .iter()
-        .map(|(o, n)| format!("{n} {o}"))
-        .collect();
-    let _ = writeln!(out, "\nsummary: {}", summary.join(", "));
-    // Columns are padded for alignment; trailing padding is noise in logs and diffs.
-    out.lines()
-        .map(str::trim_end)
-        .collect::<Vec<_>>()
-        .join("\n")
-        + "\n"
 }
 
 fn paint(text: &str, outcome: Outcome, color: bool) -> String {

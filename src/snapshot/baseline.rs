@@ -3,76 +3,71 @@
 //! Both work on the snapshot as it would be after this run: the fresh cells and probes laid over the committed ones
 //! (see [`Snapshot::merge`]), so a partial run (`--filter`, `--probe`) only ever touches what it ran.
 
-use std::path::PathBuf;
-use std::process::ExitCode;
+use std::path::{Path, PathBuf};
 
 use super::{Snapshot, default_path, pending_path, read, render};
-use crate::cli::SnapshotArgs;
-use crate::commands::run::write_atomically;
 use crate::diff;
 use crate::error::{Error, Result};
-use crate::matrix::{Cell, Matrix};
+use crate::exit::ExitStatus;
+use crate::files::write_atomically;
+use crate::plan::Plan;
 use crate::probe;
 use crate::results::RunReport;
 
+/// What to do with the snapshot after the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Compare: exit 1, print the diff and write `SNAPSHOT.new` on any difference.
+    Check,
+    /// Record: merge the cells that ran into the snapshot, keeping the others.
+    Update,
+}
+
 pub struct Baseline {
     path: PathBuf,
-    check: bool,
+    mode: Mode,
     /// The snapshot as it is on disk; none before the first `--update`.
     committed: Option<Snapshot>,
 }
 
 impl Baseline {
-    /// Reads the snapshot before any cell runs, so a corrupted one, or one of another matrix, fails in a second
-    /// rather than after the whole matrix. None without `--check` or `--update`.
-    pub fn open(args: &SnapshotArgs, matrix: &Matrix) -> Result<Option<Self>> {
-        if !args.check && !args.update {
-            return Ok(None);
-        }
-        let path = args
-            .snapshot
-            .clone()
-            .unwrap_or_else(|| default_path(&matrix.name));
+    /// Reads the snapshot (`path`, else `reports/<matrix>.snap.toml`) before any cell runs, so a corrupted one, or
+    /// one of another matrix, fails in a second rather than after the whole matrix.
+    pub fn open(mode: Mode, path: Option<PathBuf>, matrix: &str) -> Result<Self> {
+        let path = path.unwrap_or_else(|| default_path(matrix));
         let committed = if path.exists() {
             Some(read(&path)?)
         } else {
             None
         };
         if let Some(snapshot) = &committed
-            && snapshot.matrix != matrix.name
+            && snapshot.matrix != matrix
         {
             return Err(Error::BadInput(format!(
-                "{}: a snapshot of matrix `{}`, not of `{}`: pass --snapshot FILE to use this matrix's own",
+                "{}: a snapshot of matrix `{}`, not of `{matrix}`: pass --snapshot FILE to use this matrix's own",
                 path.display(),
                 snapshot.matrix,
-                matrix.name
             )));
         }
-        Ok(Some(Self {
+        Ok(Self {
             path,
-            check: args.check,
+            mode,
             committed,
-        }))
+        })
     }
 
-    /// Records the run (`--update`: None, the run's own exit code stands) or compares it (`--check`: exit 1 with the
-    /// diff printed and `NAME.snap.toml.new` written on any difference, else 0). `order` is the matrix's cells,
-    /// unfiltered, so the merged snapshot keeps matrix order.
-    pub fn settle(
-        self,
-        report: &RunReport,
-        matrix: &Matrix,
-        order: &[Cell],
-    ) -> Result<Option<ExitCode>> {
-        let fresh = Snapshot::from_report(report, matrix);
+    /// Records the run (`Update`: None, the run's own exit status stands) or compares it (`Check`: findings with
+    /// the diff printed and `NAME.snap.toml.new` written on any difference, else success).
+    pub fn settle(self, report: &RunReport, plan: &Plan) -> Result<Option<ExitStatus>> {
+        let fresh = Snapshot::from_report(report, &plan.matrix);
         let probes: Vec<String> = probe::catalog::names()
-            .filter(|p| matrix.probes.iter().any(|m| m == p))
+            .filter(|p| plan.matrix.probes.iter().any(|m| m == p))
             .map(String::from)
             .collect();
-        let merged = Snapshot::merge(self.committed.as_ref(), &fresh, order, &probes);
+        let merged = Snapshot::merge(self.committed.as_ref(), &fresh, &plan.all_cells, &probes);
         let pending = pending_path(&self.path);
-        if !self.check {
-            write(&self.path, &render(&merged))?;
+        if self.mode == Mode::Update {
+            write_atomically(&self.path, &render(&merged))?;
             remove_stale(&pending)?;
             eprintln!(
                 "updated {}: {} cells, {} from this run",
@@ -82,12 +77,16 @@ impl Baseline {
             );
             return Ok(None);
         }
-
-        let empty = Snapshot {
-            matrix: matrix.name.clone(),
-            cells: Vec::new(),
+        let Some(committed) = &self.committed else {
+            write_atomically(&pending, &render(&merged))?;
+            eprintln!(
+                "{}: no snapshot yet: wrote {} (rerun with --update to record one, or `mv` it into place)",
+                self.path.display(),
+                pending.display()
+            );
+            return Ok(Some(ExitStatus::Findings));
         };
-        let diff = diff::diff(self.committed.as_ref().unwrap_or(&empty), &merged)?;
+        let diff = diff::diff(committed, &merged)?;
         if diff.is_empty() {
             remove_stale(&pending)?;
             eprintln!(
@@ -95,31 +94,21 @@ impl Baseline {
                 self.path.display(),
                 fresh.cells.len()
             );
-            return Ok(Some(ExitCode::SUCCESS));
+            return Ok(Some(ExitStatus::Success));
         }
-        write(&pending, &render(&merged))?;
-        if self.committed.is_none() {
-            eprintln!("{}: no snapshot yet", self.path.display());
-        }
+        write_atomically(&pending, &render(&merged))?;
         eprint!("{}", diff::render::table(&diff));
         eprintln!(
             "snapshot mismatch: wrote {new}\n  review: qcompat diff {old} {new}\n  accept: mv {new} {old}   (or run --update)",
             old = self.path.display(),
             new = pending.display()
         );
-        Ok(Some(ExitCode::from(1)))
+        Ok(Some(ExitStatus::Findings))
     }
-}
-
-fn write(path: &std::path::Path, text: &str) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    }
-    write_atomically(path, text)
 }
 
 /// A `.new` left by an earlier mismatch no longer describes anything once the snapshot matches or is updated.
-fn remove_stale(pending: &std::path::Path) -> Result<()> {
+fn remove_stale(pending: &Path) -> Result<()> {
     match std::fs::remove_file(pending) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(pending, e)),
         _ => Ok(()),

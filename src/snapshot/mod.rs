@@ -11,14 +11,14 @@ mod write;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use indexmap::IndexMap;
 use serde::Deserialize;
 
+use crate::cell_key::CellKey;
 use crate::matrix::{Cell, Matrix};
 use crate::outcome::Outcome;
 use crate::results::{CellResult, ProbeResult, RunReport};
 
-pub use baseline::Baseline;
+pub use baseline::{Baseline, Mode};
 pub use read::read;
 pub use write::render;
 
@@ -49,8 +49,7 @@ pub struct Snapshot {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SnapshotCell {
-    /// Axis → version, in axis order.
-    pub key: IndexMap<String, String>,
+    pub key: CellKey,
     /// Normalized package name → version, for the main packages only.
     pub resolved: BTreeMap<String, String>,
     /// In catalogue order.
@@ -133,8 +132,8 @@ impl Snapshot {
         RunReport::new(self.matrix.clone(), cells)
     }
 
-    pub fn cell(&self, key: &str) -> Option<&SnapshotCell> {
-        self.cells.iter().find(|c| c.key_string() == key)
+    pub fn cell(&self, key: &CellKey) -> Option<&SnapshotCell> {
+        self.cells.iter().find(|c| c.key == *key)
     }
 
     /// `fresh` (the cells and probes that just ran) laid over `old`: cells in `order` (the matrix's, unfiltered),
@@ -149,7 +148,7 @@ impl Snapshot {
         let cells = order
             .iter()
             .filter_map(|cell| {
-                let key = cell.key_string();
+                let key = cell.key();
                 let earlier = old.and_then(|o| o.cell(&key));
                 let now = fresh.cell(&key);
                 let base = now.or(earlier)?;
@@ -173,13 +172,6 @@ impl Snapshot {
             matrix: fresh.matrix.clone(),
             cells,
         }
-    }
-}
-
-impl SnapshotCell {
-    /// `axis=version,…`, the cell's name everywhere.
-    pub fn key_string(&self) -> String {
-        crate::matrix::key_string(&self.key)
     }
 }
 
@@ -267,9 +259,7 @@ mod tests {
 
     fn cell(version: &str, probes: &[(&str, Outcome)]) -> SnapshotCell {
         SnapshotCell {
-            key: [("toyquant".to_string(), version.to_string())]
-                .into_iter()
-                .collect(),
+            key: CellKey::new([("toyquant", version)]),
             resolved: BTreeMap::new(),
             probes: probes
                 .iter()
@@ -306,7 +296,7 @@ mod tests {
         let order: Vec<Cell> = ["1.0", "1.1", "1.2"]
             .iter()
             .map(|v| Cell {
-                key: vec![("toyquant".into(), crate::version::parse_version(v).unwrap())],
+                values: vec![("toyquant".into(), crate::version::parse_version(v).unwrap())],
             })
             .collect();
         let probes = ["checkpoint-load".to_string(), "qlora-train".to_string()];

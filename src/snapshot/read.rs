@@ -8,6 +8,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{Snapshot, SnapshotCell, SnapshotProbe};
+use crate::cell_key::CellKey;
 use crate::error::{Error, Result};
 use crate::matrix::Source;
 use crate::outcome::Outcome;
@@ -106,7 +107,7 @@ fn parse(source: &Source) -> Result<Snapshot> {
             });
         }
         let cell = SnapshotCell {
-            key,
+            key: CellKey::new(key),
             resolved: cell.resolved,
             probes,
         };
@@ -115,10 +116,7 @@ fn parse(source: &Source) -> Result<Snapshot> {
             let first_line = first_at.rsplit(':').nth(1).unwrap_or("?");
             return Err(error_at(
                 start,
-                format!(
-                    "duplicate cell `{}` (first at line {first_line})",
-                    cell.key_string()
-                ),
+                format!("duplicate cell `{}` (first at line {first_line})", cell.key),
             ));
         }
         cells.push(cell);

@@ -1,0 +1,132 @@
+//! The supervisor: owns the async runtime, the interrupt handling and every child process group that qcompat
+//! starts (uv installs, probe processes), and kills those groups on every way out: success, error, signal or panic.
+//!
+//! Children run in process groups of their own so that a timeout can kill a probe's whole tree, grandchildren
+//! included. That also means a terminal's Ctrl-C does not reach them: qcompat kills them itself. The registry is
+//! process-wide because signals are: whatever path a run leaves by, [`Supervisor`]'s `Drop` closes the registry and
+//! kills what is in it, and a group adopted after that is killed on the spot.
+
+use std::future::Future;
+use std::sync::{Mutex, MutexGuard};
+
+use crate::error::{Error, Result};
+
+struct Registry {
+    groups: Vec<i32>,
+    /// Set once the supervisor is gone: nothing may start any more.
+    closed: bool,
+}
+
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
+    groups: Vec::new(),
+    closed: false,
+});
+
+/// The registry, even if a thread panicked while holding it: killing children must work on the way out of a panic.
+fn registry() -> MutexGuard<'static, Registry> {
+    REGISTRY
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A child's process group (the child was spawned with `process_group(0)`, so its pid is the group id). Dropping
+/// it kills the whole group.
+pub struct Group {
+    id: i32,
+}
+
+impl Group {
+    pub fn adopt(pid: u32) -> Self {
+        let id = pid as i32;
+        let mut registry = registry();
+        if registry.closed {
+            kill(id);
+        } else {
+            registry.groups.push(id);
+        }
+        Self { id }
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        kill(self.id);
+        registry().groups.retain(|g| *g != self.id);
+    }
+}
+
+fn kill(group: i32) {
+    // SAFETY: killpg only sends a signal; ESRCH (the group is already gone) is the common, harmless case.
+    unsafe {
+        libc::killpg(group, libc::SIGKILL);
+    }
+}
+
+/// Runs a command's concurrent work; dropping it stops every child that work started.
+pub struct Supervisor {
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Supervisor {
+    pub fn new() -> Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::infra_caused("starting the async runtime", e))?;
+        Ok(Self {
+            runtime: Some(runtime),
+        })
+    }
+
+    /// Runs `work` to completion, or until Ctrl-C or SIGTERM (then every child group is killed at once and the
+    /// result is [`Error::Interrupted`]).
+    pub fn block_on<T>(&self, work: impl Future<Output = Result<T>>) -> Result<T> {
+        let runtime = self
+            .runtime
+            .as_ref()
+            .expect("the runtime lives as long as the supervisor");
+        runtime.block_on(async {
+            tokio::select! {
+                result = work => result,
+                signal = interrupted() => {
+                    kill_all();
+                    Err(Error::Interrupted(signal))
+                }
+            }
+        })
+    }
+}
+
+impl Drop for Supervisor {
+    fn drop(&mut self) {
+        registry().closed = true;
+        kill_all();
+        // Blocking tasks (a uv install) end as soon as their process group is killed; never wait for them here.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+fn kill_all() {
+    let groups = std::mem::take(&mut registry().groups);
+    for group in groups {
+        kill(group);
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM (a cancelled CI job), naming the signal.
+async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        // Without signal handlers the default actions stay in place; never resolve.
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = interrupt.recv() => "SIGINT",
+        _ = terminate.recv() => "SIGTERM",
+    }
+}
