@@ -392,3 +392,46 @@ fn assert_self_contained(html: &str) {
         assert!(!html.contains(needle), "the page references `{needle}`");
     }
 }
+
+/// A partial `--probe` run that added a cell leaves cells with different probe lists: each outcome stays under its
+/// own probe's column, in every format.
+#[test]
+fn report_columns_follow_probe_names_when_cells_ran_different_probes() {
+    let scratch = Scratch::new();
+    scratch.write(
+        "partial.snap.toml",
+        r#"matrix = "toy"
+
+[[cell]]
+key = { lightning = "2.4.0" }
+
+[[cell.probe]]
+name = "checkpoint-load"
+outcome = "pass"
+
+[[cell.probe]]
+name = "qlora-train"
+outcome = "pass"
+
+[[cell]]
+key = { lightning = "2.3.0" }
+
+[[cell.probe]]
+name = "qlora-train"
+outcome = "fail"
+signature = "AttributeError: '_NotYetLoadedTensor' object has no attribute 'data'"
+"#,
+    );
+    insta::assert_snapshot!(
+        "report_partial_table",
+        tool(&scratch, &["report", "partial.snap.toml"], 0)
+    );
+    insta::assert_snapshot!(
+        "report_partial_markdown",
+        tool(
+            &scratch,
+            &["report", "partial.snap.toml", "--format", "markdown"],
+            0
+        )
+    );
+}

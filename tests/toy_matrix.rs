@@ -186,6 +186,19 @@ fn resume_reuses_finished_cells() {
     );
     assert_eq!(resumed["cells"], first["cells"]);
 
+    // Another run of the same matrix (another selection) keeps its own journal: 1.0's entry survives it.
+    json(&scratch, "toy.toml", &["--filter", "toyquant=1.1"]);
+    let (_, output) = json(
+        &scratch,
+        "toy.toml",
+        &["--filter", "toyquant=1.0", "--resume"],
+    );
+    assert!(
+        stderr(&output).contains("resuming: 1 of 1 cells already done"),
+        "{}",
+        stderr(&output)
+    );
+
     // An edited pin changes the cell's environment: its journal entry no longer applies.
     scratch.write("toy.toml", &format!("{TOY}\n[pins]\ntoyhelper = \"1.0\"\n"));
     let (_, output) = json(
@@ -194,4 +207,29 @@ fn resume_reuses_finished_cells() {
         &["--filter", "toyquant=1.0", "--resume"],
     );
     assert!(!stderr(&output).contains("resuming"), "{}", stderr(&output));
+}
+
+#[test]
+fn list_prints_the_plan_and_runs_nothing() {
+    let scratch = Scratch::new();
+    scratch.write("toy.toml", TOY);
+    let filters = ["--filter", "toyquant=1.0", "--filter", "toyquant=1.2"];
+    let mut args = vec!["run", "--matrix", "toy.toml", "--list"];
+    args.extend(filters);
+    let output = scratch.qcompat(&args);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "toyquant=1.0\ntoyquant=1.2\n");
+    args.extend(["--format", "json"]);
+    let plan: serde_json::Value = serde_json::from_slice(&scratch.qcompat(&args).stdout).unwrap();
+    assert_eq!(
+        plan["cells"],
+        serde_json::json!([{"toyquant": "1.0"}, {"toyquant": "1.2"}])
+    );
+    assert_eq!(plan["probes"], serde_json::json!(["toy-load"]));
+    assert_eq!(plan["axes"]["toyquant"].as_array().unwrap().len(), 9);
+    assert_eq!(plan["hash"].as_str().unwrap().len(), 16);
+    assert!(
+        !scratch.cache().join("envs").exists(),
+        "listing builds no environment"
+    );
 }
