@@ -8,7 +8,9 @@ use sha2::{Digest, Sha256};
 use std::time::Duration;
 
 use super::source::Source;
-use super::spec::{AxisSpec, MatrixSpec};
+use indexmap::IndexMap;
+
+use super::spec::{AxisSpec, KnownSpec, MatrixSpec};
 use crate::error::{Error, Result};
 use crate::version::{Version, VersionSpecifiers, parse_specifiers, parse_version};
 use crate::{probe, suggest};
@@ -118,104 +120,32 @@ fn shape_error(source: &Source, offset: usize, message: &str) -> Error {
 }
 
 fn validate(spec: MatrixSpec, source: &Source) -> Result<Matrix> {
-    let name = spec.name.unwrap_or_else(|| {
+    let name = spec.name.clone().unwrap_or_else(|| {
         source
             .path
             .file_stem()
             .map_or_else(|| "matrix".into(), |s| s.to_string_lossy().into_owned())
     });
-
-    if spec.probes.is_empty() {
-        return Err(source.error_at(&["probes"], "`probes` is empty: name at least one probe"));
-    }
-    for name in &spec.probes {
-        if probe::catalog::find(name).is_none() {
-            let hint = suggest::hint(name, probe::catalog::names());
-            return Err(source.error_at(&["probes", name], format!("unknown probe `{name}`{hint}")));
-        }
-    }
-
+    check_probes(&spec.probes, source)?;
     let timeout = match &spec.timeout {
         None => DEFAULT_TIMEOUT,
         Some(text) => humantime::parse_duration(text)
             .map_err(|e| source.error_at(&["timeout"], format!("invalid timeout `{text}`: {e}")))?,
     };
-
-    if spec.axes.is_empty() {
-        return Err(source.error_at(
-            &["axes"],
-            "`axes` is empty: declare at least one package axis",
-        ));
-    }
-    let mut axes = Vec::new();
-    for (axis, values) in spec.axes {
-        let values = match values {
-            AxisSpec::Versions(list) if list.is_empty() => {
-                return Err(
-                    source.error_at(&[axis.as_str()], format!("axis `{axis}` has no versions"))
-                );
-            }
-            AxisSpec::Versions(list) => AxisValues::Explicit(
-                list.iter()
-                    .map(|v| {
-                        parse_version(v)
-                            .map_err(|e| source.error_at(&[axis.as_str(), v.as_str()], e))
-                    })
-                    .collect::<Result<_>>()?,
-            ),
-            AxisSpec::Query(query) => AxisValues::Query {
-                specifiers: parse_specifiers(&query.versions)
-                    .map_err(|e| source.error_at(&[axis.as_str(), query.versions.as_str()], e))?,
-                pre: query.pre,
-            },
-        };
-        axes.push(Axis { name: axis, values });
-    }
+    let axes = axes(spec.axes, source)?;
     let axis_names: Vec<&str> = axes.iter().map(|a| a.name.as_str()).collect();
-
     let pins = spec
         .pins
         .iter()
         .map(|(package, constraint)| pin_requirement(package, constraint, source))
         .collect::<Result<_>>()?;
-
     let exclude = assignments(&spec.exclude, "exclude", &axis_names, source)?;
     let include = assignments(&spec.include, "include", &axis_names, source)?;
-
-    let mut known = Vec::new();
-    for entry in spec.known {
-        let mut when = Vec::new();
-        // `when` may name any package, not only axes: a LitGPT matrix leaves Lightning to the resolver yet its known
-        // issue is a Lightning window, matched against the version each cell resolved.
-        for (package, text) in &entry.when {
-            if crate::index::normalize(package).is_empty() {
-                return Err(source.error_at(
-                    &["known", entry.id.as_str()],
-                    "`when` names an empty package",
-                ));
-            }
-            let specifiers = parse_specifiers(text)
-                .map_err(|e| source.error_at(&["known", entry.id.as_str(), text.as_str()], e))?;
-            when.push((package.clone(), specifiers));
-        }
-        if let Some(probe) = entry.probes.iter().find(|p| !spec.probes.contains(p)) {
-            let hint = suggest::hint(probe, spec.probes.iter().map(String::as_str));
-            return Err(source.error_at(
-                &["known", entry.id.as_str(), probe.as_str()],
-                format!(
-                    "known issue `{}` names probe `{probe}`, which the matrix does not run{hint}",
-                    entry.id
-                ),
-            ));
-        }
-        known.push(Known {
-            id: entry.id,
-            signature: entry.signature,
-            when,
-            probes: entry.probes,
-        });
-    }
-
+    let known = spec
+        .known
+        .into_iter()
+        .map(|entry| known_issue(entry, &spec.probes, source))
+        .collect::<Result<_>>()?;
     Ok(Matrix {
         name,
         source: source.path.clone(),
@@ -228,6 +158,88 @@ fn validate(spec: MatrixSpec, source: &Source) -> Result<Matrix> {
         exclude,
         include,
         known,
+    })
+}
+
+fn check_probes(probes: &[String], source: &Source) -> Result<()> {
+    if probes.is_empty() {
+        return Err(source.error_at(&["probes"], "`probes` is empty: name at least one probe"));
+    }
+    for name in probes {
+        if probe::catalog::find(name).is_none() {
+            let hint = suggest::hint(name, probe::catalog::names());
+            return Err(source.error_at(&["probes", name], format!("unknown probe `{name}`{hint}")));
+        }
+    }
+    Ok(())
+}
+
+fn axes(specs: IndexMap<String, AxisSpec>, source: &Source) -> Result<Vec<Axis>> {
+    if specs.is_empty() {
+        return Err(source.error_at(
+            &["axes"],
+            "`axes` is empty: declare at least one package axis",
+        ));
+    }
+    specs
+        .into_iter()
+        .map(|(axis, values)| {
+            let values = match values {
+                AxisSpec::Versions(list) if list.is_empty() => {
+                    return Err(
+                        source.error_at(&[axis.as_str()], format!("axis `{axis}` has no versions"))
+                    );
+                }
+                AxisSpec::Versions(list) => AxisValues::Explicit(
+                    list.iter()
+                        .map(|v| {
+                            parse_version(v)
+                                .map_err(|e| source.error_at(&[axis.as_str(), v.as_str()], e))
+                        })
+                        .collect::<Result<_>>()?,
+                ),
+                AxisSpec::Query(query) => AxisValues::Query {
+                    specifiers: parse_specifiers(&query.versions).map_err(|e| {
+                        source.error_at(&[axis.as_str(), query.versions.as_str()], e)
+                    })?,
+                    pre: query.pre,
+                },
+            };
+            Ok(Axis { name: axis, values })
+        })
+        .collect()
+}
+
+fn known_issue(entry: KnownSpec, probes: &[String], source: &Source) -> Result<Known> {
+    let mut when = Vec::new();
+    // `when` may name any package, not only axes: a LitGPT matrix leaves Lightning to the resolver yet its known
+    // issue is a Lightning window, matched against the version each cell resolved.
+    for (package, text) in &entry.when {
+        if crate::index::normalize(package).is_empty() {
+            return Err(source.error_at(
+                &["known", entry.id.as_str()],
+                "`when` names an empty package",
+            ));
+        }
+        let specifiers = parse_specifiers(text)
+            .map_err(|e| source.error_at(&["known", entry.id.as_str(), text.as_str()], e))?;
+        when.push((package.clone(), specifiers));
+    }
+    if let Some(probe) = entry.probes.iter().find(|p| !probes.contains(p)) {
+        let hint = suggest::hint(probe, probes.iter().map(String::as_str));
+        return Err(source.error_at(
+            &["known", entry.id.as_str(), probe.as_str()],
+            format!(
+                "known issue `{}` names probe `{probe}`, which the matrix does not run{hint}",
+                entry.id
+            ),
+        ));
+    }
+    Ok(Known {
+        id: entry.id,
+        signature: entry.signature,
+        when,
+        probes: entry.probes,
     })
 }
 
