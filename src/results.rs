@@ -1,4 +1,4 @@
-//! The results of a run, as every report and the snapshot see them. Field names follow DESIGN.md's JSON contract.
+//! The results of a run, as every report and the snapshot see them. Field names are the JSON contract (docs/cli.md).
 
 use std::collections::BTreeMap;
 
