@@ -146,6 +146,7 @@ impl Harness {
         EnvSpec {
             python: self.toolchain.python.clone(),
             requirements: cell.requirements(&self.policy.pins),
+            overrides: cell.override_requirements(),
             index: self.toolchain.index.clone(),
         }
     }
@@ -359,6 +360,7 @@ struct Evidence {
     metrics: serde_json::Map<String, serde_json::Value>,
     substitutions: Vec<String>,
     checks: Vec<NumericCheck>,
+    frames: Vec<String>,
 }
 
 impl Evidence {
@@ -371,6 +373,7 @@ impl Evidence {
                     metrics: report.metrics.clone(),
                     substitutions: report.substitutions.clone(),
                     checks,
+                    frames: outcome::failing_frames(run),
                 }
             }
             ProbeRun::TimedOut(after) => Evidence {
@@ -393,6 +396,7 @@ fn probe_result(
         outcome: verdict.outcome,
         signature: verdict.signature,
         frame: verdict.frame,
+        frames: evidence.frames,
         known: verdict.known,
         duration_s: round(evidence.duration_s),
         metrics: evidence.metrics,

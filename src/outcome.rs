@@ -126,6 +126,21 @@ fn classify_report(report: &ProbeReport) -> Verdict {
     Verdict::new(Outcome::Pass, None)
 }
 
+/// The site-packages frames of the failing stage's traceback, outermost first (empty without a failure): the files
+/// `bisect --repo` looks for in the history of the first bad release.
+pub fn failing_frames(run: &ProbeRun) -> Vec<String> {
+    let ProbeRun::Reported(report) = run else {
+        return Vec::new();
+    };
+    report
+        .stages
+        .iter()
+        .find(|s| s.status == StageStatus::Fail)
+        .and_then(|s| s.error.as_ref())
+        .map(|e| e.frames.iter().filter(|f| is_package_frame(f)).cloned().collect())
+        .unwrap_or_default()
+}
+
 /// Frames the probe protocol wrote relative to site-packages; probe files (`<probe>/…`) and raw paths are not.
 fn is_package_frame(frame: &str) -> bool {
     !frame.starts_with('<') && !frame.starts_with('/')
@@ -356,12 +371,10 @@ mod tests {
             )],
             probes: vec![],
         }];
-        let cell = Cell {
-            values: vec![(
-                "litgpt".into(),
-                crate::version::parse_version("0.4.5").unwrap(),
-            )],
-        };
+        let cell = Cell::new(vec![(
+            "litgpt".into(),
+            crate::version::parse_version("0.4.5").unwrap(),
+        )]);
         let failure = || Verdict {
             outcome: Outcome::Fail,
             signature: Some(

@@ -44,6 +44,9 @@ pub struct ProbeResult {
     pub outcome: Outcome,
     pub signature: Option<String>,
     pub frame: Option<String>,
+    /// Every site-packages frame of the failing traceback, outermost first (`frame` is the innermost).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub frames: Vec<String>,
     /// The `[[known]]` id behind an xfail or xpass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub known: Option<String>,

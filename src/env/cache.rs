@@ -31,6 +31,8 @@ pub struct Cache {
 pub struct EnvSpec {
     pub python: Interpreter,
     pub requirements: Vec<String>,
+    /// `package==version` forced whatever the requirements' own dependencies say (uv's `--override`).
+    pub overrides: Vec<String>,
     pub index: IndexSettings,
 }
 
@@ -96,7 +98,11 @@ impl Cache {
             ),
             format!("index {:?}", spec.index),
             format!("requirements {}", requirements.join(" ")),
-        ] {
+        ]
+        .into_iter()
+        // Only when present, so the environments of every matrix cell keep the hashes they had.
+        .chain((!spec.overrides.is_empty()).then(|| format!("overrides {}", spec.overrides.join(" "))))
+        {
             hasher.update(part.as_bytes());
             hasher.update(b"\n");
         }
@@ -179,6 +185,11 @@ fn build(uv: &Uv, spec: &EnvSpec, venv: &Path) -> Result<EnvRecord, EnvFailure> 
         .into_owned();
 
     let mut install_args = spec.index.uv_args();
+    if !spec.overrides.is_empty() {
+        let file = venv.with_file_name("overrides.txt");
+        std::fs::write(&file, spec.overrides.join("\n") + "\n").map_err(|e| Error::io(&file, e))?;
+        install_args.extend(["--override".into(), file.to_string_lossy().into_owned()]);
+    }
     install_args.extend(spec.requirements.iter().cloned());
     let mut last_error = String::new();
     for _ in 0..INSTALL_ATTEMPTS {

@@ -11,12 +11,36 @@ pub type Assignment = Vec<(String, Version)>;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cell {
     pub values: Assignment,
+    /// Versions forced on packages whatever the others require (uv's overrides): how `bisect --recurse` varies a
+    /// dependency that a bisected release pins exactly. Empty for matrix cells.
+    pub overrides: Assignment,
 }
 
 impl Cell {
-    /// The cell's identity everywhere results are matched (`lightning=2.3.0,bitsandbytes=0.49.2,torch=2.3.0`).
+    pub fn new(values: Assignment) -> Self {
+        Self {
+            values,
+            overrides: Vec::new(),
+        }
+    }
+
+    /// The cell's identity everywhere results are matched (`lightning=2.3.0,bitsandbytes=0.49.2,torch=2.3.0`);
+    /// overrides follow the axes.
     pub fn key(&self) -> CellKey {
-        CellKey::new(self.values.iter().map(|(a, v)| (a.clone(), v.to_string())))
+        CellKey::new(
+            self.values
+                .iter()
+                .chain(&self.overrides)
+                .map(|(a, v)| (a.clone(), v.to_string())),
+        )
+    }
+
+    /// `package==version` for each override.
+    pub fn override_requirements(&self) -> Vec<String> {
+        self.overrides
+            .iter()
+            .map(|(package, version)| format!("{package}=={version}"))
+            .collect()
     }
 
     /// Requirements to install: the cell's exact versions, then the matrix's pins.
@@ -42,7 +66,7 @@ impl Cell {
 
 /// The cells of `matrix`, given each axis's versions (explicit ones, or those the index listed for a query).
 pub fn expand(matrix: &Matrix, axis_versions: &[Vec<Version>]) -> Vec<Cell> {
-    let mut cells = vec![Cell { values: Vec::new() }];
+    let mut cells = vec![Cell::new(Vec::new())];
     for (axis, versions) in matrix.axes.iter().zip(axis_versions) {
         cells = cells
             .into_iter()
@@ -50,7 +74,7 @@ pub fn expand(matrix: &Matrix, axis_versions: &[Vec<Version>]) -> Vec<Cell> {
                 versions.iter().map(move |version| {
                     let mut values = cell.values.clone();
                     values.push((axis.name.clone(), version.clone()));
-                    Cell { values }
+                    Cell::new(values)
                 })
             })
             .collect();
@@ -63,7 +87,7 @@ pub fn expand(matrix: &Matrix, axis_versions: &[Vec<Version>]) -> Vec<Cell> {
             .iter()
             .filter_map(|axis| assignment.iter().find(|(a, _)| *a == axis.name).cloned())
             .collect();
-        let cell = Cell { values };
+        let cell = Cell::new(values);
         if !cells.contains(&cell) {
             cells.push(cell);
         }

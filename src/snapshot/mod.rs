@@ -199,6 +199,7 @@ impl SnapshotProbe {
             outcome: self.outcome,
             signature: self.signature.clone(),
             frame: self.frame.clone(),
+            frames: Vec::new(),
             known: self.known.clone(),
             duration_s: 0.0,
             metrics: self
@@ -295,9 +296,7 @@ mod tests {
         let fresh = snapshot(vec![cell("1.1", &[("qlora-train", Outcome::Fail)])]);
         let order: Vec<Cell> = ["1.0", "1.1", "1.2"]
             .iter()
-            .map(|v| Cell {
-                values: vec![("toyquant".into(), crate::version::parse_version(v).unwrap())],
-            })
+            .map(|v| Cell::new(vec![("toyquant".into(), crate::version::parse_version(v).unwrap())]))
             .collect();
         let probes = ["checkpoint-load".to_string(), "qlora-train".to_string()];
         let merged = Snapshot::merge(Some(&old), &fresh, &order, &probes);
