@@ -21,6 +21,8 @@ pub struct Cli {
 pub enum Command {
     /// Build one environment per matrix cell, run the probes, classify the outcomes.
     Run(RunArgs),
+    /// Find the first bad (or first fixed) release of one axis among every published version between two endpoints.
+    Bisect(BisectArgs),
     /// Compare two snapshots: cells added and removed, outcome and signature changes, resolved-version drift.
     Diff(DiffArgs),
     /// Render a snapshot as a report: a terminal table, JSON, Markdown, JUnit XML or an HTML grid.
@@ -88,6 +90,61 @@ pub struct EnvArgs {
     /// A folder of wheels/sdists to install from, in addition to the index (repeatable).
     #[arg(long = "find-links", value_name = "DIR")]
     pub find_links: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct BisectArgs {
+    /// The matrix file (TOML or YAML): its pins, probes and known issues apply.
+    #[arg(long)]
+    pub matrix: PathBuf,
+    /// The axis to bisect (a package of the matrix's axes).
+    #[arg(long)]
+    pub axis: String,
+    /// A version that works. Newer than --bad: find the fix (last bad, first good).
+    #[arg(long, requires = "bad")]
+    pub good: Option<String>,
+    /// A version that fails; "bad" means failing the way it does (same signature).
+    #[arg(long, requires = "good")]
+    pub bad: Option<String>,
+    /// Only these probes (repeatable).
+    #[arg(long = "probe", value_name = "NAME")]
+    pub probes: Vec<String>,
+    /// Fix the other axes (repeatable; AXIS=VERSION); an axis with one value needs none.
+    #[arg(long = "filter", value_name = "AXIS=VALUE")]
+    pub filters: Vec<String>,
+    /// Versions probed at once per round (default: the number of cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Count every failure as bad, not only the bad endpoint's signature.
+    #[arg(long)]
+    pub any_failure: bool,
+    /// Include pre-releases and dev builds between the endpoints even when neither endpoint is one.
+    #[arg(long)]
+    pub pre: bool,
+    /// Bisect the dependency the failing frame lives in when it changed with the first bad release.
+    #[arg(long)]
+    pub recurse: bool,
+    /// A git clone of the first bad package: list the commits between the two versions touching the failing files.
+    #[arg(long, value_name = "PATH")]
+    pub repo: Option<PathBuf>,
+    /// Without --good/--bad: the snapshot whose pass/fail transitions along the axis are bisected (default:
+    /// reports/<matrix name>.snap.toml).
+    #[arg(long, value_name = "FILE", conflicts_with = "good")]
+    pub snapshot: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = BisectFormat::Table)]
+    pub format: BisectFormat,
+    /// Write the report here instead of standard output.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub env: EnvArgs,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BisectFormat {
+    Table,
+    Json,
+    Markdown,
 }
 
 #[derive(Args)]

@@ -142,6 +142,26 @@ impl Harness {
         Cache::hash(&self.env_spec(cell))
     }
 
+    /// The `uv pip install` line that rebuilds `cell`'s environment by hand (into an activated virtualenv).
+    pub fn install_line(&self, cell: &Cell) -> String {
+        let spec = self.env_spec(cell);
+        let quote = |r: &String| format!("'{r}'");
+        let mut words = vec!["uv pip install".to_string()];
+        words.extend(spec.index.uv_args().iter().map(quote));
+        words.extend(spec.requirements.iter().map(quote));
+        if !spec.overrides.is_empty() {
+            words.push(format!(
+                "--override <(printf '%s\\n' {})",
+                spec.overrides
+                    .iter()
+                    .map(quote)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ));
+        }
+        words.join(" ")
+    }
+
     fn env_spec(&self, cell: &Cell) -> EnvSpec {
         EnvSpec {
             python: self.toolchain.python.clone(),

@@ -2,6 +2,7 @@
 //! the built-in QLoRA engine). The `qcompat` binary is a thin layer on top: it parses arguments, resolves settings
 //! and maps errors to exit codes; the integration tests reach the engine through here.
 
+pub mod bisect;
 pub mod cell_key;
 pub mod diff;
 pub mod engine;

@@ -15,6 +15,9 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let result = match cli.command {
         cli::Command::Run(args) => commands::run::run(settings::RunSettings::resolve(args)),
+        cli::Command::Bisect(args) => {
+            commands::bisect::run(settings::BisectSettings::resolve(args))
+        }
         cli::Command::Diff(args) => commands::diff::run(args),
         cli::Command::Report(args) => commands::report::run(args),
         cli::Command::Probes => commands::probes::run(),

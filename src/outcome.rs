@@ -137,7 +137,13 @@ pub fn failing_frames(run: &ProbeRun) -> Vec<String> {
         .iter()
         .find(|s| s.status == StageStatus::Fail)
         .and_then(|s| s.error.as_ref())
-        .map(|e| e.frames.iter().filter(|f| is_package_frame(f)).cloned().collect())
+        .map(|e| {
+            e.frames
+                .iter()
+                .filter(|f| is_package_frame(f))
+                .cloned()
+                .collect()
+        })
         .unwrap_or_default()
 }
 

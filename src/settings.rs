@@ -10,7 +10,7 @@ use qcompat::plan::Selection;
 use qcompat::report;
 use qcompat::snapshot::Mode;
 
-use crate::cli::{EnvArgs, RunArgs, SnapshotArgs};
+use crate::cli::{BisectArgs, EnvArgs, RunArgs, SnapshotArgs};
 
 /// Everything `qcompat run` needs.
 pub struct RunSettings {
@@ -39,9 +39,7 @@ impl RunSettings {
                 filters: args.filters,
                 probes: args.probes,
             },
-            jobs: args
-                .jobs
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+            jobs: args.jobs.unwrap_or_else(default_jobs),
             format: args.format.into(),
             output: args.output,
             color,
@@ -52,6 +50,33 @@ impl RunSettings {
             step_summary: var("GITHUB_STEP_SUMMARY").map(PathBuf::from),
         }
     }
+}
+
+/// Everything `qcompat bisect` needs.
+pub struct BisectSettings {
+    pub args: BisectArgs,
+    pub jobs: usize,
+    pub harness: HarnessSettings,
+    /// The command line as typed, for the report's "found with".
+    pub invocation: String,
+}
+
+impl BisectSettings {
+    pub fn resolve(args: BisectArgs) -> Self {
+        Self {
+            jobs: args.jobs.unwrap_or_else(default_jobs),
+            harness: harness_settings(&args.env),
+            invocation: std::env::args()
+                .map(|a| if a.contains(' ') { format!("'{a}'") } else { a })
+                .collect::<Vec<_>>()
+                .join(" "),
+            args,
+        }
+    }
+}
+
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Whether a table printed to standard output may carry ANSI colors.

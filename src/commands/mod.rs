@@ -1,5 +1,6 @@
 //! One module per command.
 
+pub mod bisect;
 pub mod diff;
 pub mod engine;
 pub mod probes;

@@ -101,8 +101,9 @@ impl Cache {
         ]
         .into_iter()
         // Only when present, so the environments of every matrix cell keep the hashes they had.
-        .chain((!spec.overrides.is_empty()).then(|| format!("overrides {}", spec.overrides.join(" "))))
-        {
+        .chain(
+            (!spec.overrides.is_empty()).then(|| format!("overrides {}", spec.overrides.join(" "))),
+        ) {
             hasher.update(part.as_bytes());
             hasher.update(b"\n");
         }

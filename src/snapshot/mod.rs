@@ -296,7 +296,12 @@ mod tests {
         let fresh = snapshot(vec![cell("1.1", &[("qlora-train", Outcome::Fail)])]);
         let order: Vec<Cell> = ["1.0", "1.1", "1.2"]
             .iter()
-            .map(|v| Cell::new(vec![("toyquant".into(), crate::version::parse_version(v).unwrap())]))
+            .map(|v| {
+                Cell::new(vec![(
+                    "toyquant".into(),
+                    crate::version::parse_version(v).unwrap(),
+                )])
+            })
             .collect();
         let probes = ["checkpoint-load".to_string(), "qlora-train".to_string()];
         let merged = Snapshot::merge(Some(&old), &fresh, &order, &probes);

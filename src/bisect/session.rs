@@ -1,0 +1,349 @@
+//! A bisect session: probes versions through the harness (the same environment cache as `run`), remembers every
+//! probed cell in a journal of its own (a rerun of a finished bisect probes nothing; Ctrl-C keeps what finished),
+//! verifies the endpoints and drives the search.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::blame::{self, Change};
+use super::commits::Commit;
+use super::search::{Judgement, Search};
+use super::{BadFailure, Step};
+use crate::error::{Error, Result};
+use crate::harness::{CellObserver, Harness};
+use crate::journal::{self, Journal};
+use crate::matrix::Cell;
+use crate::outcome::Outcome;
+use crate::results::CellResult;
+use crate::supervisor::Supervisor;
+use crate::version::Version;
+
+/// One search: a package, its candidates from the good end to the bad end, and how a version becomes a cell.
+pub struct Request<'a> {
+    /// The package whose versions are searched: a matrix axis, or a dependency forced by an override.
+    pub package: String,
+    pub candidates: Vec<Version>,
+    pub cell: &'a dyn Fn(&Version) -> Cell,
+    pub any_failure: bool,
+}
+
+/// What a search found.
+#[derive(Debug, Serialize)]
+pub struct Bisection {
+    pub axis: String,
+    /// `regression` (good is older than bad) or `fix` (good is newer).
+    pub direction: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_good: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_bad: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_bad: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_good: Option<String>,
+    /// Versions between the endpoints, both included.
+    pub candidates: usize,
+    /// Probe runs this bisect made (journal hits excluded), and its rounds of probes.
+    pub probe_runs: usize,
+    pub rounds: usize,
+    pub signature: Option<String>,
+    pub frame: Option<String>,
+    pub steps: Vec<Step>,
+    /// Versions that could not be judged (another failure, not installable, needs-cuda, timeout).
+    pub skipped: Vec<String>,
+    /// Skipped versions inside the final window: the boundary may lie at any of them.
+    pub undecided: Vec<String>,
+    pub blame: Vec<Change>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commits: Option<Vec<Commit>>,
+    /// The blamed dependency bisected in turn (`--recurse`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recursed: Option<Box<Bisection>>,
+    /// The two cells at the boundary, good side first: their resolved sets and how to rebuild them.
+    #[serde(skip)]
+    pub sides: [Side; 2],
+    /// The bad side's failing frames, for `--repo`.
+    #[serde(skip)]
+    pub frames: Vec<String>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Side {
+    pub version: String,
+    pub cell: Option<Cell>,
+    pub result: Option<CellResult>,
+    /// The `uv pip install` line that rebuilds the side's environment.
+    pub install: String,
+}
+
+pub struct Session<'a> {
+    harness: Arc<Harness>,
+    supervisor: &'a Supervisor,
+    probes: Vec<String>,
+    /// Probes per round: one per job, so two cores halve the open range three ways instead of two.
+    per_round: usize,
+    journal: Arc<JournalObserver>,
+    /// Every cell probed so far, from the journal or this session.
+    known: Vec<CellResult>,
+}
+
+impl<'a> Session<'a> {
+    pub fn open(
+        harness: Arc<Harness>,
+        supervisor: &'a Supervisor,
+        journal_name: &str,
+        probes: Vec<String>,
+        jobs: usize,
+    ) -> Result<Self> {
+        let (journal, known) = Journal::open(harness.runs_dir(), journal_name, true, &probes)?;
+        Ok(Self {
+            harness,
+            supervisor,
+            journal: Arc::new(JournalObserver {
+                journal,
+                probes: probes.clone(),
+            }),
+            probes,
+            per_round: jobs.max(1),
+            known,
+        })
+    }
+
+    /// Results of `cells`, with whether each ran now (false: the journal had it for the same environment).
+    fn probe(&mut self, cells: &[Cell]) -> Result<Vec<(CellResult, bool)>> {
+        let fresh_cells: Vec<Cell> = cells
+            .iter()
+            .filter(|c| self.remembered(c).is_none())
+            .cloned()
+            .collect();
+        let observer: Arc<dyn CellObserver> = self.journal.clone();
+        let fresh = self.harness.run_cells(
+            self.supervisor,
+            fresh_cells,
+            &self.probes,
+            self.per_round,
+            &observer,
+        )?;
+        self.known.extend(fresh.iter().cloned());
+        cells
+            .iter()
+            .map(|cell| {
+                let key = cell.key();
+                if let Some(result) = fresh.iter().find(|r| r.key == key) {
+                    return Ok((result.clone(), true));
+                }
+                let result = self
+                    .remembered(cell)
+                    .cloned()
+                    .ok_or_else(|| Error::infra(format!("no result for {key} after probing it")))?;
+                Ok((result, false))
+            })
+            .collect()
+    }
+
+    /// A result for `cell` from the journal: one that ran in the environment the cell would get now, or one whose
+    /// versions the resolver proved unsatisfiable (a property of the versions, not of the moment; an install error
+    /// may be the network's and runs again).
+    fn remembered(&self, cell: &Cell) -> Option<&CellResult> {
+        let hash = self.harness.env_hash(cell);
+        let key = cell.key();
+        self.known.iter().rev().find(|r| {
+            journal::reusable(r, cell, &hash)
+                || (r.key == key
+                    && r.env.is_none()
+                    && r.probes.iter().all(|p| p.outcome == Outcome::Unresolvable))
+        })
+    }
+
+    /// Verifies the endpoints, then searches between them.
+    pub fn bisect(&mut self, request: &Request<'_>) -> Result<Bisection> {
+        let seq = &request.candidates;
+        let (good_v, bad_v) = (&seq[0], &seq[seq.len() - 1]);
+        eprintln!(
+            "bisect {}: {} candidates from {good_v} (good) to {bad_v} (bad); checking the endpoints",
+            request.package,
+            seq.len()
+        );
+        let ends = self.probe(&[(request.cell)(good_v), (request.cell)(bad_v)])?;
+        let bad_failure = self.check_endpoints(request, &ends)?;
+        let mut steps = vec![
+            Step::new(good_v, &ends[0].0, Judgement::Good, ends[0].1),
+            Step::new(bad_v, &ends[1].0, Judgement::Bad, ends[1].1),
+        ];
+        let mut results: Vec<Option<CellResult>> = vec![None; seq.len()];
+        results[0] = Some(ends[0].0.clone());
+        results[seq.len() - 1] = Some(ends[1].0.clone());
+        let mut probe_runs = ends.iter().filter(|(_, ran)| *ran).count();
+        let (mut search, mut rounds) = (Search::new(seq.len()), 1);
+        loop {
+            let points = search.next(self.per_round);
+            if points.is_empty() {
+                break;
+            }
+            let names: Vec<String> = points.iter().map(|&i| seq[i].to_string()).collect();
+            eprintln!(
+                "bisect {}: probing {} ({} candidates open, about {} rounds left)",
+                request.package,
+                names.join(", "),
+                search.open().len(),
+                search.rounds_left(self.per_round)
+            );
+            let cells: Vec<Cell> = points.iter().map(|&i| (request.cell)(&seq[i])).collect();
+            let probed = self.probe(&cells)?;
+            rounds += 1;
+            let mut judged = Vec::new();
+            for (&i, (result, ran)) in points.iter().zip(probed) {
+                let judgement = bad_failure.judge(&result, request.any_failure);
+                probe_runs += usize::from(ran);
+                steps.push(Step::new(&seq[i], &result, judgement, ran));
+                judged.push((i, judgement));
+                results[i] = Some(result);
+            }
+            search.record(&judged);
+        }
+        let (g, b) = search.boundary();
+        let side = |i: usize| {
+            let cell = (request.cell)(&seq[i]);
+            Side {
+                version: seq[i].to_string(),
+                install: self.harness.install_line(&cell),
+                cell: Some(cell),
+                result: results[i].clone(),
+            }
+        };
+        let (good_side, bad_side) = (side(g), side(b));
+        let resolved = |s: &Side| {
+            s.result
+                .as_ref()
+                .map(|r| r.resolved.clone())
+                .unwrap_or_default()
+        };
+        let frames = bad_side
+            .result
+            .as_ref()
+            .and_then(|r| r.probes.iter().find(|p| !p.frames.is_empty()))
+            .map(|p| p.frames.clone())
+            .unwrap_or_default();
+        let (signature, frame) = bad_failure.headline();
+        let regression = good_v < bad_v;
+        let (older, newer) = if regression { (g, b) } else { (b, g) };
+        let name = |i: usize| Some(seq[i].to_string());
+        Ok(Bisection {
+            axis: request.package.clone(),
+            direction: if regression { "regression" } else { "fix" },
+            last_good: regression.then(|| name(older)).flatten(),
+            first_bad: regression.then(|| name(newer)).flatten(),
+            last_bad: (!regression).then(|| name(older)).flatten(),
+            first_good: (!regression).then(|| name(newer)).flatten(),
+            candidates: seq.len(),
+            probe_runs,
+            rounds,
+            signature: signature.map(String::from),
+            frame: frame.map(String::from),
+            skipped: steps
+                .iter()
+                .filter(|s| s.judgement == "skip")
+                .map(|s| s.version.clone())
+                .collect(),
+            undecided: search
+                .skipped_inside()
+                .iter()
+                .map(|&i| seq[i].to_string())
+                .collect(),
+            blame: blame::changes(
+                &request.package,
+                &resolved(&good_side),
+                &resolved(&bad_side),
+            ),
+            commits: None,
+            recursed: None,
+            steps,
+            sides: [good_side, bad_side],
+            frames,
+        })
+    }
+
+    /// The good endpoint must pass and the bad one must fail; the bad one's failure defines "bad".
+    fn check_endpoints(
+        &mut self,
+        request: &Request<'_>,
+        ends: &[(CellResult, bool)],
+    ) -> Result<BadFailure> {
+        let seq = &request.candidates;
+        let (good, bad) = (&ends[0].0, &ends[1].0);
+        if super::passes(bad) {
+            return Err(Error::BadInput(format!(
+                "--bad {}: every probe passed there; pick a version that fails",
+                seq[seq.len() - 1]
+            )));
+        }
+        if !super::passes(good) {
+            return Err(self.misbehaving_endpoint("--good", request, 0, good, "does not pass"));
+        }
+        BadFailure::of(bad).ok_or_else(|| {
+            self.misbehaving_endpoint("--bad", request, seq.len() - 1, bad, "does not fail")
+        })
+    }
+
+    /// Says what an endpoint did instead; one that could not be installed names the nearest version that can.
+    fn misbehaving_endpoint(
+        &mut self,
+        flag: &str,
+        request: &Request<'_>,
+        index: usize,
+        result: &CellResult,
+        expected: &str,
+    ) -> Error {
+        let worst = Step::new(&request.candidates[index], result, Judgement::Skip, false);
+        let what = format!(
+            "{}: {}",
+            worst.outcome,
+            worst.signature.as_deref().unwrap_or("no signature")
+        );
+        let version = &request.candidates[index];
+        if !matches!(worst.outcome, Outcome::Unresolvable | Outcome::InstallError) {
+            return Error::BadInput(format!("{flag} {version} {expected}: {what}"));
+        }
+        let nearest = self.nearest_installable(request, index);
+        Error::BadInput(format!(
+            "{flag} {version} cannot be installed ({what}){}",
+            nearest.map_or_else(
+                || " and neither can its three nearest candidates".to_string(),
+                |v| format!("; the nearest installable version is {v}")
+            )
+        ))
+    }
+
+    /// The nearest candidate inward from `index` whose environment builds (at most three tried).
+    fn nearest_installable(&mut self, request: &Request<'_>, index: usize) -> Option<Version> {
+        let seq = &request.candidates;
+        let inward: Vec<usize> = if index == 0 {
+            (1..seq.len()).take(3).collect()
+        } else {
+            (0..index).rev().take(3).collect()
+        };
+        for i in inward {
+            let probed = self.probe(&[(request.cell)(&seq[i])]).ok()?;
+            let outcome = Step::new(&seq[i], &probed[0].0, Judgement::Skip, false).outcome;
+            if !matches!(outcome, Outcome::Unresolvable | Outcome::InstallError) {
+                return Some(seq[i].clone());
+            }
+        }
+        None
+    }
+}
+
+/// Appends every finished cell to the session's journal.
+struct JournalObserver {
+    journal: Journal,
+    probes: Vec<String>,
+}
+
+impl CellObserver for JournalObserver {
+    fn started(&self, _cell: &Cell) {}
+
+    fn finished(&self, cell: &CellResult) {
+        self.journal.record(&self.probes, cell);
+    }
+}

@@ -1,0 +1,88 @@
+//! `qcompat bisect`: the first bad (or first fixed) release of one axis, from the versions the index publishes.
+
+use std::sync::Arc;
+
+use qcompat::bisect::drive::Job;
+use qcompat::bisect::render::{self, Context};
+use qcompat::bisect::session::Session;
+use qcompat::error::{Error, Result};
+use qcompat::exit::ExitStatus;
+use qcompat::files::write_atomically;
+use qcompat::harness::Harness;
+use qcompat::plan::{Plan, Selection};
+use qcompat::supervisor::Supervisor;
+use qcompat::version::parse_version;
+use qcompat::{matrix, snapshot};
+
+use crate::cli::BisectFormat;
+use crate::settings::BisectSettings;
+
+pub fn run(settings: BisectSettings) -> Result<ExitStatus> {
+    let args = &settings.args;
+    let matrix = matrix::load(&args.matrix)?;
+    let selection = Selection {
+        filters: args.filters.clone(),
+        probes: args.probes.clone(),
+    };
+    let plan = Plan::new(matrix, &selection, &settings.harness.index)?;
+    let index = settings.harness.index.clone();
+    let mut job = Job::new(&plan, &args.axis, &index)?;
+    job.any_failure = args.any_failure;
+    job.pre = args.pre;
+    job.recurse = args.recurse;
+    job.repo = args.repo.as_deref();
+    let pairs = match (&args.good, &args.bad) {
+        (Some(good), Some(bad)) => vec![(version("--good", good)?, version("--bad", bad)?)],
+        _ => {
+            let path = args
+                .snapshot
+                .clone()
+                .unwrap_or_else(|| snapshot::default_path(&plan.matrix.name));
+            let pairs = job.transitions(&snapshot::read(&path)?);
+            if pairs.is_empty() {
+                eprintln!(
+                    "{}: no pass/fail transition along `{}`: nothing to bisect",
+                    path.display(),
+                    args.axis
+                );
+                return Ok(ExitStatus::Success);
+            }
+            pairs
+        }
+    };
+
+    let harness = Arc::new(Harness::new(&plan.matrix, settings.harness)?);
+    let supervisor = Supervisor::new()?;
+    let journal = format!("bisect-{}.jsonl", plan.probes.join("+"));
+    let mut session = Session::open(
+        harness,
+        &supervisor,
+        &journal,
+        plan.probes.clone(),
+        settings.jobs,
+    )?;
+    let found = pairs
+        .iter()
+        .map(|(good, bad)| job.run(&mut session, good, bad))
+        .collect::<Result<Vec<_>>>()?;
+
+    let context = Context {
+        invocation: &settings.invocation,
+        matrix: &args.matrix,
+        probes: &plan.probes,
+    };
+    let text = match args.format {
+        BisectFormat::Table => render::table(&found),
+        BisectFormat::Json => render::json(&found),
+        BisectFormat::Markdown => render::markdown(&found, &context),
+    };
+    match &args.output {
+        Some(path) => write_atomically(path, &text)?,
+        None => print!("{text}"),
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn version(flag: &str, text: &str) -> Result<qcompat::version::Version> {
+    parse_version(text).map_err(|e| Error::BadInput(format!("{flag} {text}: {e}")))
+}
