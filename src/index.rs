@@ -110,13 +110,26 @@ struct ProjectFile {
     yanked: serde_json::Value,
 }
 
+/// An HTTP agent that trusts the machine's certificate store (and `SSL_CERT_FILE`), as uv and pip do: an index
+/// behind a company proxy or a private CA must list as it installs.
+fn agent() -> ureq::Agent {
+    let tls = ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+        .build();
+    ureq::Agent::config_builder()
+        .tls_config(tls)
+        .build()
+        .new_agent()
+}
+
 fn versions_from_index(package: &str, index: &str) -> Result<Vec<Version>> {
     let name = normalize(package);
     let url = format!("{}/{name}/", index.trim_end_matches('/'));
     let infra = |e: &dyn std::fmt::Display| {
         Error::infra(format!("listing versions of `{package}` from {url}: {e}"))
     };
-    let page: ProjectPage = ureq::get(&url)
+    let page: ProjectPage = agent()
+        .get(&url)
         .header("Accept", "application/vnd.pypi.simple.v1+json")
         .call()
         .map_err(|e| infra(&e))?

@@ -18,7 +18,6 @@ pub enum Judgement {
 
 #[derive(Debug)]
 pub struct Search {
-    len: usize,
     /// Index of the last point known good.
     good: usize,
     /// Index of the first point known bad.
@@ -31,7 +30,6 @@ impl Search {
     pub fn new(len: usize) -> Self {
         assert!(len >= 2, "a search needs its two endpoints");
         Self {
-            len,
             good: 0,
             bad: len - 1,
             skipped: BTreeSet::new(),
@@ -97,10 +95,6 @@ impl Search {
             .copied()
             .filter(|i| *i > self.good && *i < self.bad)
             .collect()
-    }
-
-    pub fn len(&self) -> usize {
-        self.len
     }
 }
 
