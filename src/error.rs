@@ -88,8 +88,8 @@ impl Error {
 /// The engine keeps its own error type (it is a library for the tests too); its exit code decides the class.
 impl From<crate::engine::EngineError> for Error {
     fn from(error: crate::engine::EngineError) -> Self {
-        match error.exit_code() {
-            2 => Error::BadInput(error.to_string()),
+        match error.exit_status() {
+            ExitStatus::BadInput => Error::BadInput(error.to_string()),
             _ => Error::infra_caused("the built-in engine failed", error),
         }
     }

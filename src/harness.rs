@@ -5,6 +5,7 @@
 //! probes and per-cell outputs live, and the built-in reference. Concurrency, signals and child processes belong
 //! to the [`Supervisor`] the caller passes in.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +20,7 @@ use crate::index::IndexSettings;
 use crate::matrix::{Cell, Known, Matrix};
 use crate::outcome::{self, Outcome, Verdict};
 use crate::probe::catalog::{self, Materialized};
-use crate::probe::runner::{ProbeJob, ProbeRun, run_probes};
+use crate::probe::runner::{CellRun, ProbeJob, ProbeRun, run_probes};
 use crate::results::{CellResult, EnvInfo, ProbeResult, Reference};
 use crate::supervisor::Supervisor;
 
@@ -264,26 +265,9 @@ impl Harness {
             device: &self.device,
         };
         let run = run_probes(&job).await?;
-
-        let (mut import_s, mut probe_s) = (0.0, 0.0);
-        let mut results = Vec::new();
-        // Report in the order asked, whatever order the processes settled them in.
-        for name in probes {
-            let Some((_, probe_run)) = run.probes.iter().find(|(n, _)| n == name) else {
-                continue;
-            };
-            let checks = self.reference_checks(name, probe_run, &artifacts).await?;
-            let verdict = outcome::apply_reference(outcome::classify(probe_run), &checks);
-            let verdict =
-                outcome::apply_known(verdict, name, cell, &env.resolved, &self.policy.known);
-            let evidence = Evidence::of(probe_run, checks);
-            if let ProbeRun::Reported(report) = probe_run {
-                let (import, rest) = report.time_split();
-                import_s += import;
-                probe_s += rest;
-            }
-            results.push(probe_result(name, verdict, evidence, Some(&log)));
-        }
+        let (results, import_s, probe_s) = self
+            .verdicts(cell, probes, &run, &env.resolved, &artifacts, &log)
+            .await?;
         Ok(CellResult {
             key: cell.key(),
             resolved: env.resolved,
@@ -296,6 +280,37 @@ impl Harness {
             probe_s: round(probe_s),
             probes: results,
         })
+    }
+
+    /// Each probe's verdict (classified, checked against the engine, known issues applied), in the order asked
+    /// whatever order the processes settled them in; with the seconds spent importing and probing.
+    async fn verdicts(
+        &self,
+        cell: &Cell,
+        probes: &[String],
+        run: &CellRun,
+        resolved: &BTreeMap<String, String>,
+        artifacts: &Path,
+        log: &Path,
+    ) -> Result<(Vec<ProbeResult>, f64, f64)> {
+        let (mut import_s, mut probe_s) = (0.0, 0.0);
+        let mut results = Vec::new();
+        for name in probes {
+            let Some((_, probe_run)) = run.probes.iter().find(|(n, _)| n == name) else {
+                continue;
+            };
+            let checks = self.reference_checks(name, probe_run, artifacts).await?;
+            let verdict = outcome::apply_reference(outcome::classify(probe_run), &checks);
+            let verdict = outcome::apply_known(verdict, name, cell, resolved, &self.policy.known);
+            if let ProbeRun::Reported(report) = probe_run {
+                let (import, rest) = report.time_split();
+                import_s += import;
+                probe_s += rest;
+            }
+            let evidence = Evidence::of(probe_run, checks);
+            results.push(probe_result(name, verdict, evidence, Some(log)));
+        }
+        Ok((results, import_s, probe_s))
     }
 
     /// The cell's fresh artifacts folder and empty log, under `runs/<matrix>/<cell>/`.

@@ -159,23 +159,29 @@ impl<'a> Session<'a> {
     /// Verifies the endpoints, then searches between them.
     pub fn bisect(&mut self, request: &Request<'_>) -> Result<Bisection> {
         let seq = &request.candidates;
-        let (good_v, bad_v) = (&seq[0], &seq[seq.len() - 1]);
+        let last = seq.len() - 1;
         eprintln!(
-            "bisect {}: {} candidates from {good_v} (good) to {bad_v} (bad); checking the endpoints",
+            "bisect {}: {} candidates from {} (good) to {} (bad); checking the endpoints",
             request.package,
-            seq.len()
+            seq.len(),
+            seq[0],
+            seq[last]
         );
-        let ends = self.probe(&[(request.cell)(good_v), (request.cell)(bad_v)])?;
+        let ends = self.probe(&[(request.cell)(&seq[0]), (request.cell)(&seq[last])])?;
         let bad_failure = self.check_endpoints(request, &ends)?;
-        let mut steps = vec![
-            Step::new(good_v, &ends[0].0, Judgement::Good, ends[0].1),
-            Step::new(bad_v, &ends[1].0, Judgement::Bad, ends[1].1),
-        ];
-        let mut results: Vec<Option<CellResult>> = vec![None; seq.len()];
-        results[0] = Some(ends[0].0.clone());
-        results[seq.len() - 1] = Some(ends[1].0.clone());
-        let mut probe_runs = ends.iter().filter(|(_, ran)| *ran).count();
-        let (mut search, mut rounds) = (Search::new(seq.len()), 1);
+        let mut trail = Trail {
+            steps: Vec::new(),
+            results: vec![None; seq.len()],
+            probe_runs: 0,
+            rounds: 1,
+        };
+        for (i, (result, ran), judgement) in [
+            (0, &ends[0], Judgement::Good),
+            (last, &ends[1], Judgement::Bad),
+        ] {
+            trail.add(i, &seq[i], result.clone(), *ran, judgement);
+        }
+        let mut search = Search::new(seq.len());
         loop {
             let points = search.next(self.per_round);
             if points.is_empty() {
@@ -190,18 +196,27 @@ impl<'a> Session<'a> {
                 search.rounds_left(self.per_round)
             );
             let cells: Vec<Cell> = points.iter().map(|&i| (request.cell)(&seq[i])).collect();
-            let probed = self.probe(&cells)?;
-            rounds += 1;
             let mut judged = Vec::new();
-            for (&i, (result, ran)) in points.iter().zip(probed) {
+            for (&i, (result, ran)) in points.iter().zip(self.probe(&cells)?) {
                 let judgement = bad_failure.judge(&result, request.any_failure);
-                probe_runs += usize::from(ran);
-                steps.push(Step::new(&seq[i], &result, judgement, ran));
+                trail.add(i, &seq[i], result, ran, judgement);
                 judged.push((i, judgement));
-                results[i] = Some(result);
             }
+            trail.rounds += 1;
             search.record(&judged);
         }
+        Ok(self.conclude(request, &search, trail, &bad_failure))
+    }
+
+    /// The report of a finished search: the window in the request's direction, the sides, blame and frames.
+    fn conclude(
+        &self,
+        request: &Request<'_>,
+        search: &Search,
+        trail: Trail,
+        bad_failure: &BadFailure,
+    ) -> Bisection {
+        let seq = &request.candidates;
         let (g, b) = search.boundary();
         let side = |i: usize| {
             let cell = (request.cell)(&seq[i]);
@@ -209,7 +224,7 @@ impl<'a> Session<'a> {
                 version: seq[i].to_string(),
                 install: self.harness.install_line(&cell),
                 cell: Some(cell),
-                result: results[i].clone(),
+                result: trail.results[i].clone(),
             }
         };
         let (good_side, bad_side) = (side(g), side(b));
@@ -226,10 +241,10 @@ impl<'a> Session<'a> {
             .map(|p| p.frames.clone())
             .unwrap_or_default();
         let (signature, frame) = bad_failure.headline();
-        let regression = good_v < bad_v;
+        let regression = seq[0] < seq[seq.len() - 1];
         let (older, newer) = if regression { (g, b) } else { (b, g) };
         let name = |i: usize| Some(seq[i].to_string());
-        Ok(Bisection {
+        Bisection {
             axis: request.package.clone(),
             direction: if regression { "regression" } else { "fix" },
             last_good: regression.then(|| name(older)).flatten(),
@@ -237,11 +252,12 @@ impl<'a> Session<'a> {
             last_bad: (!regression).then(|| name(older)).flatten(),
             first_good: (!regression).then(|| name(newer)).flatten(),
             candidates: seq.len(),
-            probe_runs,
-            rounds,
+            probe_runs: trail.probe_runs,
+            rounds: trail.rounds,
             signature: signature.map(String::from),
             frame: frame.map(String::from),
-            skipped: steps
+            skipped: trail
+                .steps
                 .iter()
                 .filter(|s| s.judgement == "skip")
                 .map(|s| s.version.clone())
@@ -258,10 +274,10 @@ impl<'a> Session<'a> {
             ),
             commits: None,
             recursed: None,
-            steps,
+            steps: trail.steps,
             sides: [good_side, bad_side],
             frames,
-        })
+        }
     }
 
     /// The good endpoint must pass and the bad one must fail; the bad one's failure defines "bad".
@@ -331,6 +347,30 @@ impl<'a> Session<'a> {
             }
         }
         None
+    }
+}
+
+/// What a search has probed so far.
+struct Trail {
+    steps: Vec<Step>,
+    /// By candidate index.
+    results: Vec<Option<CellResult>>,
+    probe_runs: usize,
+    rounds: usize,
+}
+
+impl Trail {
+    fn add(
+        &mut self,
+        i: usize,
+        version: &Version,
+        result: CellResult,
+        ran: bool,
+        judgement: Judgement,
+    ) {
+        self.probe_runs += usize::from(ran);
+        self.steps.push(Step::new(version, &result, judgement, ran));
+        self.results[i] = Some(result);
     }
 }
 

@@ -52,13 +52,16 @@ mod tests {
     fn missing_file_is_an_io_error_and_garbage_is_corrupt() {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("missing.pth");
-        assert_eq!(load_tensors(&missing).unwrap_err().exit_code(), 3);
+        assert_eq!(
+            load_tensors(&missing).unwrap_err().exit_status(),
+            crate::exit::ExitStatus::Infra
+        );
         for name in ["garbage.pth", "garbage.safetensors"] {
             let path = dir.path().join(name);
             std::fs::write(&path, b"definitely not a checkpoint").unwrap();
             let error = load_tensors(&path).unwrap_err();
             assert!(matches!(error, EngineError::CorruptFile { .. }), "{error}");
-            assert_eq!(error.exit_code(), 2);
+            assert_eq!(error.exit_status(), crate::exit::ExitStatus::BadInput);
         }
     }
 }

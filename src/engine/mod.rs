@@ -64,11 +64,11 @@ pub enum EngineError {
 }
 
 impl EngineError {
-    /// Exit code of the CLI: 2 for bad input or corrupt files, 3 for infrastructure (I/O, compute backend).
-    pub fn exit_code(&self) -> u8 {
+    /// Bad input for corrupt or unsupported files and arguments; the machine's fault for I/O and the compute backend.
+    pub fn exit_status(&self) -> crate::exit::ExitStatus {
         match self {
-            EngineError::Io { .. } | EngineError::Compute(_) => 3,
-            _ => 2,
+            EngineError::Io { .. } | EngineError::Compute(_) => crate::exit::ExitStatus::Infra,
+            _ => crate::exit::ExitStatus::BadInput,
         }
     }
 

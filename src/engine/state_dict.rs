@@ -496,7 +496,7 @@ mod tests {
         let tensor = Tensor::zeros((4, 4), DType::I64, &Device::Cpu).unwrap();
         let error = Params4bit::quantize("layer.weight", &tensor, 64, false).unwrap_err();
         assert!(error.to_string().contains("layer.weight"), "{error}");
-        assert_eq!(error.exit_code(), 2);
+        assert_eq!(error.exit_status(), crate::exit::ExitStatus::BadInput);
     }
 
     #[test]
