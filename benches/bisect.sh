@@ -15,7 +15,8 @@ bin=$PWD/target/release/qcompat
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # A private journal: the cold run must not reuse earlier bisects' probes (environments stay cached).
-matrix_name=$("$bin" run --list --format json "$@" --cache-dir "$cache" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["matrix"])' || true)
+matrix=$(python3 -c 'import sys; a = sys.argv[1:]; print(a[a.index("--matrix") + 1])' "$@")
+matrix_name=$("$bin" run --matrix "$matrix" --list --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["matrix"])')
 rm -f "$cache/runs/$matrix_name"/bisect-*.jsonl
 for label in cold warm; do
   start=$(python3 -c 'import time; print(time.perf_counter())')
