@@ -18,6 +18,7 @@ pub mod outcome;
 pub mod plan;
 pub mod probe;
 pub mod progress;
+pub mod published;
 pub mod report;
 pub mod results;
 pub mod snapshot;

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::index::{self, IndexSettings};
 use crate::matrix::{self, AxisValues, Cell, Matrix};
 use crate::version::{self, Version};
-use crate::{probe, suggest};
+use crate::{probe, published, suggest};
 
 /// Which cells and probes of a matrix to run, as the user asked.
 #[derive(Debug, Default)]
@@ -183,7 +183,10 @@ fn axis_versions(matrix: &Matrix, settings: &IndexSettings) -> Result<Vec<Vec<Ve
         .axes
         .iter()
         .map(|axis| match &axis.values {
-            AxisValues::Explicit(versions) => Ok(versions.clone()),
+            AxisValues::Explicit(versions) => {
+                published::check_explicit(axis, versions, settings)?;
+                Ok(versions.clone())
+            }
             AxisValues::Query { specifiers, pre } => {
                 let listed = index::list_versions(&axis.name, settings)?;
                 let matching: Vec<Version> = listed

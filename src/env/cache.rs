@@ -203,6 +203,14 @@ fn build(uv: &Uv, spec: &EnvSpec, venv: &Path) -> Result<EnvRecord, EnvFailure> 
             break;
         }
         last_error = String::from_utf8_lossy(&output.stderr).trim().to_string();
+        // Checked before the resolver: uv words a cache miss as "No solution found" too.
+        if let Some(package) = offline_cache_miss(&last_error) {
+            return Err(Error::infra(format!(
+                "--offline: {package} is not in uv's cache, so nothing can be installed; run once without \
+                 --offline to fill the cache, or add --find-links DIR"
+            ))
+            .into());
+        }
         if is_unresolvable(&last_error) {
             return Err(EnvFailure::Unresolvable(last_error));
         }
@@ -240,6 +248,20 @@ fn is_unresolvable(stderr: &str) -> bool {
         && !NOT_THE_RESOLVERS_FAULT.iter().any(|m| stderr.contains(m))
 }
 
+/// With the network off uv can only read its cache, and says a package it never downloaded "was not found in the
+/// cache", under "No solution found". That is a fact about this machine, not about the versions: the caller makes it
+/// an infrastructure error instead of an `unresolvable` cell. Returns the missing package, as uv names it.
+fn offline_cache_miss(stderr: &str) -> Option<String> {
+    const MISS: &str = " was not found in the cache";
+    let before = &stderr[..stderr.find(MISS)?];
+    let package = before
+        .rsplit(|c: char| c.is_whitespace())
+        .next()
+        .filter(|p| !p.is_empty())
+        .unwrap_or("a package");
+    Some(format!("`{package}`"))
+}
+
 fn parse_freeze(text: &str) -> BTreeMap<String, String> {
     text.lines()
         .filter_map(|line| line.split_once("=="))
@@ -264,6 +286,16 @@ mod tests {
         assert!(is_unresolvable(conflict));
         assert!(!is_unresolvable(corrupt));
         assert!(!is_unresolvable("error: Failed to download `torch==2.3.0`"));
+    }
+
+    #[test]
+    fn an_offline_cache_miss_names_the_package() {
+        let miss = "error: No solution found when resolving dependencies\n  cause: Because toyquant was not found in \
+                    the cache and you require toyquant==1.0, we can conclude that your requirements are unsatisfiable.";
+        assert_eq!(offline_cache_miss(miss).as_deref(), Some("`toyquant`"));
+        let conflict =
+            "error: No solution found when resolving dependencies\n  cause: toyhelper>=9 ...";
+        assert_eq!(offline_cache_miss(conflict), None);
     }
 
     #[test]

@@ -40,6 +40,9 @@ pub struct Axis {
     /// The package name; the axis pins `name==version`.
     pub name: String,
     pub values: AxisValues,
+    /// `file:line:column` of each explicit version, in order (empty for a query): where the plan points when the
+    /// index does not publish one.
+    pub written_at: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -183,31 +186,48 @@ fn axes(specs: IndexMap<String, AxisSpec>, source: &Source) -> Result<Vec<Axis>>
     }
     specs
         .into_iter()
-        .map(|(axis, values)| {
-            let values = match values {
-                AxisSpec::Versions(list) if list.is_empty() => {
-                    return Err(
-                        source.error_at(&[axis.as_str()], format!("axis `{axis}` has no versions"))
-                    );
-                }
-                AxisSpec::Versions(list) => AxisValues::Explicit(
-                    list.iter()
-                        .map(|v| {
-                            parse_version(v)
-                                .map_err(|e| source.error_at(&[axis.as_str(), v.as_str()], e))
-                        })
-                        .collect::<Result<_>>()?,
-                ),
-                AxisSpec::Query(query) => AxisValues::Query {
+        .map(|(axis, values)| match values {
+            AxisSpec::Versions(list) if list.is_empty() => {
+                Err(source.error_at(&[axis.as_str()], format!("axis `{axis}` has no versions")))
+            }
+            AxisSpec::Versions(list) => explicit_axis(axis, &list, source),
+            AxisSpec::Query(query) => Ok(Axis {
+                values: AxisValues::Query {
                     specifiers: parse_specifiers(&query.versions).map_err(|e| {
                         source.error_at(&[axis.as_str(), query.versions.as_str()], e)
                     })?,
                     pre: query.pre,
                 },
-            };
-            Ok(Axis { name: axis, values })
+                name: axis,
+                written_at: Vec::new(),
+            }),
         })
         .collect()
+}
+
+/// An axis of listed versions. One version written two ways (`2.4` and `2.4.0` are equal in PEP 440) would make
+/// two cells with one environment, so it is refused, naming both places.
+fn explicit_axis(axis: String, list: &[String], source: &Source) -> Result<Axis> {
+    let mut versions: Vec<Version> = Vec::new();
+    let mut written_at: Vec<String> = Vec::new();
+    for text in list {
+        let at = source.at_path(&[axis.as_str(), &format!("{text:?}")]);
+        let version =
+            parse_version(text).map_err(|e| source.error_at(&[axis.as_str(), text.as_str()], e))?;
+        if let Some(first) = versions.iter().position(|v| *v == version) {
+            return Err(Error::BadInput(format!(
+                "{at}: axis `{axis}` lists `{text}`, the same version as `{}` at {}; keep one",
+                list[first], written_at[first]
+            )));
+        }
+        versions.push(version);
+        written_at.push(at);
+    }
+    Ok(Axis {
+        name: axis,
+        values: AxisValues::Explicit(versions),
+        written_at,
+    })
 }
 
 fn known_issue(entry: KnownSpec, probes: &[String], source: &Source) -> Result<Known> {

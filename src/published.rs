@@ -1,0 +1,91 @@
+//! Explicit axis versions checked against what is published, so a version that does not exist is bad input at the
+//! line that names it, not an `unresolvable` cell that reads like a conflict.
+//!
+//! The check needs a listing: the index (unless `--offline`) or the find-links folders (with no index). Offline
+//! against an index nothing can be listed, so nothing is checked; a version missing from uv's cache then stops
+//! the run as an infrastructure error. An index that cannot be reached is not the matrix's fault either: the
+//! check is skipped with a warning and uv decides.
+
+use crate::error::{Error, Result};
+use crate::index::{self, IndexSettings};
+use crate::matrix::Axis;
+use crate::version::Version;
+
+/// Published neighbours named on each side of a missing version.
+const NEIGHBOURS: usize = 2;
+
+/// Exit 2 at the first version of `axis` that the index (or find-links) does not publish.
+pub fn check_explicit(axis: &Axis, versions: &[Version], settings: &IndexSettings) -> Result<()> {
+    if settings.offline && !settings.no_index {
+        return Ok(());
+    }
+    let published = match index::list_versions(&axis.name, settings) {
+        Ok(published) => published,
+        Err(error) => {
+            eprintln!(
+                "warning: versions of `{}` not checked against the index: {error}",
+                axis.name
+            );
+            return Ok(());
+        }
+    };
+    for (version, at) in versions.iter().zip(&axis.written_at) {
+        if !is_published(version, &published) {
+            return Err(Error::BadInput(format!(
+                "{at}: {} {version} is not published{}",
+                axis.name,
+                nearest(version, &published)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `==2.3.0` installs `2.3.0+cpu` too, so a version without a local label matches any local build of it.
+fn is_published(version: &Version, published: &[Version]) -> bool {
+    published
+        .iter()
+        .any(|p| p == version || (!version.is_local() && p.clone().without_local() == *version))
+}
+
+/// ` (nearest published: 2.4.0, 2.5.0)`: the closest versions below and above, from an ascending list.
+fn nearest(version: &Version, published: &[Version]) -> String {
+    if published.is_empty() {
+        return " (no version of it is published)".into();
+    }
+    let split = published.partition_point(|p| p < version);
+    let below = &published[split.saturating_sub(NEIGHBOURS)..split];
+    let above = &published[split..(split + NEIGHBOURS).min(published.len())];
+    let names: Vec<String> = below.iter().chain(above).map(ToString::to_string).collect();
+    format!(" (nearest published: {})", names.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn versions(texts: &[&str]) -> Vec<Version> {
+        texts.iter().map(|t| t.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn a_plain_version_matches_its_local_builds() {
+        let published = versions(&["2.3.0+cpu", "2.4.0"]);
+        assert!(is_published(&"2.3.0".parse().unwrap(), &published));
+        assert!(is_published(&"2.4".parse().unwrap(), &published));
+        assert!(!is_published(&"2.3.0+cu121".parse().unwrap(), &published));
+    }
+
+    #[test]
+    fn the_nearest_versions_surround_the_missing_one() {
+        let published = versions(&["1.0", "1.1", "1.2", "1.3", "2.0"]);
+        assert_eq!(
+            nearest(&"1.25".parse().unwrap(), &published),
+            " (nearest published: 1.1, 1.2, 1.3, 2.0)"
+        );
+        assert_eq!(
+            nearest(&"9.9.9".parse().unwrap(), &published),
+            " (nearest published: 1.3, 2.0)"
+        );
+    }
+}
