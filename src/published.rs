@@ -80,7 +80,7 @@ mod tests {
     fn the_nearest_versions_surround_the_missing_one() {
         let published = versions(&["1.0", "1.1", "1.2", "1.3", "2.0"]);
         assert_eq!(
-            nearest(&"1.25".parse().unwrap(), &published),
+            nearest(&"1.2.5".parse().unwrap(), &published),
             " (nearest published: 1.1, 1.2, 1.3, 2.0)"
         );
         assert_eq!(
