@@ -429,6 +429,7 @@ fn probe_result(
     ProbeResult {
         name: name.to_string(),
         outcome: verdict.outcome,
+        hint: verdict.signature.as_deref().and_then(crate::recipe::hint),
         signature: verdict.signature,
         frame: verdict.frame,
         frames: evidence.frames,

@@ -19,6 +19,7 @@ pub mod plan;
 pub mod probe;
 pub mod progress;
 pub mod published;
+pub mod recipe;
 pub mod report;
 pub mod results;
 pub mod snapshot;

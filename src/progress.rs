@@ -79,6 +79,14 @@ impl Progress {
         }
     }
 
+    /// A line for the reader, above the bar on a terminal.
+    pub fn note(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => eprintln!("{line}"),
+        }
+    }
+
     pub fn clear(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();

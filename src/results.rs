@@ -60,6 +60,9 @@ pub struct ProbeResult {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<NumericCheck>,
     pub log: Option<String>,
+    /// The pin that fixes a known environment-recipe failure (`setuptools = "<70"`), from the signature.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
 }
 
 /// The `builtin` reference row: metrics per probe, computed by the engine on the fixture checkpoint.

@@ -69,3 +69,62 @@ fn explicit_versions_must_be_published_and_written_once() {
     }
     insta::assert_snapshot!("unpublished_versions", messages);
 }
+
+/// A matrix written from the README alone, as it failed: Lightning without setuptools, torch beside NumPy 2.
+const RECIPE_FAILURES: &str = r#"matrix = "lightning"
+
+[[cell]]
+key = { lightning = "2.3.3" }
+
+[cell.resolved]
+lightning = "2.3.3"
+numpy = "2.1.3"
+torch = "2.3.0"
+
+[[cell.probe]]
+name = "checkpoint-load"
+outcome = "fail"
+signature = "ModuleNotFoundError: No module named 'pkg_resources'"
+frame = "lightning_utilities/core/imports.py:_check_requirement"
+
+[[cell]]
+key = { lightning = "2.4.0" }
+
+[cell.resolved]
+lightning = "2.4.0"
+numpy = "2.1.3"
+torch = "2.3.0"
+
+[[cell.probe]]
+name = "checkpoint-load"
+outcome = "fail"
+signature = "ImportError: A module that was compiled using NumPy 1.x cannot be run in NumPy 2.1.3 as it may crash."
+"#;
+
+#[test]
+fn environment_recipe_failures_name_their_pin_in_every_report() {
+    let scratch = Scratch::new();
+    scratch.write("recipe.snap.toml", RECIPE_FAILURES);
+    let render = |format: &str| {
+        let output = scratch
+            .command(&["report", "recipe.snap.toml", "--format", format])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        stdout(&output)
+    };
+    insta::assert_snapshot!("recipe_hints_table", render("table"));
+    insta::assert_snapshot!("recipe_hints_markdown", render("markdown"));
+    let html = render("html");
+    assert!(
+        html.contains("hint: environment recipe: add setuptools = &quot;&lt;70&quot; to [pins]")
+    );
+    let json: serde_json::Value = serde_json::from_str(&render("json")).unwrap();
+    let hints: Vec<&str> = json["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["probes"][0]["hint"].as_str().unwrap())
+        .collect();
+    insta::assert_debug_snapshot!("recipe_hints_json", hints);
+}

@@ -12,6 +12,7 @@ use qcompat::journal::{self, Journal};
 use qcompat::matrix::{self, Cell};
 use qcompat::plan::Plan;
 use qcompat::progress::Progress;
+use qcompat::recipe::ResolverNote;
 use qcompat::report::{self, Format};
 use qcompat::results::{CellResult, RunReport};
 use qcompat::snapshot::Baseline;
@@ -55,6 +56,7 @@ pub fn run(settings: RunSettings) -> Result<ExitStatus> {
         progress: Progress::new(todo.len()),
         journal,
         probes: plan.probes.clone(),
+        resolver_note: ResolverNote::new(&plan.matrix),
     });
     let supervisor = Supervisor::new()?;
     let fresh = harness.run_cells(&supervisor, todo, &plan.probes, settings.jobs, &observer);
@@ -107,6 +109,7 @@ struct Bookkeeping {
     progress: Progress,
     journal: Journal,
     probes: Vec<String>,
+    resolver_note: ResolverNote,
 }
 
 impl CellObserver for Bookkeeping {
@@ -116,6 +119,7 @@ impl CellObserver for Bookkeeping {
 
     fn finished(&self, cell: &CellResult) {
         self.journal.record(&self.probes, cell);
+        self.resolver_note.tell(cell, &self.progress);
         self.progress.finished(cell);
     }
 }

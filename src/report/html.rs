@@ -330,6 +330,9 @@ fn write_signatures(out: &mut String, view: &View<'_>) {
                 escape(frame)
             );
         }
+        if let Some(hint) = group.hint {
+            let _ = write!(out, "<p class=\"hint\">hint: {}</p>", escape(hint));
+        }
         let _ = write!(out, "<p>{} probe run(s):</p><ul>", group.hits.len());
         for hit in &group.hits {
             let known = hit

@@ -97,6 +97,9 @@ fn write_signatures(out: &mut String, view: &View<'_>) {
             outcome_badge(group.outcome),
             code(group.signature)
         );
+        if let Some(hint) = group.hint {
+            let _ = writeln!(out, "   - **hint:** {hint}");
+        }
         for hit in &group.hits {
             let known = hit
                 .probe

@@ -94,6 +94,9 @@ fn write_signatures(out: &mut String, view: &View<'_>) {
         if let Some(frame) = group.frame {
             let _ = write!(out, "\n    at {frame}");
         }
+        if let Some(hint) = group.hint {
+            let _ = write!(out, "\n    hint: {hint}");
+        }
         let _ = writeln!(out, "\n    {} probe run(s):", group.hits.len());
         for hit in &group.hits {
             let known = hit

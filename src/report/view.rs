@@ -47,6 +47,8 @@ pub struct SignatureGroup<'a> {
     pub frame: Option<&'a str>,
     pub outcome: Outcome,
     pub hits: Vec<Hit<'a>>,
+    /// The pin that fixes a known environment-recipe failure with this signature.
+    pub hint: Option<&'a str>,
 }
 
 impl<'a> View<'a> {
@@ -158,6 +160,7 @@ fn signature_groups<'a>(hits: &[Hit<'a>]) -> Vec<SignatureGroup<'a>> {
                 frame,
                 outcome: hit.probe.outcome,
                 hits: vec![*hit],
+                hint: hit.probe.hint.as_deref(),
             }),
         }
     }

@@ -210,6 +210,7 @@ impl SnapshotProbe {
             substitutions: self.substitutions.clone(),
             checks: Vec::new(),
             log: None,
+            hint: self.signature.as_deref().and_then(crate::recipe::hint),
         }
     }
 }
