@@ -29,6 +29,8 @@ pub enum Command {
     Report(ReportArgs),
     /// List the probe catalogue and what each probe needs.
     Probes,
+    /// Rebuild one cell's environment and rerun its probes with full tracebacks on the terminal.
+    Repro(ReproArgs),
     /// The built-in QLoRA engine (the reference row): quantize, dequantize, train, reference.
     Engine(EngineArgs),
 }
@@ -136,6 +138,21 @@ pub struct BisectArgs {
     /// Write the report here instead of standard output.
     #[arg(long)]
     pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub env: EnvArgs,
+}
+
+#[derive(Args)]
+pub struct ReproArgs {
+    /// The matrix file (TOML or YAML).
+    #[arg(long)]
+    pub matrix: PathBuf,
+    /// The cell, as reports print it: AXIS=VERSION,AXIS=VERSION (every axis).
+    #[arg(long, value_name = "KEY")]
+    pub cell: String,
+    /// Only these probes (repeatable; default: the matrix's).
+    #[arg(long = "probe", value_name = "NAME")]
+    pub probes: Vec<String>,
     #[command(flatten)]
     pub env: EnvArgs,
 }

@@ -97,7 +97,7 @@ fn snapshot_mode(args: SnapshotArgs) -> Option<(Mode, Option<PathBuf>)> {
     Some((mode, args.snapshot))
 }
 
-fn harness_settings(args: &EnvArgs) -> HarnessSettings {
+pub fn harness_settings(args: &EnvArgs) -> HarnessSettings {
     HarnessSettings {
         cache_root: args.cache_dir.clone().unwrap_or_else(default_cache_root),
         index: index_settings(&args.find_links, args.offline),

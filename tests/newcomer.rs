@@ -128,3 +128,51 @@ fn environment_recipe_failures_name_their_pin_in_every_report() {
         .collect();
     insta::assert_debug_snapshot!("recipe_hints_json", hints);
 }
+
+const TWO_CELLS: &str = r#"
+name = "toy"
+probes = ["toy-load"]
+timeout = "20s"
+
+[axes]
+toyquant = ["1.0", "1.2"]
+"#;
+
+#[test]
+fn repro_rebuilds_a_cell_and_shows_the_full_traceback() {
+    let scratch = Scratch::new();
+    scratch.write("toy.toml", TWO_CELLS);
+    let run = scratch.qcompat(&["run", "--matrix", "toy.toml"]);
+    assert_eq!(run.status.code(), Some(1), "{}", stderr(&run));
+    // The table names the log of a cell that hit the signature, and the log keeps the whole traceback.
+    let table = stdout(&run);
+    let log = table
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("log: "))
+        .unwrap_or_else(|| panic!("no log line:\n{table}"));
+    let text = std::fs::read_to_string(log).unwrap();
+    assert!(text.contains("Traceback (most recent call last)"), "{text}");
+    assert!(text.contains("toyquant/__init__.py\", line "), "{text}");
+
+    let output = scratch.qcompat(&["repro", "--matrix", "toy.toml", "--cell", "toyquant=1.2"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let (out, err) = (stdout(&output), stderr(&output));
+    let install = out.lines().find(|l| l.contains(" pip install ")).unwrap();
+    assert!(install.ends_with(" toyquant==1.2"), "{out}");
+    assert!(out.contains("_qcompat.py toy-load"), "{out}");
+    assert!(err.contains("toyquant/__init__.py\", line "), "{err}");
+    assert!(
+        err.ends_with(
+            "toy-load: fail: AttributeError: '_LazyTensor' object has no attribute 'data'\n"
+        ),
+        "{err}"
+    );
+
+    let passing = scratch.qcompat(&["repro", "--matrix", "toy.toml", "--cell", "toyquant=1.0.0"]);
+    assert_eq!(passing.status.code(), Some(0), "{}", stderr(&passing));
+    assert!(stderr(&passing).ends_with("toy-load: pass\n"));
+
+    let unknown = scratch.qcompat(&["repro", "--matrix", "toy.toml", "--cell", "toyquant=1.3"]);
+    assert_eq!(unknown.status.code(), Some(2), "{}", stderr(&unknown));
+    insta::assert_snapshot!("repro_unknown_cell", stderr(&unknown));
+}

@@ -315,7 +315,7 @@ fn run_reports_markdown_and_junit_and_fills_the_job_summary() {
     let scratch = Scratch::new();
     scratch.write("toy.toml", TOY);
     let (markdown, _) = run(&scratch, &["--format", "markdown"], 0);
-    insta::assert_snapshot!("run_markdown", markdown);
+    insta::assert_snapshot!("run_markdown", scratch.scrub(&markdown));
 
     let summary = scratch.path().join("summary.md");
     let output = scratch

@@ -134,7 +134,7 @@ fn expected_outcomes_exit_zero_and_the_table_groups_signatures() {
         "an xfail is expected: {}",
         stderr(&output)
     );
-    insta::assert_snapshot!("toy_table_xfail", stdout(&output));
+    insta::assert_snapshot!("toy_table_xfail", scratch.scrub(&stdout(&output)));
 }
 
 #[test]

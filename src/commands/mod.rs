@@ -5,4 +5,5 @@ pub mod diff;
 pub mod engine;
 pub mod probes;
 pub mod report;
+pub mod repro;
 pub mod run;

@@ -114,6 +114,9 @@ fn write_signatures(out: &mut String, view: &View<'_>) {
                 hit.probe.name
             );
         }
+        if let Some(log) = group.log() {
+            let _ = writeln!(out, "   - log: {}", code(log));
+        }
     }
     out.push_str("\n</details>\n");
 }

@@ -107,6 +107,9 @@ fn write_signatures(out: &mut String, view: &View<'_>) {
                 .unwrap_or_default();
             let _ = writeln!(out, "      {} {}{known}", hit.cell.key, hit.probe.name);
         }
+        if let Some(log) = group.log() {
+            let _ = writeln!(out, "    log: {log}");
+        }
     }
 }
 

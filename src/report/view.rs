@@ -129,6 +129,13 @@ impl<'a> View<'a> {
     }
 }
 
+impl SignatureGroup<'_> {
+    /// The log of the first probe run that hit this signature (none from a snapshot: logs are not recorded there).
+    pub fn log(&self) -> Option<&str> {
+        self.hits.iter().find_map(|h| h.probe.log.as_deref())
+    }
+}
+
 fn columns(report: &RunReport) -> Vec<&str> {
     let mut seen: Vec<&str> = Vec::new();
     for probe in report.cells.iter().flat_map(|c| &c.probes) {

@@ -76,6 +76,11 @@ impl Scratch {
         command
     }
 
+    /// `text` with this scratch folder's path as `[scratch]`: reports name per-cell logs by absolute path.
+    pub fn scrub(&self, text: &str) -> String {
+        text.replace(&self.path().display().to_string(), "[scratch]")
+    }
+
     /// `qcompat ARGS` with this scratch's cache, installing only from the toy wheels.
     pub fn qcompat(&self, args: &[&str]) -> Output {
         self.run_command(args).output().expect("qcompat runs")
