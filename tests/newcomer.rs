@@ -176,3 +176,67 @@ fn repro_rebuilds_a_cell_and_shows_the_full_traceback() {
     assert_eq!(unknown.status.code(), Some(2), "{}", stderr(&unknown));
     insta::assert_snapshot!("repro_unknown_cell", stderr(&unknown));
 }
+
+/// The regression window in miniature: a nightly breaks loading (a known issue), a later nightly fixes it; an old
+/// bitsandbytes has no CPU kernel and says nothing about Lightning.
+const WINDOW: &str = r#"matrix = "lightning"
+
+[[cell]]
+key = { lightning = "2.3.0.dev20240519", bitsandbytes = "0.42.0" }
+[[cell.probe]]
+name = "checkpoint-load"
+outcome = "needs-cuda"
+signature = "bitsandbytes 0.42.0 has no CPU NF4 kernel"
+
+[[cell]]
+key = { lightning = "2.3.0.dev20240519", bitsandbytes = "0.45.5" }
+[[cell.probe]]
+name = "checkpoint-load"
+outcome = "pass"
+
+[[cell]]
+key = { lightning = "2.3.0.dev20240526", bitsandbytes = "0.45.5" }
+[[cell.probe]]
+name = "checkpoint-load"
+outcome = "xfail"
+signature = "AttributeError: '_NotYetLoadedTensor' object has no attribute 'data'"
+known = "lightning-20119"
+
+[[cell]]
+key = { lightning = "2.4.0.dev20240728", bitsandbytes = "0.45.5" }
+[[cell.probe]]
+name = "checkpoint-load"
+outcome = "pass"
+
+[[cell]]
+key = { lightning = "2.10.0", bitsandbytes = "0.45.5" }
+[[cell.probe]]
+name = "checkpoint-load"
+outcome = "pass"
+"#;
+
+#[test]
+fn the_headline_says_where_outcomes_change_along_each_axis() {
+    let scratch = Scratch::new();
+    scratch.write("window.snap.toml", WINDOW);
+    let render = |format: &str| {
+        let output = scratch
+            .command(&["report", "window.snap.toml", "--format", format])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        stdout(&output)
+    };
+    let table = render("table");
+    let start = table.find("along each axis:").expect("a headline");
+    let headline: String = table[start..]
+        .lines()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join("\n");
+    insta::assert_snapshot!("headline_table", headline);
+    let lightning = "lightning: passes up to 2.3.0.dev20240519, fails from 2.3.0.dev20240526 (known \
+                     lightning-20119), passes again from 2.4.0.dev20240728";
+    assert!(render("markdown").contains(&format!("\n- {lightning}\n")));
+    assert!(render("html").contains(&format!("<li>{lightning}</li>")));
+}

@@ -54,6 +54,13 @@ pub fn render(view: &View<'_>) -> String {
         escape(&view.count_phrases().join(" · ")),
         if regressions == 1 { "" } else { "s" }
     );
+    if !view.headline.is_empty() {
+        out.push_str("<ul id=\"headline\">");
+        for line in &view.headline {
+            let _ = write!(out, "<li>{}</li>", escape(line));
+        }
+        out.push_str("</ul>\n");
+    }
     write_legend(&mut out, view);
     write_grid(&mut out, view, &layout);
     out.push_str("<aside id=\"details\" hidden><h2>Probe run</h2><dl></dl></aside>\n");

@@ -14,6 +14,12 @@ pub fn render(view: &View<'_>) -> String {
         n => format!("**{n} regressions**"),
     };
     let _ = writeln!(out, "{headline} · {}\n", view.count_phrases().join(" · "));
+    for line in &view.headline {
+        let _ = writeln!(out, "- {line}");
+    }
+    if !view.headline.is_empty() {
+        out.push('\n');
+    }
     write_grid(&mut out, view);
     write_fixed_upstream(&mut out, view);
     write_signatures(&mut out, view);

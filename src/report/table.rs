@@ -15,6 +15,12 @@ const COLUMN: usize = 16;
 pub fn render(view: &View<'_>, color: bool) -> String {
     let mut out = String::new();
     write_grid(&mut out, view, color);
+    if !view.headline.is_empty() {
+        out.push_str("\nalong each axis:\n");
+        for line in &view.headline {
+            let _ = writeln!(out, "    {line}");
+        }
+    }
     write_signatures(&mut out, view);
     write_fixed_upstream(&mut out, view);
     write_substitutions(&mut out, view);

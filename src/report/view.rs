@@ -25,6 +25,8 @@ pub struct View<'a> {
     /// Every distinct substitution a probe made to run on this machine, sorted.
     pub substitutions: Vec<&'a str>,
     pub reference: Option<&'a Reference>,
+    /// One line per axis with several versions: where outcomes change along it (see `headline`).
+    pub headline: Vec<String>,
 }
 
 /// One cell, its probe results aligned with [`View::probes`] (none where the cell did not run that probe).
@@ -85,7 +87,7 @@ impl<'a> View<'a> {
             .collect();
         substitutions.sort();
         substitutions.dedup();
-        Self {
+        let mut view = Self {
             matrix: &report.matrix,
             probes,
             counts: &report.summary,
@@ -99,7 +101,10 @@ impl<'a> View<'a> {
             substitutions,
             reference: report.reference.as_ref(),
             rows,
-        }
+            headline: Vec::new(),
+        };
+        view.headline = super::headline::lines(&view);
+        view
     }
 
     /// The 1-based number of `probe`'s signature group, so a reader can match a failure in a grid with its cause
