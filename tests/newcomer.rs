@@ -240,3 +240,70 @@ fn the_headline_says_where_outcomes_change_along_each_axis() {
     assert!(render("markdown").contains(&format!("\n- {lightning}\n")));
     assert!(render("html").contains(&format!("<li>{lightning}</li>")));
 }
+
+/// The commands of the README's `sh` blocks, one a line, comments cut off.
+fn readme_commands() -> Vec<String> {
+    let readme = std::fs::read_to_string(common::repo().join("README.md")).unwrap();
+    let mut commands = Vec::new();
+    let mut inside = false;
+    for line in readme.lines() {
+        if line.starts_with("```") {
+            inside = line == "```sh";
+            continue;
+        }
+        if inside {
+            let command = line.split(" #").next().unwrap().trim();
+            if !command.is_empty() {
+                commands.push(command.to_string());
+            }
+        }
+    }
+    commands
+}
+
+#[test]
+fn the_readme_commands_work_as_typed() {
+    let commands = readme_commands();
+    let first_use = commands
+        .iter()
+        .position(|c| c.starts_with("qcompat "))
+        .unwrap();
+    let install = commands
+        .iter()
+        .position(|c| c.starts_with("cargo install --path ."));
+    let readme = std::fs::read_to_string(common::repo().join("README.md")).unwrap();
+    assert!(
+        readme.contains("`cargo install --path .`") || install.is_some_and(|i| i < first_use),
+        "the README says how `qcompat` gets on PATH before using it"
+    );
+    // The test command is a script that does its own set-up.
+    let script = common::repo().join(".ci/run");
+    assert!(commands.iter().any(|c| c == ".ci/run"), "{commands:?}");
+    use std::os::unix::fs::PermissionsExt;
+    assert!(std::fs::metadata(&script).unwrap().permissions().mode() & 0o111 != 0);
+
+    let scratch = Scratch::new();
+    let help = |args: &[&str]| stdout(&scratch.command(args).arg("--help").output().unwrap());
+    for command in commands.iter().filter_map(|c| c.strip_prefix("qcompat ")) {
+        let words: Vec<&str> = command.split_whitespace().collect();
+        let mut path = vec![words[0]];
+        if words[0] == "engine" {
+            path.push(words[1]);
+        }
+        let text = help(&path);
+        assert!(
+            !text.is_empty(),
+            "`qcompat {}` is not a command",
+            path.join(" ")
+        );
+        let flags = words.iter().map(|w| w.trim_matches(['[', ']']));
+        for flag in flags.filter(|w| w.starts_with("--")) {
+            let flag = flag.split('=').next().unwrap();
+            assert!(
+                text.contains(flag),
+                "`qcompat {command}`: no {flag} in `{}`",
+                path.join(" ")
+            );
+        }
+    }
+}
