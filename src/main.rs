@@ -6,13 +6,12 @@
 mod cli;
 mod commands;
 mod settings;
+mod usage;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = usage::parse();
     let result = match cli.command {
         cli::Command::Run(args) => commands::run::run(settings::RunSettings::resolve(args)),
         cli::Command::Bisect(args) => {

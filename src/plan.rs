@@ -61,8 +61,9 @@ impl Plan {
             .collect();
         if cells.is_empty() {
             return Err(Error::BadInput(format!(
-                "{}: no cell matches the filters",
-                matrix.source.display()
+                "{}: no cell matches the filters{}",
+                matrix.source.display(),
+                valid_values(&matrix, &axis_versions, &filters)
             )));
         }
         let mut plan = Self {
@@ -175,6 +176,39 @@ fn parse_filters(matrix: &Matrix, filters: &[String]) -> Result<Vec<(String, Ver
             Ok((axis.to_string(), version))
         })
         .collect()
+}
+
+/// `; toyquant takes 1.0, 1.2`: the versions of each filtered axis whose filter names none of them.
+fn valid_values(
+    matrix: &Matrix,
+    axis_versions: &[Vec<Version>],
+    filters: &[(String, Version)],
+) -> String {
+    const SHOWN: usize = 12;
+    let mut phrases = Vec::new();
+    for (axis, versions) in matrix.axes.iter().zip(axis_versions) {
+        let asked: Vec<&Version> = filters
+            .iter()
+            .filter(|(a, _)| *a == axis.name)
+            .map(|(_, v)| v)
+            .collect();
+        if asked.is_empty() || asked.iter().any(|v| versions.contains(v)) {
+            continue;
+        }
+        let mut shown: Vec<String> = versions
+            .iter()
+            .take(SHOWN)
+            .map(ToString::to_string)
+            .collect();
+        if versions.len() > SHOWN {
+            shown.push(format!("… ({} in all; run --list)", versions.len()));
+        }
+        phrases.push(format!("{} takes {}", axis.name, shown.join(", ")));
+    }
+    if phrases.is_empty() {
+        return String::new();
+    }
+    format!("; {}", phrases.join("; "))
 }
 
 /// Each axis's versions: explicit ones as written, query axes as the index lists them now.

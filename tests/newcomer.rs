@@ -307,3 +307,36 @@ fn the_readme_commands_work_as_typed() {
         }
     }
 }
+
+#[test]
+fn rough_edges_say_what_to_do() {
+    let scratch = Scratch::new();
+    scratch.write("toy.toml", TWO_CELLS);
+    scratch.write(
+        "timeout.toml",
+        "name = \"timeout-test\"\nprobes = [\"toy-load\"]\ntimeout = \"10 minutes please\"\n[axes]\ntoyquant = [\"1.0\"]\n",
+    );
+    std::fs::create_dir(scratch.path().join("matrices")).unwrap();
+    scratch.write("matrices/a.toml", TWO_CELLS);
+    let mut messages = String::new();
+    for args in [
+        &["run", "--matrix", "timeout.toml"][..],
+        &["rnu", "--matrix", "toy.toml"],
+        &["run", "--matrix", "toy.toml", "--filter", "toyquant=2.3.9"],
+        &["run", "--matrix", "matrices"],
+    ] {
+        let output = scratch.qcompat(args);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        messages.push_str(&format!(
+            "$ qcompat {}\n{}\n",
+            args.join(" "),
+            stderr(&output)
+        ));
+    }
+    insta::assert_snapshot!("rough_edges", messages);
+}

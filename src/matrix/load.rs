@@ -72,11 +72,31 @@ pub fn load(path: &Path) -> Result<Matrix> {
         std::io::ErrorKind::NotFound => {
             Error::BadInput(format!("{}: no such matrix file", path.display()))
         }
+        _ if path.is_dir() => Error::BadInput(format!(
+            "{}: a folder, not a matrix file{}",
+            path.display(),
+            matrices_in(path)
+        )),
         _ => Error::io(path, e),
     })?;
     let source = Source::new(path, text);
     let spec = parse(&source)?;
     validate(spec, &source)
+}
+
+/// ` (it holds a.toml, b.yaml)`: the matrix files a folder given as `--matrix` holds, or nothing.
+fn matrices_in(folder: &Path) -> String {
+    let mut names: Vec<String> = std::fs::read_dir(folder)
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| [".toml", ".yaml", ".yml"].iter().any(|e| name.ends_with(e)))
+        .collect();
+    names.sort();
+    if names.is_empty() {
+        return String::new();
+    }
+    format!("; it holds {}", names.join(", "))
 }
 
 /// The first 16 hex digits of the text's SHA-256.

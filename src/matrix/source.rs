@@ -32,13 +32,35 @@ impl Source {
     /// falls back to the furthest needle found.
     pub fn at_path(&self, needles: &[&str]) -> String {
         let mut offset = 0;
-        for needle in needles {
-            match self.text[offset..].find(needle) {
-                Some(found) => offset += found,
+        for (i, needle) in needles.iter().enumerate() {
+            // The first needle is a key: `timeout` must find the `timeout = …` line, not `name = "timeout-test"`.
+            let found = if i == 0 {
+                self.find_key(needle).or_else(|| self.text.find(needle))
+            } else {
+                self.text[offset..].find(needle).map(|f| offset + f)
+            };
+            match found {
+                Some(found) => offset = found,
                 None => break,
             }
         }
         self.at_offset(offset)
+    }
+
+    /// The offset of `key` written as a key: first on its line (after indentation, `[`, `[[` or a quote), then
+    /// `=`, `:`, `]`, a quote or a space.
+    fn find_key(&self, key: &str) -> Option<usize> {
+        self.text.match_indices(key).map(|(at, _)| at).find(|&at| {
+            let line_start = self.text[..at].rfind('\n').map_or(0, |n| n + 1);
+            let before_ok = self.text[line_start..at]
+                .chars()
+                .all(|c| c.is_whitespace() || matches!(c, '[' | '"' | '\'' | '-'));
+            let after = self.text[at + key.len()..].chars().next();
+            before_ok
+                && after.is_none_or(|c| {
+                    matches!(c, '=' | ':' | ']' | '"' | '\'' | ' ' | '\t' | '\n' | '.')
+                })
+        })
     }
 
     /// An error message located at a path of keys.
@@ -72,5 +94,13 @@ mod tests {
         let s = source("[axes]\ntorch = [\"2.3\"]\nlightning = [\"2.3\", \"x\"]\n");
         assert_eq!(s.at_path(&["lightning", "\"2.3\""]), "m.toml:3:14");
         assert_eq!(s.at_path(&["lightning", "\"x\""]), "m.toml:3:21");
+    }
+
+    #[test]
+    fn a_key_is_found_as_a_key_not_inside_a_value() {
+        let s = source("name = \"timeout-test\"\ntimeout = \"10 minutes please\"\n");
+        assert_eq!(s.at_path(&["timeout"]), "m.toml:2:1");
+        let yaml = source("name: lightning-nightlies\naxes:\n  lightning: [\"2.3\", \"x\"]\n");
+        assert_eq!(yaml.at_path(&["lightning", "\"x\""]), "m.toml:3:22");
     }
 }
