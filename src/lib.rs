@@ -13,6 +13,7 @@ pub mod files;
 pub mod harness;
 pub mod index;
 pub mod journal;
+pub mod lint;
 pub mod matrix;
 pub mod outcome;
 pub mod plan;

@@ -340,3 +340,22 @@ fn rough_edges_say_what_to_do() {
     }
     insta::assert_snapshot!("rough_edges", messages);
 }
+
+#[test]
+fn a_known_issue_naming_a_package_no_cell_has_is_warned_about() {
+    let scratch = Scratch::new();
+    scratch.write(
+        "toy.toml",
+        &format!(
+            "{TWO_CELLS}\n[[known]]\nid = \"toy-typo\"\nsignature = \"AttributeError: x\"\nwhen = {{ toyqant = \">=1.2\" }}\n"
+        ),
+    );
+    let output = scratch.qcompat(&["run", "--matrix", "toy.toml"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let warnings: Vec<String> = stderr(&output)
+        .lines()
+        .filter(|l| l.starts_with("warning:"))
+        .map(String::from)
+        .collect();
+    insta::assert_debug_snapshot!("known_typo_warning", warnings);
+}

@@ -72,6 +72,9 @@ pub fn run(settings: RunSettings) -> Result<ExitStatus> {
             fresh.iter().chain(&earlier).find(|r| r.key == key).cloned()
         })
         .collect();
+    for warning in qcompat::lint::unmatched_known(&plan.matrix, &results) {
+        eprintln!("warning: {warning}");
+    }
     let mut report = RunReport::new(plan.matrix.name.clone(), results);
     report.reference = reference;
     let text = report::render(&report, settings.format, settings.color);
