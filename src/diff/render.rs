@@ -17,9 +17,9 @@ pub fn table(diff: &SnapshotDiff) -> String {
     if diff.is_empty() {
         return out;
     }
-    if !diff.changes.is_empty() {
-        let rows: Vec<[String; 5]> = diff
-            .changes
+    let changes = listed_changes(diff);
+    if !changes.is_empty() {
+        let rows: Vec<[String; 5]> = changes
             .iter()
             .map(|c| {
                 [
@@ -50,8 +50,7 @@ pub fn table(diff: &SnapshotDiff) -> String {
                 .collect();
             let _ = writeln!(out, "{}", line.join("  ").trim_end());
         }
-        let with_details: Vec<&ProbeChange> = diff
-            .changes
+        let with_details: Vec<&&ProbeChange> = changes
             .iter()
             .filter(|c| !explanation(c).is_empty())
             .collect();
@@ -70,6 +69,14 @@ pub fn table(diff: &SnapshotDiff) -> String {
                 }
             }
         }
+    }
+    if let Some((keys, before)) = removed_cells(diff) {
+        let _ = writeln!(
+            out,
+            "\ncells removed ({}): {}\n    they had: {before}",
+            diff.cells_removed.len(),
+            keys.join(", ")
+        );
     }
     if !diff.drift.is_empty() {
         out.push_str("\nresolved versions drifted:\n");
@@ -98,9 +105,10 @@ pub fn markdown(diff: &SnapshotDiff) -> String {
     if diff.is_empty() {
         return out;
     }
-    if !diff.changes.is_empty() {
+    let changes = listed_changes(diff);
+    if !changes.is_empty() {
         out.push_str("\n| change | cell | probe | old | new |\n| --- | --- | --- | --- | --- |\n");
-        for change in &diff.changes {
+        for change in &changes {
             let badge = |state: &Option<ProbeState>| {
                 state
                     .as_ref()
@@ -117,8 +125,17 @@ pub fn markdown(diff: &SnapshotDiff) -> String {
             );
         }
     }
+    if let Some((keys, before)) = removed_cells(diff) {
+        let keys: Vec<String> = keys.iter().map(|k| code(k)).collect();
+        let _ = writeln!(
+            out,
+            "\n**Cells removed ({}):** {}; they had: {before}",
+            diff.cells_removed.len(),
+            keys.join(", ")
+        );
+    }
     out.push_str("\n<details><summary>Details</summary>\n\n");
-    for change in diff.changes.iter().filter(|c| !explanation(c).is_empty()) {
+    for change in changes.iter().filter(|c| !explanation(c).is_empty()) {
         let _ = writeln!(
             out,
             "**{} · {}** ({})\n",
@@ -150,6 +167,33 @@ pub fn markdown(diff: &SnapshotDiff) -> String {
     }
     out.push_str("</details>\n");
     out
+}
+
+/// The changes shown one by one: a removed cell's probes are summarised once instead (a matrix that drops 37 cells
+/// would otherwise repeat 37 old signatures).
+fn listed_changes(diff: &SnapshotDiff) -> Vec<&ProbeChange> {
+    diff.changes
+        .iter()
+        .filter(|c| !diff.cells_removed.contains(&c.cell))
+        .collect()
+}
+
+/// The removed cells' keys, and what their probes had been (`3 pass, 1 needs-cuda`); none when no cell was removed.
+fn removed_cells(diff: &SnapshotDiff) -> Option<(&[String], String)> {
+    if diff.cells_removed.is_empty() {
+        return None;
+    }
+    let mut before: std::collections::BTreeMap<crate::outcome::Outcome, usize> = Default::default();
+    let old_states = diff
+        .changes
+        .iter()
+        .filter(|c| diff.cells_removed.contains(&c.cell))
+        .filter_map(|c| c.old.as_ref());
+    for state in old_states {
+        *before.entry(state.outcome).or_default() += 1;
+    }
+    let phrases: Vec<String> = before.iter().map(|(o, n)| format!("{n} {o}")).collect();
+    Some((&diff.cells_removed, phrases.join(", ")))
 }
 
 /// Counts in words, regressions first: `1 regression, 1 fix, 2 cells added`.
