@@ -1,4 +1,7 @@
 //! Progress on long runs: an indicatif bar on a terminal, one plain line per finished cell otherwise (CI logs).
+//!
+//! The bar's message names the running cells by the axes that vary across the run only: the full keys of a
+//! three-axis matrix do not fit a terminal line, and the axes every cell shares say nothing.
 
 use std::io::IsTerminal;
 use std::sync::Mutex;
@@ -6,10 +9,13 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::cell_key::CellKey;
 use crate::results::CellResult;
 
 pub struct Progress {
     bar: Option<ProgressBar>,
+    /// Axes whose value differs between the run's cells; empty: show whole keys.
+    varying: Vec<String>,
     total: usize,
     state: Mutex<State>,
 }
@@ -35,6 +41,7 @@ impl Progress {
         });
         Self {
             bar,
+            varying: Vec::new(),
             total,
             state: Mutex::new(State {
                 done: 0,
@@ -44,12 +51,33 @@ impl Progress {
         }
     }
 
+    /// Names running cells by the axes that vary across `cells` (the cells this run will run).
+    pub fn naming_by(mut self, cells: &[CellKey]) -> Self {
+        self.varying = varying_axes(cells);
+        self
+    }
+
     pub fn started(&self, key: &str) {
         let mut state = self.state.lock().expect("progress lock");
         state.running.push(key.to_string());
+        let labels: Vec<String> = state.running.iter().map(|k| self.label(k)).collect();
         if let Some(bar) = &self.bar {
-            bar.set_message(format!("running {}", state.running.join(" | ")));
+            bar.set_message(format!("running {}", labels.join(" | ")));
         }
+    }
+
+    /// `a=1,b=2,c=3` as `b=2` when only `b` varies.
+    fn label(&self, key: &str) -> String {
+        if self.varying.is_empty() {
+            return key.to_string();
+        }
+        key.split(',')
+            .filter(|pair| {
+                let axis = pair.split('=').next().unwrap_or_default();
+                self.varying.iter().any(|v| v == axis)
+            })
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     pub fn finished(&self, cell: &CellResult) {
@@ -73,7 +101,8 @@ impl Progress {
             Some(bar) => {
                 bar.println(line);
                 bar.inc(1);
-                bar.set_message(format!("running {}", state.running.join(" | ")));
+                let labels: Vec<String> = state.running.iter().map(|k| self.label(k)).collect();
+                bar.set_message(format!("running {}", labels.join(" | ")));
             }
             None => eprintln!("{line}"),
         }
@@ -91,5 +120,48 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+/// The axes whose value is not the same in every cell, in key order.
+pub fn varying_axes(cells: &[CellKey]) -> Vec<String> {
+    let Some(first) = cells.first() else {
+        return Vec::new();
+    };
+    let mut axes: Vec<String> = Vec::new();
+    for cell in cells {
+        for (axis, value) in cell.iter() {
+            if first.get(axis) != Some(value) && !axes.iter().any(|a| a == axis) {
+                axes.push(axis.to_string());
+            }
+        }
+    }
+    // Key order, whichever cell showed the difference first.
+    let order: Vec<&str> = cells.iter().flat_map(|c| c.axes()).collect();
+    axes.sort_by_key(|a| order.iter().position(|o| o == a));
+    axes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn running_cells_are_named_by_the_axes_that_vary() {
+        let key = |l: &str, b: &str| {
+            CellKey::new([("lightning", l), ("bitsandbytes", b), ("torch", "2.3.0")])
+        };
+        let cells = [
+            key("2.3.0.dev20240519", "0.49.2"),
+            key("2.3.0.dev20240526", "0.49.2"),
+            key("2.4.0", "0.42.0"),
+        ];
+        assert_eq!(varying_axes(&cells), ["lightning", "bitsandbytes"]);
+        let progress = Progress::new(3).naming_by(&cells);
+        assert_eq!(
+            progress.label(&cells[0].to_string()),
+            "lightning=2.3.0.dev20240519,bitsandbytes=0.49.2"
+        );
+        assert_eq!(varying_axes(&cells[..1]), Vec::<String>::new());
     }
 }

@@ -359,3 +359,61 @@ fn a_known_issue_naming_a_package_no_cell_has_is_warned_about() {
         .collect();
     insta::assert_debug_snapshot!("known_typo_warning", warnings);
 }
+
+#[test]
+fn written_files_follow_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let scratch = Scratch::new();
+    scratch.write("toy.toml", ONE_CELL);
+    let checkpoint = common::repo().join("fixtures/checkpoints/tiny-gpt/lit_model.pth");
+    let checkpoint = checkpoint.to_str().unwrap();
+    for args in [
+        &[
+            "run", "--matrix", "toy.toml", "--update", "--output", "run.txt",
+        ][..],
+        &[
+            "report",
+            "reports/toy.snap.toml",
+            "--format",
+            "html",
+            "--output",
+            "grid.html",
+        ],
+        &[
+            "engine",
+            "quantize",
+            "--input",
+            checkpoint,
+            "--output",
+            "nf4.safetensors",
+        ],
+    ] {
+        let mut command = scratch.run_command(&[]);
+        // umask 027 for the child only: a file it writes must come out 0640, neither 0600 nor 0644.
+        let program = command.get_program().to_owned();
+        let mut shell = std::process::Command::new("sh");
+        shell
+            .args(["-c", "umask 027 && exec \"$@\"", "sh"])
+            .arg(program)
+            .args(args)
+            .current_dir(scratch.path())
+            .envs(command.get_envs().filter_map(|(k, v)| Some((k, v?))));
+        if args[0] == "run" {
+            shell.arg("--cache-dir").arg(scratch.cache());
+        }
+        let output = shell.output().unwrap();
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+    }
+    for file in [
+        "run.txt",
+        "reports/toy.snap.toml",
+        "grid.html",
+        "nf4.safetensors",
+    ] {
+        let mode = std::fs::metadata(scratch.path().join(file))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o640, "{file}");
+    }
+}
