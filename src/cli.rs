@@ -31,6 +31,8 @@ pub enum Command {
     Probes,
     /// Rebuild one cell's environment and rerun its probes with full tracebacks on the terminal.
     Repro(ReproArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions { shell: clap_complete::Shell },
     /// The built-in QLoRA engine (the reference row): quantize, dequantize, train, reference.
     Engine(EngineArgs),
 }
@@ -60,6 +62,12 @@ pub struct RunArgs {
     /// Print the plan (the selected cells; with --format json, the whole plan) and run nothing.
     #[arg(long, conflicts_with_all = ["resume", "check", "update"])]
     pub list: bool,
+    /// Print nothing while running but warnings and errors (no progress, no notes).
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Name each finished cell's environment and log.
+    #[arg(short, long)]
+    pub verbose: bool,
     #[command(flatten)]
     pub snapshot: SnapshotArgs,
     #[command(flatten)]

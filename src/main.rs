@@ -20,6 +20,7 @@ fn main() -> ExitCode {
         cli::Command::Diff(args) => commands::diff::run(args),
         cli::Command::Report(args) => commands::report::run(args),
         cli::Command::Probes => commands::probes::run(),
+        cli::Command::Completions { shell } => commands::completions::run(shell),
         cli::Command::Repro(args) => {
             let harness = settings::harness_settings(&args.env);
             commands::repro::run(args, harness)

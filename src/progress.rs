@@ -12,8 +12,20 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::cell_key::CellKey;
 use crate::results::CellResult;
 
+/// How much a run says on stderr while it runs (`-q`, default, `-v`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Detail {
+    /// Nothing but warnings and errors: no bar, no per-cell lines, no notes.
+    Quiet,
+    #[default]
+    Normal,
+    /// Each finished cell's line also names its environment and its log.
+    Verbose,
+}
+
 pub struct Progress {
     bar: Option<ProgressBar>,
+    detail: Detail,
     /// Axes whose value differs between the run's cells; empty: show whole keys.
     varying: Vec<String>,
     total: usize,
@@ -41,6 +53,7 @@ impl Progress {
         });
         Self {
             bar,
+            detail: Detail::Normal,
             varying: Vec::new(),
             total,
             state: Mutex::new(State {
@@ -49,6 +62,15 @@ impl Progress {
                 started: Instant::now(),
             }),
         }
+    }
+
+    /// `-q` drops the bar and every line; `-v` adds each cell's environment and log to its line.
+    pub fn detail(mut self, detail: Detail) -> Self {
+        if detail == Detail::Quiet {
+            self.bar = None;
+        }
+        self.detail = detail;
+        self
     }
 
     /// Names running cells by the axes that vary across `cells` (the cells this run will run).
@@ -90,13 +112,19 @@ impl Progress {
             .iter()
             .map(|p| format!("{}={}", p.name, p.outcome))
             .collect();
-        let line = format!(
+        let mut line = format!(
             "[{}/{}] {key}  {}  ({:.1}s)",
             state.done,
             self.total,
             outcomes.join(" "),
             state.started.elapsed().as_secs_f64()
         );
+        if self.detail == Detail::Quiet {
+            return;
+        }
+        if self.detail == Detail::Verbose {
+            line.push_str(&verbose_detail(cell));
+        }
         match &self.bar {
             Some(bar) => {
                 bar.println(line);
@@ -110,6 +138,9 @@ impl Progress {
 
     /// A line for the reader, above the bar on a terminal.
     pub fn note(&self, line: &str) {
+        if self.detail == Detail::Quiet {
+            return;
+        }
         match &self.bar {
             Some(bar) => bar.println(line),
             None => eprintln!("{line}"),
@@ -121,6 +152,20 @@ impl Progress {
             bar.finish_and_clear();
         }
     }
+}
+
+/// `\n    env …  (built)\n    log …`: where a cell's environment and log are (none for a cell that got no
+/// environment).
+fn verbose_detail(cell: &CellResult) -> String {
+    let mut text = String::new();
+    if let Some(env) = &cell.env {
+        let how = if env.created { "built" } else { "cached" };
+        text.push_str(&format!("\n    env {} ({how})", env.hash));
+    }
+    if let Some(log) = cell.probes.iter().find_map(|p| p.log.as_deref()) {
+        text.push_str(&format!("\n    log {log}"));
+    }
+    text
 }
 
 /// The axes whose value is not the same in every cell, in key order.

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use qcompat::harness::HarnessSettings;
 use qcompat::index::IndexSettings;
 use qcompat::plan::Selection;
+use qcompat::progress::Detail;
 use qcompat::report;
 use qcompat::snapshot::Mode;
 
@@ -28,6 +29,8 @@ pub struct RunSettings {
     pub harness: HarnessSettings,
     /// `$GITHUB_STEP_SUMMARY`: where GitHub Actions shows a job's Markdown summary.
     pub step_summary: Option<PathBuf>,
+    /// `-q` / `-v`: what the run says on stderr while it runs.
+    pub detail: Detail,
 }
 
 impl RunSettings {
@@ -48,6 +51,11 @@ impl RunSettings {
             snapshot: snapshot_mode(args.snapshot),
             harness: harness_settings(&args.env),
             step_summary: var("GITHUB_STEP_SUMMARY").map(PathBuf::from),
+            detail: match (args.quiet, args.verbose) {
+                (true, _) => Detail::Quiet,
+                (_, true) => Detail::Verbose,
+                _ => Detail::Normal,
+            },
         }
     }
 }

@@ -388,7 +388,7 @@ fn written_files_follow_the_umask() {
             "nf4.safetensors",
         ],
     ] {
-        let mut command = scratch.run_command(&[]);
+        let command = scratch.run_command(&[]);
         // umask 027 for the child only: a file it writes must come out 0640, neither 0600 nor 0644.
         let program = command.get_program().to_owned();
         let mut shell = std::process::Command::new("sh");
@@ -416,4 +416,34 @@ fn written_files_follow_the_umask() {
             .mode();
         assert_eq!(mode & 0o777, 0o640, "{file}");
     }
+}
+
+#[test]
+fn habits_from_cargo_completions_quiet_and_verbose() {
+    let scratch = Scratch::new();
+    let bash = scratch.command(&["completions", "bash"]).output().unwrap();
+    assert!(bash.status.success(), "{}", stderr(&bash));
+    let script = stdout(&bash);
+    assert!(
+        script.contains("complete -F _qcompat") && script.contains("repro"),
+        "{script}"
+    );
+
+    scratch.write("toy.toml", ONE_CELL);
+    let run = |flag: &str| {
+        let output = scratch.qcompat(&["run", "--matrix", "toy.toml", flag, "--output", "t.txt"]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        stderr(&output)
+    };
+    assert_eq!(run("--quiet"), "");
+    let verbose = run("-v");
+    assert!(
+        verbose.starts_with("[1/1] toyquant=1.0  toy-load=pass"),
+        "{verbose}"
+    );
+    assert!(
+        verbose.contains("\n    env ") && verbose.contains(" (cached)\n    log "),
+        "{verbose}"
+    );
+    assert!(!run("-q").contains("[1/1]"));
 }

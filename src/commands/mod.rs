@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub mod bisect;
+pub mod completions;
 pub mod diff;
 pub mod engine;
 pub mod probes;

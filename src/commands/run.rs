@@ -54,7 +54,8 @@ pub fn run(settings: RunSettings) -> Result<ExitStatus> {
     }
     let observer: Arc<dyn CellObserver> = Arc::new(Bookkeeping {
         progress: Progress::new(todo.len())
-            .naming_by(&todo.iter().map(Cell::key).collect::<Vec<_>>()),
+            .naming_by(&todo.iter().map(Cell::key).collect::<Vec<_>>())
+            .detail(settings.detail),
         journal,
         probes: plan.probes.clone(),
         resolver_note: ResolverNote::new(&plan.matrix),

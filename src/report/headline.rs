@@ -17,7 +17,7 @@ enum Verdict {
     Fails,
     /// Passing with some values of the other axes, failing with others.
     Mixed,
-    NoVerdict,
+    Silent,
 }
 
 impl Verdict {
@@ -26,7 +26,7 @@ impl Verdict {
             Verdict::Passes => "passes",
             Verdict::Fails => "fails",
             Verdict::Mixed => "fails in some cells",
-            Verdict::NoVerdict => "no verdict",
+            Verdict::Silent => "no verdict",
         }
     }
 }
@@ -131,7 +131,7 @@ fn verdict_at<'a>(view: &View<'a>, axis: &str, version: &str) -> (Verdict, Vec<&
         (true, false) => Verdict::Passes,
         (false, true) => Verdict::Fails,
         (true, true) => Verdict::Mixed,
-        (false, false) => Verdict::NoVerdict,
+        (false, false) => Verdict::Silent,
     };
     (verdict, known)
 }
