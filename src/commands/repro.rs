@@ -41,6 +41,7 @@ pub fn run(args: ReproArgs, settings: HarnessSettings) -> Result<ExitStatus> {
     let spec = EnvSpec {
         python,
         requirements: cell.requirements(&plan.matrix.pins),
+        overrides: cell.override_requirements(),
         index: settings.index,
     };
     let venv = cache.root.join("envs").join(Cache::hash(&spec));
@@ -153,6 +154,13 @@ fn rebuild_commands(uv: &Uv, spec: &EnvSpec, venv: &Path) -> String {
         .collect();
     install.extend(spec.index.uv_args().iter().map(|a| quote(a)));
     install.extend(spec.requirements.iter().map(|a| quote(a)));
+    if !spec.overrides.is_empty() {
+        let overrides: Vec<String> = spec.overrides.iter().map(|o| quote(o)).collect();
+        install.push(format!(
+            "--override <(printf '%s\\n' {})",
+            overrides.join(" ")
+        ));
+    }
     format!("{make}\n{}", install.join(" "))
 }
 
