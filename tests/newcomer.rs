@@ -447,3 +447,21 @@ fn habits_from_cargo_completions_quiet_and_verbose() {
     );
     assert!(!run("-q").contains("[1/1]"));
 }
+
+#[test]
+fn check_without_a_snapshot_says_to_update_first() {
+    let scratch = Scratch::new();
+    scratch.write("toy.toml", ONE_CELL);
+    let output = scratch.qcompat(&[
+        "run", "--matrix", "toy.toml", "--check", "--output", "t.txt",
+    ]);
+    let err = stderr(&output);
+    let advice = err
+        .lines()
+        .find(|l| l.contains("no snapshot yet"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(
+        advice.contains("--update") && !advice.contains("qcompat diff"),
+        "{advice}"
+    );
+}
