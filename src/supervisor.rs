@@ -65,33 +65,48 @@ fn kill(group: i32) {
 /// Runs a command's concurrent work; dropping it stops every child that work started.
 pub struct Supervisor {
     runtime: Option<tokio::runtime::Runtime>,
+    /// Set to the signal's name once Ctrl-C or SIGTERM arrived, whenever it arrived: between two pieces of work
+    /// (two rounds of a bisect) as well as during one.
+    signalled: tokio::sync::watch::Receiver<Option<&'static str>>,
 }
 
 impl Supervisor {
+    /// Starts the runtime and listens for Ctrl-C and SIGTERM from now on, for the supervisor's whole life.
     pub fn new() -> Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .map_err(|e| Error::infra_caused("starting the async runtime", e))?;
+        let (tell, signalled) = tokio::sync::watch::channel(None);
+        // The handlers are installed here, before any work starts, so no signal falls between two listeners.
+        let signals = runtime.block_on(async { listen() });
+        runtime.spawn(async move {
+            let name = interrupted(signals).await;
+            kill_all();
+            let _ = tell.send(Some(name));
+        });
         Ok(Self {
             runtime: Some(runtime),
+            signalled,
         })
     }
 
     /// Runs `work` to completion, or until Ctrl-C or SIGTERM (then every child group is killed at once and the
-    /// result is [`Error::Interrupted`]).
+    /// result is [`Error::Interrupted`]), including a signal that arrived before `work` started.
     pub fn block_on<T>(&self, work: impl Future<Output = Result<T>>) -> Result<T> {
         let runtime = self
             .runtime
             .as_ref()
             .expect("the runtime lives as long as the supervisor");
+        let mut signalled = self.signalled.clone();
         runtime.block_on(async {
             tokio::select! {
-                result = work => result,
-                signal = interrupted() => {
-                    kill_all();
-                    Err(Error::Interrupted(signal))
+                biased;
+                name = signalled.wait_for(Option::is_some) => {
+                    let name = name.ok().and_then(|n| *n).unwrap_or("a signal");
+                    Err(Error::Interrupted(name))
                 }
+                result = work => result,
             }
         })
     }
@@ -115,14 +130,21 @@ fn kill_all() {
     }
 }
 
-/// Resolves on Ctrl-C or SIGTERM (a cancelled CI job), naming the signal.
-async fn interrupted() -> &'static str {
+type Signals = Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>;
+
+/// Handlers for Ctrl-C and SIGTERM (a cancelled CI job); none if they cannot be installed.
+fn listen() -> Signals {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut interrupt), Ok(mut terminate)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        // Without signal handlers the default actions stay in place; never resolve.
+    Some((
+        signal(SignalKind::interrupt()).ok()?,
+        signal(SignalKind::terminate()).ok()?,
+    ))
+}
+
+/// Resolves on Ctrl-C or SIGTERM, naming the signal.
+async fn interrupted(signals: Signals) -> &'static str {
+    // Without signal handlers the default actions stay in place; never resolve.
+    let Some((mut interrupt, mut terminate)) = signals else {
         return std::future::pending().await;
     };
     tokio::select! {
