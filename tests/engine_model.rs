@@ -75,24 +75,77 @@ fn lora_training_on_the_nf4_base_lowers_the_loss() {
     assert!(curve.windows(2).all(|pair| pair[1] < pair[0]), "{curve:?}");
 }
 
-#[test]
-fn bitsandbytes_checkpoint_artifacts_agree_with_the_engine() {
-    let artifacts = tempfile::tempdir().unwrap();
+/// The checkpoint-load probe's artifacts as bitsandbytes 0.49.2 wrote them, and the engine's own metrics as the
+/// probe's.
+fn checkpoint_load_output(artifacts: &Path) -> Value {
     let golden_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/golden");
     std::fs::copy(
         golden_dir.join("tiny_gpt_nf4.pth"),
-        artifacts.path().join("checkpoint-load.nf4.pth"),
+        artifacts.join("checkpoint-load.nf4.pth"),
     )
     .unwrap();
-    let checks = reference::compare(
-        "checkpoint-load",
-        &checkpoint(),
-        artifacts.path(),
-        &json!({}),
-    )
-    .unwrap();
-    assert_all_ok(&checks, 3);
+    let info = json!({ "quant_type": "nf4", "blocksize": 64, "input_dtype": "float16" });
+    std::fs::write(artifacts.join("checkpoint-load.nf4.json"), info.to_string()).unwrap();
+    reference::reference_metrics(&checkpoint()).unwrap()["checkpoint-load"].clone()
+}
+
+#[test]
+fn bitsandbytes_checkpoint_artifacts_agree_with_the_engine() {
+    let artifacts = tempfile::tempdir().unwrap();
+    let metrics = checkpoint_load_output(artifacts.path());
+    let checks = reference::compare("checkpoint-load", &checkpoint(), artifacts.path(), &metrics);
+    assert_all_ok(&checks, 5);
     assert_eq!(checks[1].value, 0.0, "codes bit for bit");
+}
+
+#[test]
+fn a_pass_without_its_artifacts_or_metrics_is_never_silently_unchecked() {
+    let full = tempfile::tempdir().unwrap();
+    let metrics = checkpoint_load_output(full.path());
+    let files = ["checkpoint-load.nf4.pth", "checkpoint-load.nf4.json"];
+    for file in files {
+        let artifacts = tempfile::tempdir().unwrap();
+        for other in files.iter().filter(|f| **f != file) {
+            std::fs::copy(full.path().join(other), artifacts.path().join(other)).unwrap();
+        }
+        let checks =
+            reference::compare("checkpoint-load", &checkpoint(), artifacts.path(), &metrics);
+        let failed: Vec<String> = checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(NumericCheck::signature)
+            .collect();
+        assert_eq!(failed, [format!("numeric: no artifact {file} (missing)")]);
+    }
+    // Unreadable: garbage where the packed codes should be.
+    std::fs::write(full.path().join("checkpoint-load.nf4.pth"), b"not a zip").unwrap();
+    let checks = reference::compare("checkpoint-load", &checkpoint(), full.path(), &metrics);
+    let failed: Vec<&NumericCheck> = checks.iter().filter(|c| !c.ok).collect();
+    assert_eq!(failed.len(), 1, "{checks:?}");
+    assert_eq!(
+        failed[0].signature(),
+        "numeric: no artifact checkpoint-load.nf4.pth (not a readable torch.save file)"
+    );
+    assert!(failed[0].value.is_finite(), "JSON keeps the number");
+    // A metric the probe did not report.
+    let empty = tempfile::tempdir().unwrap();
+    let checks = reference::compare("litgpt-qlora", &checkpoint(), empty.path(), &json!({}));
+    let failed: Vec<String> = checks
+        .iter()
+        .filter(|c| !c.ok)
+        .map(NumericCheck::signature)
+        .collect();
+    assert!(
+        failed.contains(
+            &"numeric: no artifact metric loss (missing or not a list of numbers)".to_string()
+        ),
+        "{failed:?}"
+    );
+    assert!(
+        !failed
+            .iter()
+            .any(|s| s.contains(&*empty.path().to_string_lossy()))
+    );
 }
 
 #[test]
@@ -105,25 +158,14 @@ fn litgpt_qlora_metrics_compare_with_the_engine() {
     .unwrap();
     let metrics = reference::reference_metrics(&checkpoint()).unwrap();
     let probe_like = json!({ "loss": metrics["litgpt-qlora"]["loss"] });
-    let checks =
-        reference::compare("litgpt-qlora", &checkpoint(), artifacts.path(), &probe_like).unwrap();
+    let checks = reference::compare("litgpt-qlora", &checkpoint(), artifacts.path(), &probe_like);
     assert_all_ok(&checks, 2);
 
     let broken = json!({ "loss": [1.0] });
-    let checks = reference::compare(
-        "litgpt-qlora",
-        &checkpoint(),
-        Path::new("/nonexistent"),
-        &broken,
-    )
-    .unwrap();
+    let checks = reference::compare("litgpt-qlora", &checkpoint(), artifacts.path(), &broken);
     assert!(
         !checks[0].ok,
         "a step-0 loss far from the engine's is a numeric failure"
     );
-    assert!(
-        reference::compare("toy-load", &checkpoint(), artifacts.path(), &json!({}))
-            .unwrap()
-            .is_empty()
-    );
+    assert!(reference::compare("toy-load", &checkpoint(), artifacts.path(), &json!({})).is_empty());
 }

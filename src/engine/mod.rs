@@ -6,6 +6,7 @@
 
 pub mod checkpoint;
 pub mod double_quant;
+pub mod evidence;
 pub mod fused;
 pub mod linear4bit;
 pub mod lora;
