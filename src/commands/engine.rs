@@ -11,6 +11,7 @@ use crate::engine::model::{BaseWeights, LoraConfig};
 use crate::engine::nf4::DEFAULT_BLOCKSIZE;
 use crate::engine::reference;
 use crate::engine::state_dict::QuantizedStateDict;
+use crate::engine::stream;
 use crate::engine::train::{self, CheckpointDir, TrainOptions};
 
 #[derive(Debug, clap::Args)]
@@ -85,14 +86,23 @@ pub fn run(args: &EngineArgs) -> Result<(), EngineError> {
             blocksize,
             skip,
         } => {
-            let tensors = checkpoint::load_tensors(input)?;
-            let quantized = QuantizedStateDict::quantize(tensors, *blocksize, *double_quant, skip)?;
-            quantized.save(output)?;
+            // A safetensors input streams through a memory map; a .pth (a zip of pickles) is read whole.
+            let counts = if input.extension().is_some_and(|ext| ext == "safetensors") {
+                let streamed =
+                    stream::quantize_file(input, output, *blocksize, *double_quant, skip)?;
+                (streamed.quantized, streamed.passthrough)
+            } else {
+                let tensors = checkpoint::load_tensors(input)?;
+                let quantized =
+                    QuantizedStateDict::quantize(tensors, *blocksize, *double_quant, skip)?;
+                quantized.save(output)?;
+                (quantized.quantized.len(), quantized.passthrough.len())
+            };
             println!(
                 "quantized {} weights (blocksize {blocksize}{}), {} tensors unchanged -> {}",
-                quantized.quantized.len(),
+                counts.0,
                 if *double_quant { ", double quant" } else { "" },
-                quantized.passthrough.len(),
+                counts.1,
                 output.display()
             );
             Ok(())

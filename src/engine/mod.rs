@@ -14,6 +14,7 @@ pub mod model;
 pub mod nf4;
 pub mod reference;
 pub mod state_dict;
+pub mod stream;
 pub mod train;
 
 use std::path::PathBuf;
