@@ -12,6 +12,8 @@ pub mod linear4bit;
 pub mod lora;
 pub mod model;
 pub mod nf4;
+#[cfg(target_arch = "x86_64")]
+mod nf4_avx512;
 pub mod reference;
 pub mod state_dict;
 pub mod stream;
