@@ -19,8 +19,10 @@ use super::train::{self, CheckpointDir, TrainOptions};
 
 pub const CHECKPOINT_LOAD: &str = "checkpoint-load";
 pub const LITGPT_QLORA: &str = "litgpt-qlora";
-/// The probes the engine has a counterpart for (a reference row entry and checks).
-pub const IMPLEMENTED: [&str; 2] = [CHECKPOINT_LOAD, LITGPT_QLORA];
+pub const BNB_KERNELS: &str = "bnb-kernels";
+pub const BNB_KERNELS_ODD: &str = "bnb-kernels-odd";
+/// The probes the engine has a counterpart for (checks, and for some a reference row entry).
+pub const IMPLEMENTED: [&str; 4] = [CHECKPOINT_LOAD, LITGPT_QLORA, BNB_KERNELS, BNB_KERNELS_ODD];
 
 /// The litgpt-qlora probe's schedule (6 AdamW steps, lr 1e-2, LoRA r=8, alpha=16), mirrored so curves line up.
 const QLORA_STEPS: usize = 6;
@@ -198,6 +200,7 @@ pub fn compare(
     let compared = match probe {
         CHECKPOINT_LOAD => compare_checkpoint_load(checkpoint, &mut output),
         LITGPT_QLORA => compare_litgpt_qlora(checkpoint, &mut output),
+        BNB_KERNELS | BNB_KERNELS_ODD => super::kernels::compare(probe, &mut output),
         _ => Ok(()),
     };
     if let Err(error) = compared {
