@@ -4,6 +4,8 @@
 # (benches/bnb_quantize_file.py), all in one run: the same file, the same number of runs, interleaved.
 # Usage: benches/stream.sh PYTHON [GIB] [RUNS]   (PYTHON has torch, bitsandbytes and safetensors)
 # Prints best wall seconds and peak RSS per side, and each side's speed as a fraction of cat's (goal: qcompat >= 0.8).
+# Two more sides tell where the time goes: `qcompat_no_output` quantizes into /dev/null (reading + quantizing
+# only), `write_floor` is dd writing as many bytes as qcompat's output into a file (the page-cache write alone).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python="${1:?usage: benches/stream.sh PYTHON [GIB] [RUNS]}"
@@ -31,19 +33,23 @@ measure() {
 
 rm -f "$work"/*.runs "$work"/*.log
 cat "$input" > /dev/null # warm the page cache
+"$qcompat" engine quantize --input "$input" --output "$work/qcompat-nf4.safetensors" > /dev/null
+out_mib=$(( $(stat -c %s "$work/qcompat-nf4.safetensors") / 1048576 ))
 for _ in $(seq "$runs"); do
   measure cat sh -c "cat '$input' > /dev/null"
   measure qcompat "$qcompat" engine quantize --input "$input" --output "$work/qcompat-nf4.safetensors"
+  measure qcompat_no_output "$qcompat" engine quantize --input "$input" --output /dev/null
+  measure write_floor dd if=/dev/zero of="$work/floor.bin" bs=1M count="$out_mib" status=none
   measure bitsandbytes "$python" benches/bnb_quantize_file.py "$input" "$work/bnb-nf4.safetensors"
 done
 
-echo "input $(du -h "$input" | cut -f1) ($runs runs each, best wall time, peak RSS)"
-for side in cat qcompat bitsandbytes; do
+echo "input $(du -h "$input" | cut -f1), output ${out_mib} MiB ($runs runs each, best wall time, peak RSS)"
+for side in cat qcompat qcompat_no_output write_floor bitsandbytes; do
   sort -n "$work/$side.runs" | head -1 | awk -v s="$side" '{ printf "%s_seconds %.3f\n", s, $1 }'
   sort -n -k2 "$work/$side.runs" | tail -1 | awk -v s="$side" '{ printf "%s_peak_rss_mib %.0f\n", s, $2 / 1024 }'
 done
 cat_best=$(sort -n "$work/cat.runs" | head -1 | cut -d' ' -f1)
-for side in qcompat bitsandbytes; do
+for side in qcompat qcompat_no_output bitsandbytes; do
   best=$(sort -n "$work/$side.runs" | head -1 | cut -d' ' -f1)
   echo "${side}_speed_vs_cat $(echo "$cat_best / $best" | bc -l | cut -c1-5)"
 done
