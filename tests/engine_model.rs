@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use qcompat::engine::model::BaseWeights;
 use qcompat::engine::reference::{self, NumericCheck};
+use qcompat::engine::replay::{self, Deviation, Replay};
 use qcompat::engine::train::{self, CheckpointDir, TrainOptions};
 use serde_json::{Value, json};
 
@@ -127,7 +128,7 @@ fn a_pass_without_its_artifacts_or_metrics_is_never_silently_unchecked() {
         "numeric: no artifact checkpoint-load.nf4.pth (not a readable torch.save file)"
     );
     assert!(failed[0].value.is_finite(), "JSON keeps the number");
-    // A metric the probe did not report.
+    // litgpt-qlora without its replay.
     let empty = tempfile::tempdir().unwrap();
     let checks = reference::compare("litgpt-qlora", &checkpoint(), empty.path(), &json!({}));
     let failed: Vec<String> = checks
@@ -136,9 +137,7 @@ fn a_pass_without_its_artifacts_or_metrics_is_never_silently_unchecked() {
         .map(NumericCheck::signature)
         .collect();
     assert!(
-        failed.contains(
-            &"numeric: no artifact metric loss (missing or not a list of numbers)".to_string()
-        ),
+        failed.contains(&"numeric: no artifact litgpt-qlora.replay.json (missing)".to_string()),
         "{failed:?}"
     );
     assert!(
@@ -148,24 +147,104 @@ fn a_pass_without_its_artifacts_or_metrics_is_never_silently_unchecked() {
     );
 }
 
-#[test]
-fn litgpt_qlora_metrics_compare_with_the_engine() {
+/// The replay litgpt 0.4.0 + bitsandbytes 0.49.2 + torch 2.3.0 exported on CPU (tests/fixtures/).
+fn real_replay() -> Replay {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/litgpt-qlora.replay.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn litgpt_qlora_checks(run: &Replay) -> Vec<NumericCheck> {
     let artifacts = tempfile::tempdir().unwrap();
     std::fs::write(
         artifacts.path().join("litgpt-qlora.logits.json"),
         golden_logits()["logits"].to_string(),
     )
     .unwrap();
-    let metrics = reference::reference_metrics(&checkpoint()).unwrap();
-    let probe_like = json!({ "loss": metrics["litgpt-qlora"]["loss"] });
-    let checks = reference::compare("litgpt-qlora", &checkpoint(), artifacts.path(), &probe_like);
-    assert_all_ok(&checks, 2);
+    std::fs::write(
+        artifacts.path().join("litgpt-qlora.replay.json"),
+        serde_json::to_string(run).unwrap(),
+    )
+    .unwrap();
+    reference::compare("litgpt-qlora", &checkpoint(), artifacts.path(), &json!({}))
+}
 
-    let broken = json!({ "loss": [1.0] });
-    let checks = reference::compare("litgpt-qlora", &checkpoint(), artifacts.path(), &broken);
-    assert!(
-        !checks[0].ok,
-        "a step-0 loss far from the engine's is a numeric failure"
-    );
-    assert!(reference::compare("toy-load", &checkpoint(), artifacts.path(), &json!({})).is_empty());
+#[test]
+fn litgpt_qlora_metrics_compare_with_the_engine() {
+    let checks = litgpt_qlora_checks(&real_replay());
+    assert_all_ok(&checks, 3);
+    assert!(reference::compare("toy-load", &checkpoint(), Path::new("."), &json!({})).is_empty());
+}
+
+/// Each mutation is a stack that trains wrongly: the engine runs the probe's steps with it, and its loss curve and
+/// trained LoRA stand in for the probe's. Every one must turn the real run's pass into a numeric failure.
+#[test]
+fn the_training_oracle_catches_each_mutation() {
+    let run = real_replay();
+    let wrong_codebook: [f32; 16] = std::array::from_fn(|i| -1.0 + 2.0 * i as f32 / 15.0);
+    let mutations = [
+        (
+            "LoRA gradient zeroed",
+            Deviation {
+                gradient_factor: Some(0.0),
+                ..Deviation::default()
+            },
+        ),
+        (
+            "LoRA gradient scaled by 1e-4",
+            Deviation {
+                gradient_factor: Some(1e-4),
+                ..Deviation::default()
+            },
+        ),
+        (
+            "learning rate x10",
+            Deviation {
+                lr_factor: Some(10.0),
+                ..Deviation::default()
+            },
+        ),
+        (
+            "learning rate x0.1",
+            Deviation {
+                lr_factor: Some(0.1),
+                ..Deviation::default()
+            },
+        ),
+        (
+            "quantization skipped",
+            Deviation {
+                base: Some(BaseWeights::Dense),
+                ..Deviation::default()
+            },
+        ),
+        (
+            "uniform 4-bit codebook instead of NF4",
+            Deviation {
+                codebook: Some(wrong_codebook),
+                ..Deviation::default()
+            },
+        ),
+    ];
+    for (label, deviation) in mutations {
+        let mutated = replay::replay(&checkpoint(), &run, deviation).unwrap();
+        let broken = Replay {
+            loss: mutated.loss,
+            trained: mutated.trained,
+            ..run.clone()
+        };
+        let checks = litgpt_qlora_checks(&broken);
+        let failed: Vec<String> = checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(NumericCheck::signature)
+            .collect();
+        eprintln!("{label}: {failed:?}");
+        assert!(
+            failed
+                .first()
+                .is_some_and(|s| s.starts_with("numeric: training_loss_max_rel_diff")),
+            "{label}: {checks:?}"
+        );
+    }
 }

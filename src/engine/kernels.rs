@@ -48,7 +48,9 @@ impl Worst {
 
     fn add(&mut self, case: &str, value: f64, tolerance: f64) {
         self.value = self.value.max(value);
-        if !(value <= tolerance) && self.first_bad.is_none() {
+        // NaN counts as over the tolerance.
+        let within = value <= tolerance;
+        if !within && self.first_bad.is_none() {
             self.first_bad = Some(case.to_string());
         }
     }

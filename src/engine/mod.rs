@@ -16,6 +16,7 @@ pub mod nf4;
 #[cfg(target_arch = "x86_64")]
 mod nf4_avx512;
 pub mod reference;
+pub mod replay;
 pub mod state_dict;
 pub mod stream;
 pub mod train;

@@ -42,10 +42,6 @@ const MAX_ABS_ERR_RELATIVE_TOLERANCE: f64 = 1e-3;
 /// Double quantization's mean and 8-bit codes differ between implementations (bitsandbytes 0.47 vs 0.49 already
 /// differ by 0.3% here); 2% still catches a missing or broken second quantization.
 const MAX_ABS_ERR_DQ_RELATIVE_TOLERANCE: f64 = 0.02;
-/// The probe computes in bf16 (8-bit mantissa, eps 2^-8 = 0.4%) on bf16-cast weights; the engine in f32. A few eps
-/// of drift through two blocks and the softmax stays well under 2%, while a broken base or LoRA path moves the loss
-/// far more.
-const STEP0_LOSS_RELATIVE_TOLERANCE: f64 = 0.02;
 /// Forward parity of unquantized f32 logits (the bound).
 const LOGITS_TOLERANCE: f64 = 1e-4;
 
@@ -309,12 +305,7 @@ fn compare_litgpt_qlora(
     checkpoint: &CheckpointDir,
     output: &mut ProbeOutput,
 ) -> Result<(), EngineError> {
-    if let Some(probe_loss) = output.numbers("loss") {
-        let model = checkpoint.model(qlora_options().base, None)?;
-        let engine_loss = f64::from(train::loss(&model, &checkpoint.batch)?.to_scalar::<f32>()?);
-        let value = relative_diff(probe_loss[0], engine_loss);
-        output.check("step0_loss_rel_diff", value, STEP0_LOSS_RELATIVE_TOLERANCE);
-    }
+    super::replay::compare(checkpoint, output)?;
     let probe_logits: Option<Vec<Vec<f64>>> =
         output.json_as("litgpt-qlora.logits.json", "logits JSON ([time][vocab])");
     if let Some(probe_logits) = probe_logits {
