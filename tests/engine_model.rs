@@ -248,3 +248,70 @@ fn the_training_oracle_catches_each_mutation() {
         );
     }
 }
+
+#[test]
+fn greedy_decode_agrees_with_litgpt_generate() {
+    // Tokens litgpt 0.4.0 + bitsandbytes 0.49.2 generated on CPU (tests/fixtures/litgpt-generate.json).
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/litgpt-generate.json");
+    let real: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let check = |run: &Value| {
+        let artifacts = tempfile::tempdir().unwrap();
+        std::fs::write(
+            artifacts.path().join("litgpt-generate.json"),
+            run.to_string(),
+        )
+        .unwrap();
+        reference::compare(
+            "litgpt-generate",
+            &checkpoint(),
+            artifacts.path(),
+            &json!({}),
+        )
+    };
+    let checks = check(&real);
+    assert_all_ok(&checks, 1);
+    let model = checkpoint()
+        .model(
+            BaseWeights::Nf4 {
+                blocksize: 64,
+                double_quant: false,
+            },
+            None,
+        )
+        .unwrap();
+    let prompt: Vec<u32> = serde_json::from_value(real["prompt"].clone()).unwrap();
+    let ours: Vec<u32> = qcompat::engine::generate::greedy(&model, &prompt, 8)
+        .unwrap()
+        .into_iter()
+        .map(|(token, _)| token)
+        .collect();
+    assert_eq!(json!(ours), real["tokens"], "all 8 tokens, no tie forgiven");
+    // A stack that decodes something else: the first token replaced by the engine's least likely one.
+    let model = checkpoint()
+        .model(
+            BaseWeights::Nf4 {
+                blocksize: 64,
+                double_quant: false,
+            },
+            None,
+        )
+        .unwrap();
+    let prompt: Vec<u32> = serde_json::from_value(real["prompt"].clone()).unwrap();
+    let steps = qcompat::engine::generate::greedy(&model, &prompt, 1).unwrap();
+    let worst = steps[0]
+        .1
+        .iter()
+        .enumerate()
+        .fold(
+            (0, f32::INFINITY),
+            |w, (i, &v)| if v < w.1 { (i, v) } else { w },
+        )
+        .0;
+    let mut wrong = real.clone();
+    wrong["tokens"][0] = json!(worst);
+    let checks = check(&wrong);
+    assert_eq!(
+        checks[0].signature(),
+        "numeric: greedy_tokens_contradicted beyond tolerance 0 of the built-in reference"
+    );
+}

@@ -8,6 +8,7 @@ pub mod checkpoint;
 pub mod double_quant;
 pub mod evidence;
 pub mod fused;
+pub mod generate;
 pub mod kernels;
 pub mod linear4bit;
 pub mod lora;

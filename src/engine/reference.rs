@@ -19,10 +19,17 @@ use super::train::{self, CheckpointDir, TrainOptions};
 
 pub const CHECKPOINT_LOAD: &str = "checkpoint-load";
 pub const LITGPT_QLORA: &str = "litgpt-qlora";
+pub const LITGPT_GENERATE: &str = "litgpt-generate";
 pub const BNB_KERNELS: &str = "bnb-kernels";
 pub const BNB_KERNELS_ODD: &str = "bnb-kernels-odd";
 /// The probes the engine has a counterpart for (checks, and for some a reference row entry).
-pub const IMPLEMENTED: [&str; 4] = [CHECKPOINT_LOAD, LITGPT_QLORA, BNB_KERNELS, BNB_KERNELS_ODD];
+pub const IMPLEMENTED: [&str; 5] = [
+    CHECKPOINT_LOAD,
+    LITGPT_QLORA,
+    LITGPT_GENERATE,
+    BNB_KERNELS,
+    BNB_KERNELS_ODD,
+];
 
 /// The litgpt-qlora probe's schedule (6 AdamW steps, lr 1e-2, LoRA r=8, alpha=16), mirrored so curves line up.
 const QLORA_STEPS: usize = 6;
@@ -196,6 +203,7 @@ pub fn compare(
     let compared = match probe {
         CHECKPOINT_LOAD => compare_checkpoint_load(checkpoint, &mut output),
         LITGPT_QLORA => compare_litgpt_qlora(checkpoint, &mut output),
+        LITGPT_GENERATE => super::generate::compare(checkpoint, &mut output),
         BNB_KERNELS | BNB_KERNELS_ODD => super::kernels::compare(probe, &mut output),
         _ => Ok(()),
     };
