@@ -67,7 +67,9 @@ pub fn unexplained_differences(steps: &[(u32, Vec<f32>)], tokens: &[u32]) -> usi
             .get(*theirs as usize)
             .copied()
             .unwrap_or(f32::NEG_INFINITY);
-        return usize::from(!(logits[*ours as usize] - theirs_logit <= TIE_MARGIN));
+        // A NaN margin is no tie.
+        let torn = logits[*ours as usize] - theirs_logit <= TIE_MARGIN;
+        return usize::from(!torn);
     }
     0
 }
