@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Engine benchmarks side by side with bitsandbytes and torch, measured in one run on this machine.
-# Usage: benches/engine.sh PYTHON   (an interpreter with torch, bitsandbytes and litgpt; see engine_torch.py)
+# Usage: benches/engine.sh PYTHON [RUNS]   (an interpreter with torch, bitsandbytes and litgpt; see engine_torch.py)
+# Both sides take the best of the same RUNS (default 5) per measurement on standard normal inputs; their stderr is
+# kept (it goes to the terminal), so a side that warns or fails says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python="${1:?usage: benches/engine.sh PYTHON}"
+python="${1:?usage: benches/engine.sh PYTHON [RUNS]}"
+runs="${2:-5}"
 checkpoint=fixtures/checkpoints/tiny-gpt
 
-rust=$(cargo bench --quiet --bench engine 2>/dev/null)
-baseline=$("$python" benches/engine_torch.py "$checkpoint" 2>/dev/null)
+rust=$(QCOMPAT_BENCH_RUNS="$runs" cargo bench --quiet --bench engine)
+baseline=$("$python" benches/engine_torch.py "$checkpoint" "$runs")
 
 echo "$rust"
 echo "$baseline"

@@ -1,6 +1,8 @@
 """The baselines for benches/engine.sh: bitsandbytes NF4 on CPU and a LitGPT LoRA step in torch, same shapes.
 
 Prints `key value` lines. Needs torch, bitsandbytes (0.49.2 measured) and litgpt (0.4.0) on a CPU machine.
+Usage: engine_torch.py CHECKPOINT [RUNS]: every measurement is the best of RUNS (default 5) after one warm-up, on
+standard normal inputs, as benches/engine.rs does with the same RUNS.
 """
 
 import json
@@ -28,14 +30,15 @@ def best_of(runs, work):
 
 
 def main():
+    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 5
     torch.manual_seed(0)
     values = torch.randn(SIDE, SIDE, dtype=torch.float32)
     millions = values.numel() / 1e6
-    quantize = best_of(2, lambda: BF.quantize_4bit(values, blocksize=64, quant_type="nf4"))
+    quantize = best_of(runs, lambda: BF.quantize_4bit(values, blocksize=64, quant_type="nf4"))
     packed, state = BF.quantize_4bit(values, blocksize=64, quant_type="nf4")
-    dequantize = best_of(5, lambda: BF.dequantize_4bit(packed, state, quant_type="nf4"))
+    dequantize = best_of(runs, lambda: BF.dequantize_4bit(packed, state, quant_type="nf4"))
     out = torch.empty_like(values)
-    copy = best_of(10, lambda: out.copy_(values))
+    copy = best_of(runs, lambda: out.copy_(values))
     print(f"bnb_quantize_melem_s {millions / quantize:.1f}")
     print(f"bnb_dequantize_melem_s {millions / dequantize:.1f}")
     print(f"torch_copy_melem_s {millions / copy:.1f}")
@@ -57,7 +60,7 @@ def main():
         loss.backward()
         optimizer.step()
 
-    print(f"torch_lora_step_ms {best_of(30, step) * 1e3:.3f}")
+    print(f"torch_lora_step_ms {best_of(runs, step) * 1e3:.3f}")
     print(f"torch_threads {torch.get_num_threads()}")
 
 

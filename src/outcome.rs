@@ -160,13 +160,7 @@ pub fn apply_reference(verdict: Verdict, checks: &[NumericCheck]) -> Verdict {
         return verdict;
     }
     match checks.iter().find(|c| !c.ok) {
-        Some(check) => Verdict::new(
-            Outcome::Fail,
-            Some(format!(
-                "numeric: {} beyond tolerance {} of the built-in reference",
-                check.name, check.tolerance
-            )),
-        ),
+        Some(check) => Verdict::new(Outcome::Fail, Some(check.signature())),
         None => verdict,
     }
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use qcompat::engine::model::BaseWeights;
 use qcompat::engine::reference::{self, NumericCheck};
+use qcompat::engine::replay::{self, Deviation, Replay};
 use qcompat::engine::train::{self, CheckpointDir, TrainOptions};
 use serde_json::{Value, json};
 
@@ -75,55 +76,242 @@ fn lora_training_on_the_nf4_base_lowers_the_loss() {
     assert!(curve.windows(2).all(|pair| pair[1] < pair[0]), "{curve:?}");
 }
 
-#[test]
-fn bitsandbytes_checkpoint_artifacts_agree_with_the_engine() {
-    let artifacts = tempfile::tempdir().unwrap();
+/// The checkpoint-load probe's artifacts as bitsandbytes 0.49.2 wrote them, and the engine's own metrics as the
+/// probe's.
+fn checkpoint_load_output(artifacts: &Path) -> Value {
     let golden_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/golden");
     std::fs::copy(
         golden_dir.join("tiny_gpt_nf4.pth"),
-        artifacts.path().join("checkpoint-load.nf4.pth"),
+        artifacts.join("checkpoint-load.nf4.pth"),
     )
     .unwrap();
-    let checks = reference::compare(
-        "checkpoint-load",
-        &checkpoint(),
-        artifacts.path(),
-        &json!({}),
-    )
-    .unwrap();
-    assert_all_ok(&checks, 3);
+    let info = json!({ "quant_type": "nf4", "blocksize": 64, "input_dtype": "float16" });
+    std::fs::write(artifacts.join("checkpoint-load.nf4.json"), info.to_string()).unwrap();
+    reference::reference_metrics(&checkpoint()).unwrap()["checkpoint-load"].clone()
+}
+
+#[test]
+fn bitsandbytes_checkpoint_artifacts_agree_with_the_engine() {
+    let artifacts = tempfile::tempdir().unwrap();
+    let metrics = checkpoint_load_output(artifacts.path());
+    let checks = reference::compare("checkpoint-load", &checkpoint(), artifacts.path(), &metrics);
+    assert_all_ok(&checks, 5);
     assert_eq!(checks[1].value, 0.0, "codes bit for bit");
 }
 
 #[test]
-fn litgpt_qlora_metrics_compare_with_the_engine() {
+fn a_pass_without_its_artifacts_or_metrics_is_never_silently_unchecked() {
+    let full = tempfile::tempdir().unwrap();
+    let metrics = checkpoint_load_output(full.path());
+    let files = ["checkpoint-load.nf4.pth", "checkpoint-load.nf4.json"];
+    for file in files {
+        let artifacts = tempfile::tempdir().unwrap();
+        for other in files.iter().filter(|f| **f != file) {
+            std::fs::copy(full.path().join(other), artifacts.path().join(other)).unwrap();
+        }
+        let checks =
+            reference::compare("checkpoint-load", &checkpoint(), artifacts.path(), &metrics);
+        let failed: Vec<String> = checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(NumericCheck::signature)
+            .collect();
+        assert_eq!(failed, [format!("numeric: no artifact {file} (missing)")]);
+    }
+    // Unreadable: garbage where the packed codes should be.
+    std::fs::write(full.path().join("checkpoint-load.nf4.pth"), b"not a zip").unwrap();
+    let checks = reference::compare("checkpoint-load", &checkpoint(), full.path(), &metrics);
+    let failed: Vec<&NumericCheck> = checks.iter().filter(|c| !c.ok).collect();
+    assert_eq!(failed.len(), 1, "{checks:?}");
+    assert_eq!(
+        failed[0].signature(),
+        "numeric: no artifact checkpoint-load.nf4.pth (not a readable torch.save file)"
+    );
+    assert!(failed[0].value.is_finite(), "JSON keeps the number");
+    // litgpt-qlora without its replay.
+    let empty = tempfile::tempdir().unwrap();
+    let checks = reference::compare("litgpt-qlora", &checkpoint(), empty.path(), &json!({}));
+    let failed: Vec<String> = checks
+        .iter()
+        .filter(|c| !c.ok)
+        .map(NumericCheck::signature)
+        .collect();
+    assert!(
+        failed.contains(&"numeric: no artifact litgpt-qlora.replay.json (missing)".to_string()),
+        "{failed:?}"
+    );
+    assert!(
+        !failed
+            .iter()
+            .any(|s| s.contains(&*empty.path().to_string_lossy()))
+    );
+}
+
+/// The replay litgpt 0.4.0 + bitsandbytes 0.49.2 + torch 2.3.0 exported on CPU (tests/fixtures/).
+fn real_replay() -> Replay {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/litgpt-qlora.replay.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn litgpt_qlora_checks(run: &Replay) -> Vec<NumericCheck> {
     let artifacts = tempfile::tempdir().unwrap();
     std::fs::write(
         artifacts.path().join("litgpt-qlora.logits.json"),
         golden_logits()["logits"].to_string(),
     )
     .unwrap();
-    let metrics = reference::reference_metrics(&checkpoint()).unwrap();
-    let probe_like = json!({ "loss": metrics["litgpt-qlora"]["loss"] });
-    let checks =
-        reference::compare("litgpt-qlora", &checkpoint(), artifacts.path(), &probe_like).unwrap();
-    assert_all_ok(&checks, 2);
-
-    let broken = json!({ "loss": [1.0] });
-    let checks = reference::compare(
-        "litgpt-qlora",
-        &checkpoint(),
-        Path::new("/nonexistent"),
-        &broken,
+    std::fs::write(
+        artifacts.path().join("litgpt-qlora.replay.json"),
+        serde_json::to_string(run).unwrap(),
     )
     .unwrap();
-    assert!(
-        !checks[0].ok,
-        "a step-0 loss far from the engine's is a numeric failure"
-    );
-    assert!(
-        reference::compare("toy-load", &checkpoint(), artifacts.path(), &json!({}))
-            .unwrap()
-            .is_empty()
+    reference::compare("litgpt-qlora", &checkpoint(), artifacts.path(), &json!({}))
+}
+
+#[test]
+fn litgpt_qlora_metrics_compare_with_the_engine() {
+    let checks = litgpt_qlora_checks(&real_replay());
+    assert_all_ok(&checks, 3);
+    assert!(reference::compare("toy-load", &checkpoint(), Path::new("."), &json!({})).is_empty());
+}
+
+/// Each mutation is a stack that trains wrongly: the engine runs the probe's steps with it, and its loss curve and
+/// trained LoRA stand in for the probe's. Every one must turn the real run's pass into a numeric failure.
+#[test]
+fn the_training_oracle_catches_each_mutation() {
+    let run = real_replay();
+    let wrong_codebook: [f32; 16] = std::array::from_fn(|i| -1.0 + 2.0 * i as f32 / 15.0);
+    let mutations = [
+        (
+            "LoRA gradient zeroed",
+            Deviation {
+                gradient_factor: Some(0.0),
+                ..Deviation::default()
+            },
+        ),
+        (
+            "LoRA gradient scaled by 1e-4",
+            Deviation {
+                gradient_factor: Some(1e-4),
+                ..Deviation::default()
+            },
+        ),
+        (
+            "learning rate x10",
+            Deviation {
+                lr_factor: Some(10.0),
+                ..Deviation::default()
+            },
+        ),
+        (
+            "learning rate x0.1",
+            Deviation {
+                lr_factor: Some(0.1),
+                ..Deviation::default()
+            },
+        ),
+        (
+            "quantization skipped",
+            Deviation {
+                base: Some(BaseWeights::Dense),
+                ..Deviation::default()
+            },
+        ),
+        (
+            "uniform 4-bit codebook instead of NF4",
+            Deviation {
+                codebook: Some(wrong_codebook),
+                ..Deviation::default()
+            },
+        ),
+    ];
+    for (label, deviation) in mutations {
+        let mutated = replay::replay(&checkpoint(), &run, deviation).unwrap();
+        let broken = Replay {
+            loss: mutated.loss,
+            trained: mutated.trained,
+            ..run.clone()
+        };
+        let checks = litgpt_qlora_checks(&broken);
+        let failed: Vec<String> = checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(NumericCheck::signature)
+            .collect();
+        eprintln!("{label}: {failed:?}");
+        assert!(
+            failed
+                .first()
+                .is_some_and(|s| s.starts_with("numeric: training_loss_max_rel_diff")),
+            "{label}: {checks:?}"
+        );
+    }
+}
+
+#[test]
+fn greedy_decode_agrees_with_litgpt_generate() {
+    // Tokens litgpt 0.4.0 + bitsandbytes 0.49.2 generated on CPU (tests/fixtures/litgpt-generate.json).
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/litgpt-generate.json");
+    let real: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let check = |run: &Value| {
+        let artifacts = tempfile::tempdir().unwrap();
+        std::fs::write(
+            artifacts.path().join("litgpt-generate.json"),
+            run.to_string(),
+        )
+        .unwrap();
+        reference::compare(
+            "litgpt-generate",
+            &checkpoint(),
+            artifacts.path(),
+            &json!({}),
+        )
+    };
+    let checks = check(&real);
+    assert_all_ok(&checks, 1);
+    let model = checkpoint()
+        .model(
+            BaseWeights::Nf4 {
+                blocksize: 64,
+                double_quant: false,
+            },
+            None,
+        )
+        .unwrap();
+    let prompt: Vec<u32> = serde_json::from_value(real["prompt"].clone()).unwrap();
+    let ours: Vec<u32> = qcompat::engine::generate::greedy(&model, &prompt, 8)
+        .unwrap()
+        .into_iter()
+        .map(|(token, _)| token)
+        .collect();
+    assert_eq!(json!(ours), real["tokens"], "all 8 tokens, no tie forgiven");
+    // A stack that decodes something else: the first token replaced by the engine's least likely one.
+    let model = checkpoint()
+        .model(
+            BaseWeights::Nf4 {
+                blocksize: 64,
+                double_quant: false,
+            },
+            None,
+        )
+        .unwrap();
+    let prompt: Vec<u32> = serde_json::from_value(real["prompt"].clone()).unwrap();
+    let steps = qcompat::engine::generate::greedy(&model, &prompt, 1).unwrap();
+    let worst = steps[0]
+        .1
+        .iter()
+        .enumerate()
+        .fold(
+            (0, f32::INFINITY),
+            |w, (i, &v)| if v < w.1 { (i, v) } else { w },
+        )
+        .0;
+    let mut wrong = real.clone();
+    wrong["tokens"][0] = json!(worst);
+    let checks = check(&wrong);
+    assert_eq!(
+        checks[0].signature(),
+        "numeric: greedy_tokens_contradicted beyond tolerance 0 of the built-in reference"
     );
 }

@@ -233,3 +233,27 @@ fn list_prints_the_plan_and_runs_nothing() {
         "listing builds no environment"
     );
 }
+
+#[test]
+fn a_load_path_broken_before_the_missing_kernel_is_a_failure() {
+    // toyquant 1.2.2 has no CPU kernel *and* the lazy-load bug: the load breaks before the kernel is reached, so the
+    // bug must show as a failure, not hide behind needs-cuda. 1.1 reaches the kernel it lacks: needs-cuda.
+    let scratch = Scratch::new();
+    scratch.write(
+        "kernel.toml",
+        "probes = [\"toy-load\"]\ntimeout = \"20s\"\n[axes]\ntoyquant = [\"1.1\", \"1.2.2\"]\n",
+    );
+    let (report, output) = json(&scratch, "kernel.toml", &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let outcome = |i: usize| report["cells"][i]["probes"][0].clone();
+    assert_eq!(outcome(0)["outcome"], "needs-cuda");
+    assert_eq!(
+        outcome(0)["signature"],
+        "toyquant has no CPU kernel (NotImplementedError: Device type not supported for toy quantization: cpu)"
+    );
+    assert_eq!(outcome(1)["outcome"], "fail");
+    assert_eq!(
+        outcome(1)["signature"],
+        "AttributeError: '_LazyTensor' object has no attribute 'data'"
+    );
+}

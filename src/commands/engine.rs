@@ -9,6 +9,7 @@ use qcompat::engine::checkpoint;
 use qcompat::engine::model::{BaseWeights, LoraConfig};
 use qcompat::engine::reference;
 use qcompat::engine::state_dict::QuantizedStateDict;
+use qcompat::engine::stream;
 use qcompat::engine::train::{self, CheckpointDir, TrainOptions};
 use qcompat::error::Result;
 use qcompat::exit::ExitStatus;
@@ -73,14 +74,19 @@ fn quantize(
     double_quant: bool,
     skip: &[String],
 ) -> Result<(), EngineError> {
-    let tensors = checkpoint::load_tensors(input)?;
-    let quantized = QuantizedStateDict::quantize(tensors, blocksize, double_quant, skip)?;
-    quantized.save(output)?;
+    // A safetensors input streams through a memory map; a .pth (a zip of pickles) is read whole.
+    let (quantized, unchanged) = if input.extension().is_some_and(|ext| ext == "safetensors") {
+        let streamed = stream::quantize_file(input, output, blocksize, double_quant, skip)?;
+        (streamed.quantized, streamed.passthrough)
+    } else {
+        let tensors = checkpoint::load_tensors(input)?;
+        let quantized = QuantizedStateDict::quantize(tensors, blocksize, double_quant, skip)?;
+        quantized.save(output)?;
+        (quantized.quantized.len(), quantized.passthrough.len())
+    };
     println!(
-        "quantized {} weights (blocksize {blocksize}{}), {} tensors unchanged -> {}",
-        quantized.quantized.len(),
+        "quantized {quantized} weights (blocksize {blocksize}{}), {unchanged} tensors unchanged -> {}",
         if double_quant { ", double quant" } else { "" },
-        quantized.passthrough.len(),
         output.display()
     );
     Ok(())

@@ -6,13 +6,20 @@
 
 pub mod checkpoint;
 pub mod double_quant;
+pub mod evidence;
 pub mod fused;
+pub mod generate;
+pub mod kernels;
 pub mod linear4bit;
 pub mod lora;
 pub mod model;
 pub mod nf4;
+#[cfg(target_arch = "x86_64")]
+mod nf4_avx512;
 pub mod reference;
+pub mod replay;
 pub mod state_dict;
+pub mod stream;
 pub mod train;
 
 use std::path::PathBuf;

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::EngineError;
-use super::checkpoint;
+use super::evidence::ProbeOutput;
 use super::model::{BaseWeights, LoraConfig, linear_weight_names};
 use super::nf4::DEFAULT_BLOCKSIZE;
 use super::state_dict::Params4bit;
@@ -19,8 +19,17 @@ use super::train::{self, CheckpointDir, TrainOptions};
 
 pub const CHECKPOINT_LOAD: &str = "checkpoint-load";
 pub const LITGPT_QLORA: &str = "litgpt-qlora";
-/// The probes the engine has a counterpart for (a reference row entry and checks).
-pub const IMPLEMENTED: [&str; 2] = [CHECKPOINT_LOAD, LITGPT_QLORA];
+pub const LITGPT_GENERATE: &str = "litgpt-generate";
+pub const BNB_KERNELS: &str = "bnb-kernels";
+pub const BNB_KERNELS_ODD: &str = "bnb-kernels-odd";
+/// The probes the engine has a counterpart for (checks, and for some a reference row entry).
+pub const IMPLEMENTED: [&str; 5] = [
+    CHECKPOINT_LOAD,
+    LITGPT_QLORA,
+    LITGPT_GENERATE,
+    BNB_KERNELS,
+    BNB_KERNELS_ODD,
+];
 
 /// The litgpt-qlora probe's schedule (6 AdamW steps, lr 1e-2, LoRA r=8, alpha=16), mirrored so curves line up.
 const QLORA_STEPS: usize = 6;
@@ -40,10 +49,6 @@ const MAX_ABS_ERR_RELATIVE_TOLERANCE: f64 = 1e-3;
 /// Double quantization's mean and 8-bit codes differ between implementations (bitsandbytes 0.47 vs 0.49 already
 /// differ by 0.3% here); 2% still catches a missing or broken second quantization.
 const MAX_ABS_ERR_DQ_RELATIVE_TOLERANCE: f64 = 0.02;
-/// The probe computes in bf16 (8-bit mantissa, eps 2^-8 = 0.4%) on bf16-cast weights; the engine in f32. A few eps
-/// of drift through two blocks and the softmax stays well under 2%, while a broken base or LoRA path moves the loss
-/// far more.
-const STEP0_LOSS_RELATIVE_TOLERANCE: f64 = 0.02;
 /// Forward parity of unquantized f32 logits (the bound).
 const LOGITS_TOLERANCE: f64 = 1e-4;
 
@@ -56,13 +61,39 @@ pub struct NumericCheck {
     pub ok: bool,
 }
 
+/// How the name of a check that could not be made begins (and, after `numeric: `, its signature).
+const NO_ARTIFACT: &str = "no artifact";
+
 impl NumericCheck {
-    fn new(name: &str, value: f64, tolerance: f64) -> Self {
+    pub fn new(name: &str, value: f64, tolerance: f64) -> Self {
         NumericCheck {
             name: name.to_string(),
             value,
             tolerance,
             ok: value <= tolerance,
+        }
+    }
+
+    /// A check that could not be made because `what` (an artifact file, `metric NAME`) is missing or unreadable:
+    /// one thing missing (value 1, tolerance 0), never ok. Finite, so the JSON report keeps the number.
+    pub fn no_artifact(what: &str, why: &str) -> Self {
+        NumericCheck {
+            name: format!("{NO_ARTIFACT} {what} ({why})"),
+            value: 1.0,
+            tolerance: 0.0,
+            ok: false,
+        }
+    }
+
+    /// The signature of a probe this failing check turns into a `fail`.
+    pub fn signature(&self) -> String {
+        if self.name.starts_with(NO_ARTIFACT) {
+            format!("numeric: {}", self.name)
+        } else {
+            format!(
+                "numeric: {} beyond tolerance {} of the built-in reference",
+                self.name, self.tolerance
+            )
         }
     }
 }
@@ -159,39 +190,85 @@ pub fn reference_metrics(
     Ok(metrics)
 }
 
-/// Numeric checks of a probe's metrics and artifacts against the engine; empty for probes it does not implement.
+/// Numeric checks of a passing probe's metrics and artifacts against the engine; empty for probes it does not
+/// implement. Never skips silently: a missing or unreadable metric or artifact, or an error while checking it, is a
+/// failing `no artifact …` check.
 pub fn compare(
     probe: &str,
     checkpoint: &CheckpointDir,
     artifacts: &Path,
     metrics: &Value,
-) -> Result<Vec<NumericCheck>, EngineError> {
-    match probe {
-        CHECKPOINT_LOAD => compare_checkpoint_load(checkpoint, artifacts, metrics),
-        LITGPT_QLORA => compare_litgpt_qlora(checkpoint, artifacts, metrics),
-        _ => Ok(Vec::new()),
+) -> Vec<NumericCheck> {
+    let mut output = ProbeOutput::new(artifacts, metrics);
+    let compared = match probe {
+        CHECKPOINT_LOAD => compare_checkpoint_load(checkpoint, &mut output),
+        LITGPT_QLORA => compare_litgpt_qlora(checkpoint, &mut output),
+        LITGPT_GENERATE => super::generate::compare(checkpoint, &mut output),
+        BNB_KERNELS | BNB_KERNELS_ODD => super::kernels::compare(probe, &mut output),
+        _ => Ok(()),
+    };
+    if let Err(error) = compared {
+        output.unchecked(&error);
     }
+    output.checks
 }
 
 fn relative_diff(probe: f64, engine: f64) -> f64 {
     (probe - engine).abs() / engine.abs().max(f64::MIN_POSITIVE)
 }
 
+/// The probe's packed NF4 codes and absmax per weight against the engine's: (weights unmatched, fraction of code
+/// bytes differing, largest absmax difference).
+fn nf4_agreement(
+    plain: &[(String, Params4bit, Tensor)],
+    probe: &HashMap<String, Tensor>,
+) -> Result<(usize, f64, f64), EngineError> {
+    let (mut differing, mut total, mut missing, mut absmax_diff) = (0usize, 0usize, 0usize, 0f64);
+    for (name, params, _) in plain {
+        let (Some(codes), Some(absmax)) = (probe.get(name), probe.get(&format!("{name}.absmax")))
+        else {
+            missing += 1;
+            continue;
+        };
+        let codes = codes.flatten_all()?.to_dtype(DType::U8)?.to_vec1::<u8>()?;
+        let absmax = absmax
+            .flatten_all()?
+            .to_dtype(DType::F32)?
+            .to_vec1::<f32>()?;
+        let engine_absmax = params.absmax_values();
+        if codes.len() != params.packed.len() || absmax.len() != engine_absmax.len() {
+            missing += 1;
+            continue;
+        }
+        total += codes.len();
+        differing += codes
+            .iter()
+            .zip(&params.packed)
+            .filter(|(left, right)| left != right)
+            .count();
+        for (left, right) in absmax.iter().zip(&engine_absmax) {
+            absmax_diff = absmax_diff.max(f64::from((left - right).abs()));
+        }
+    }
+    let extra = probe
+        .keys()
+        .filter(|key| !key.ends_with(".absmax") && !plain.iter().any(|(name, ..)| name == *key));
+    missing += extra.count();
+    let fraction = if total == 0 {
+        1.0
+    } else {
+        differing as f64 / total as f64
+    };
+    Ok((missing, fraction, absmax_diff))
+}
+
 fn compare_checkpoint_load(
     checkpoint: &CheckpointDir,
-    artifacts: &Path,
-    metrics: &Value,
-) -> Result<Vec<NumericCheck>, EngineError> {
-    let mut checks = Vec::new();
-    let info_path = artifacts.join("checkpoint-load.nf4.json");
-    let info: Value = match std::fs::read_to_string(&info_path) {
-        Ok(text) => serde_json::from_str(&text).map_err(|error| EngineError::CorruptFile {
-            path: info_path.clone(),
-            format: "JSON",
-            reason: error.to_string(),
-        })?,
-        Err(_) => Value::Null,
-    };
+    output: &mut ProbeOutput,
+) -> Result<(), EngineError> {
+    let info = output
+        .json("checkpoint-load.nf4.json")
+        .unwrap_or(Value::Null);
     let dtype = match info["input_dtype"].as_str() {
         Some("float32") => DType::F32,
         Some("bfloat16") => DType::BF16,
@@ -202,109 +279,44 @@ fn compare_checkpoint_load(
         .map_or(DEFAULT_BLOCKSIZE, |size| size as usize);
     let plain = quantize_linear_weights(checkpoint, dtype, blocksize, false)?;
 
-    let packed_path = artifacts.join("checkpoint-load.nf4.pth");
-    if packed_path.exists() {
-        let probe: HashMap<String, Tensor> =
-            checkpoint::load_pth(&packed_path)?.into_iter().collect();
-        let (mut differing, mut total, mut missing, mut absmax_diff) =
-            (0usize, 0usize, 0usize, 0f64);
-        for (name, params, _) in &plain {
-            let (Some(codes), Some(absmax)) =
-                (probe.get(name), probe.get(&format!("{name}.absmax")))
-            else {
-                missing += 1;
-                continue;
-            };
-            let codes = codes.flatten_all()?.to_dtype(DType::U8)?.to_vec1::<u8>()?;
-            let absmax = absmax
-                .flatten_all()?
-                .to_dtype(DType::F32)?
-                .to_vec1::<f32>()?;
-            let engine_absmax = params.absmax_values();
-            if codes.len() != params.packed.len() || absmax.len() != engine_absmax.len() {
-                missing += 1;
-                continue;
-            }
-            total += codes.len();
-            differing += codes
-                .iter()
-                .zip(&params.packed)
-                .filter(|(left, right)| left != right)
-                .count();
-            for (left, right) in absmax.iter().zip(&engine_absmax) {
-                absmax_diff = absmax_diff.max(f64::from((left - right).abs()));
-            }
-        }
-        let extra = probe.keys().filter(|key| {
-            !key.ends_with(".absmax") && !plain.iter().any(|(name, ..)| name == *key)
-        });
-        missing += extra.count();
-        let fraction = if total == 0 {
-            1.0
-        } else {
-            differing as f64 / total as f64
-        };
-        checks.push(NumericCheck::new(
-            "nf4_weights_unmatched",
-            missing as f64,
-            0.0,
-        ));
-        checks.push(NumericCheck::new(
+    if let Some(probe) = output.pth("checkpoint-load.nf4.pth") {
+        let (missing, fraction, absmax_diff) = nf4_agreement(&plain, &probe)?;
+        output.check("nf4_weights_unmatched", missing as f64, 0.0);
+        output.check(
             "nf4_code_bytes_differing_fraction",
             fraction,
             CODE_BYTES_DIFFERING_TOLERANCE,
-        ));
-        checks.push(NumericCheck::new(
-            "nf4_absmax_max_abs_diff",
-            absmax_diff,
-            ABSMAX_TOLERANCE,
-        ));
+        );
+        output.check("nf4_absmax_max_abs_diff", absmax_diff, ABSMAX_TOLERANCE);
     }
-    if let Some(probe_err) = metrics["max_abs_err"].as_f64() {
+    if let Some(probe_err) = output.number("max_abs_err") {
         let value = relative_diff(probe_err, max_abs_err(&plain)?);
-        checks.push(NumericCheck::new(
+        output.check(
             "max_abs_err_rel_diff",
             value,
             MAX_ABS_ERR_RELATIVE_TOLERANCE,
-        ));
+        );
     }
-    if let Some(probe_err) = metrics["max_abs_err_dq"].as_f64() {
+    if let Some(probe_err) = output.number("max_abs_err_dq") {
         let nested = quantize_linear_weights(checkpoint, dtype, blocksize, true)?;
         let value = relative_diff(probe_err, max_abs_err(&nested)?);
-        checks.push(NumericCheck::new(
+        output.check(
             "max_abs_err_dq_rel_diff",
             value,
             MAX_ABS_ERR_DQ_RELATIVE_TOLERANCE,
-        ));
+        );
     }
-    Ok(checks)
+    Ok(())
 }
 
 fn compare_litgpt_qlora(
     checkpoint: &CheckpointDir,
-    artifacts: &Path,
-    metrics: &Value,
-) -> Result<Vec<NumericCheck>, EngineError> {
-    let mut checks = Vec::new();
-    if let Some(probe_loss) = metrics["loss"].get(0).and_then(Value::as_f64) {
-        let model = checkpoint.model(qlora_options().base, None)?;
-        let engine_loss = f64::from(train::loss(&model, &checkpoint.batch)?.to_scalar::<f32>()?);
-        let value = relative_diff(probe_loss, engine_loss);
-        checks.push(NumericCheck::new(
-            "step0_loss_rel_diff",
-            value,
-            STEP0_LOSS_RELATIVE_TOLERANCE,
-        ));
-    }
-    let logits_path = artifacts.join("litgpt-qlora.logits.json");
-    if logits_path.exists() {
-        let text = std::fs::read_to_string(&logits_path).map_err(EngineError::io(&logits_path))?;
-        let probe_logits: Vec<Vec<f64>> =
-            serde_json::from_str(&text).map_err(|error| EngineError::CorruptFile {
-                path: logits_path.clone(),
-                format: "logits JSON ([time][vocab])",
-                reason: error.to_string(),
-            })?;
+    output: &mut ProbeOutput,
+) -> Result<(), EngineError> {
+    super::replay::compare(checkpoint, output)?;
+    let probe_logits: Option<Vec<Vec<f64>>> =
+        output.json_as("litgpt-qlora.logits.json", "logits JSON ([time][vocab])");
+    if let Some(probe_logits) = probe_logits {
         let engine_logits = first_sequence_logits(checkpoint)?;
         let probe_flat: Vec<f64> = probe_logits.into_iter().flatten().collect();
         let value = if probe_flat.len() == engine_logits.len() {
@@ -317,13 +329,9 @@ fn compare_litgpt_qlora(
             // A shape mismatch fails the check; f64::MAX (unlike infinity) survives JSON.
             f64::MAX
         };
-        checks.push(NumericCheck::new(
-            "logits_max_abs_diff",
-            value,
-            LOGITS_TOLERANCE,
-        ));
+        output.check("logits_max_abs_diff", value, LOGITS_TOLERANCE);
     }
-    Ok(checks)
+    Ok(())
 }
 
 /// Unquantized f32 logits of the first training sequence, flattened `[time][vocab]`.

@@ -17,7 +17,7 @@ use super::nf4::{
     self, BLOCK_SIZES, FloatDtype, NF4_CODEBOOK, Nf4Element, Nf4Tensor, NonFiniteValue,
 };
 
-const QUANT_STATE_SUFFIX: &str = "quant_state.bitsandbytes__nf4";
+pub const QUANT_STATE_SUFFIX: &str = "quant_state.bitsandbytes__nf4";
 
 /// How the per-block absmax values are stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,15 +71,10 @@ fn quantize_values(
         blocksize: usize,
     ) -> Result<(Nf4Tensor, FloatDtype), EngineError> {
         let values = tensor.flatten_all()?.to_vec1::<T>()?;
-        let quantized =
-            nf4::quantize(&values, blocksize).map_err(|NonFiniteValue { index, value }| {
-                EngineError::NonFinite {
-                    tensor: name.to_string(),
-                    index,
-                    value,
-                }
-            })?;
-        Ok((quantized, <T as Nf4Element>::DTYPE))
+        Ok((
+            quantize_named(name, &values, blocksize)?,
+            <T as Nf4Element>::DTYPE,
+        ))
     }
     match tensor.dtype() {
         DType::F32 => run::<f32>(name, tensor, blocksize),
@@ -93,6 +88,20 @@ fn quantize_values(
     }
 }
 
+fn quantize_named<T: Nf4Element>(
+    name: &str,
+    values: &[T],
+    blocksize: usize,
+) -> Result<Nf4Tensor, EngineError> {
+    nf4::quantize(values, blocksize).map_err(|NonFiniteValue { index, value }| {
+        EngineError::NonFinite {
+            tensor: name.to_string(),
+            index,
+            value,
+        }
+    })
+}
+
 impl Params4bit {
     pub fn quantize(
         name: &str,
@@ -102,18 +111,94 @@ impl Params4bit {
     ) -> Result<Self, EngineError> {
         check_blocksize(blocksize)?;
         let (quantized, dtype) = quantize_values(name, tensor, blocksize)?;
+        Ok(Self::from_nf4(
+            quantized,
+            tensor.dims(),
+            dtype,
+            double_quant,
+        ))
+    }
+
+    /// Quantizes the flat `values` of a tensor of `shape` (the streaming quantizer's entry: no candle tensor).
+    pub fn quantize_slice<T: Nf4Element>(
+        name: &str,
+        values: &[T],
+        shape: &[usize],
+        blocksize: usize,
+        double_quant: bool,
+    ) -> Result<Self, EngineError> {
+        check_blocksize(blocksize)?;
+        let quantized = quantize_named(name, values, blocksize)?;
+        Ok(Self::from_nf4(quantized, shape, T::DTYPE, double_quant))
+    }
+
+    fn from_nf4(
+        quantized: Nf4Tensor,
+        shape: &[usize],
+        dtype: FloatDtype,
+        double_quant: bool,
+    ) -> Self {
         let absmax = if double_quant {
             AbsmaxState::Nested(NestedAbsmax::compress(&quantized.absmax))
         } else {
             AbsmaxState::Plain(quantized.absmax)
         };
-        Ok(Params4bit {
+        Params4bit {
             packed: quantized.packed,
             absmax,
-            shape: tensor.dims().to_vec(),
+            shape: shape.to_vec(),
+            dtype,
+            blocksize: quantized.blocksize,
+        }
+    }
+
+    /// The bytes of the `quant_state.bitsandbytes__nf4` entry: bitsandbytes' JSON of the non-tensor fields.
+    pub fn quant_state_json(&self) -> Vec<u8> {
+        let mut json = QuantStateJson {
+            quant_type: "nf4".to_string(),
+            blocksize: self.blocksize,
+            dtype: self.dtype.torch_name().to_string(),
+            shape: self.shape.clone(),
+            nested_blocksize: None,
+            nested_dtype: None,
+            nested_offset: None,
+        };
+        if let AbsmaxState::Nested(nested) = &self.absmax {
+            json.nested_blocksize = Some(nested.blocksize);
+            json.nested_dtype = Some("float32".to_string());
+            json.nested_offset = Some(f64::from(nested.offset));
+        }
+        python_json(&json)
+    }
+
+    /// An upper bound of [`Self::quant_state_json`]'s length before quantizing: only the nested offset's digits
+    /// are unknown, and no f64 prints longer than `-2.2250738585072014e-308`.
+    pub fn quant_state_json_bound(
+        shape: &[usize],
+        dtype: FloatDtype,
+        blocksize: usize,
+        double_quant: bool,
+    ) -> usize {
+        let absmax = if double_quant {
+            AbsmaxState::Nested(NestedAbsmax {
+                codes: Vec::new(),
+                nested_absmax: Vec::new(),
+                quant_map: Vec::new(),
+                offset: 0.0,
+                blocksize: super::double_quant::NESTED_BLOCKSIZE,
+            })
+        } else {
+            AbsmaxState::Plain(Vec::new())
+        };
+        let probe = Params4bit {
+            packed: Vec::new(),
+            absmax,
+            shape: shape.to_vec(),
             dtype,
             blocksize,
-        })
+        };
+        let widest_offset = "-2.2250738585072014e-308".len() - "0.0".len();
+        probe.quant_state_json().len() + if double_quant { widest_offset } else { 0 }
     }
 
     pub fn len(&self) -> usize {
@@ -180,15 +265,6 @@ impl Params4bit {
             weight_key.to_string(),
             Tensor::from_vec(self.packed.clone(), (self.packed.len(), 1), &cpu)?,
         )];
-        let mut json = QuantStateJson {
-            quant_type: "nf4".to_string(),
-            blocksize: self.blocksize,
-            dtype: self.dtype.torch_name().to_string(),
-            shape: self.shape.clone(),
-            nested_blocksize: None,
-            nested_dtype: None,
-            nested_offset: None,
-        };
         match &self.absmax {
             AbsmaxState::Plain(absmax) => {
                 entries.push((key("absmax"), Tensor::new(absmax.as_slice(), &cpu)?));
@@ -205,12 +281,9 @@ impl Params4bit {
                     key("nested_quant_map"),
                     Tensor::new(nested.quant_map.as_slice(), &cpu)?,
                 ));
-                json.nested_blocksize = Some(nested.blocksize);
-                json.nested_dtype = Some("float32".to_string());
-                json.nested_offset = Some(f64::from(nested.offset));
             }
         }
-        let json_bytes = python_json(&json);
+        let json_bytes = self.quant_state_json();
         let json_len = json_bytes.len();
         entries.push((
             key(QUANT_STATE_SUFFIX),

@@ -47,6 +47,20 @@ pub const PROBES: &[ProbeInfo] = &[
         script: include_str!("../../fixtures/probes/litgpt_generate.py"),
     },
     ProbeInfo {
+        name: "bnb-kernels",
+        needs: "torch, bitsandbytes",
+        summary: "bitsandbytes NF4 quantize/dequantize round trips (every block size, f32/f16/bf16, double quant) vs the engine",
+        file: "bnb_kernels.py",
+        script: include_str!("../../fixtures/probes/bnb_kernels.py"),
+    },
+    ProbeInfo {
+        name: "bnb-kernels-odd",
+        needs: "torch, bitsandbytes",
+        summary: "the same round trips on odd element counts (33x17, 7, 1)",
+        file: "bnb_kernels_odd.py",
+        script: include_str!("../../fixtures/probes/bnb_kernels_odd.py"),
+    },
+    ProbeInfo {
         name: "toy-load",
         needs: "toyquant (fixtures/toy/: the harness's self-test)",
         summary: "import, kernel check, lazy load and quantize with the toy package",
@@ -62,6 +76,10 @@ const SUPPORT: &[(&str, &str)] = &[
         include_str!("../../fixtures/probes/_qcompat.py"),
     ),
     ("_stack.py", include_str!("../../fixtures/probes/_stack.py")),
+    (
+        "_kernels.py",
+        include_str!("../../fixtures/probes/_kernels.py"),
+    ),
 ];
 
 /// The fixture checkpoint shared by the probes and the built-in engine.

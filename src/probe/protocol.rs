@@ -8,7 +8,13 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Deserialize)]
 #[serde(tag = "event", rename_all = "lowercase")]
 pub enum Event {
-    Start { probe: String },
+    Start {
+        probe: String,
+    },
+    /// Where the running probe is (`Probe.progress`): names the case in a crash's signature.
+    Progress {
+        at: String,
+    },
     Result(ProbeReport),
 }
 
@@ -85,10 +91,13 @@ mod tests {
             "\n",
             r#"{"event": "start", "probe": "qlora-train"}"#,
             "\n",
+            r#"{"event": "progress", "probe": "qlora-train", "at": "3x1000 float16 b128"}"#,
+            "\n",
             r#"{"event": "resu"#,
         );
         let events = parse_events(text);
-        assert_eq!(events.len(), 3);
+        assert_eq!(events.len(), 4);
+        assert!(matches!(&events[3], Event::Progress { at } if at == "3x1000 float16 b128"));
         let Event::Result(report) = &events[1] else {
             panic!("second line is a result")
         };

@@ -95,6 +95,7 @@ async fn run_process(job: &ProbeJob<'_>, probes: &[String]) -> Result<Vec<(Strin
 
     let mut settled: Vec<(String, ProbeRun)> = Vec::new();
     let mut running: Option<String> = None;
+    let mut at: Option<String> = None;
     let mut deadline = Instant::now() + job.timeout;
     let mut seen = 0;
     let status = loop {
@@ -108,10 +109,13 @@ async fn run_process(job: &ProbeJob<'_>, probes: &[String]) -> Result<Vec<(Strin
             match event {
                 Event::Start { probe } => {
                     running = Some(probe);
+                    at = None;
                     deadline = Instant::now() + job.timeout;
                 }
+                Event::Progress { at: place, .. } => at = Some(place),
                 Event::Result(report) => {
                     running = None;
+                    at = None;
                     settled.push((report.probe.clone(), ProbeRun::Reported(report)));
                 }
             }
@@ -131,7 +135,11 @@ async fn run_process(job: &ProbeJob<'_>, probes: &[String]) -> Result<Vec<(Strin
             ProbeRun::TimedOut(job.timeout)
         }
         Some(status) => {
-            ProbeRun::Died(died(&status).unwrap_or_else(|| "exited without reporting".into()))
+            let how = died(&status).unwrap_or_else(|| "exited without reporting".into());
+            ProbeRun::Died(match at {
+                Some(place) => format!("{how} during {place}"),
+                None => how,
+            })
         }
     };
     Ok(settled_or_blamed(settled, running, probes, ending))
