@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
+use crate::child_env::ChildEnv;
 use crate::engine::reference::{self, NumericCheck};
 use crate::engine::train::CheckpointDir;
 use crate::env::{Cache, EnvFailure, EnvSpec, Interpreter, Uv};
@@ -35,6 +36,8 @@ pub struct HarnessSettings {
     pub index: IndexSettings,
     /// `auto`, `cpu` or `cuda`: handed to the probes (QCOMPAT_DEVICE).
     pub device: String,
+    /// The allow-listed environment uv and the probes get (never qcompat's own: CI secrets stay here).
+    pub child_env: ChildEnv,
 }
 
 /// The machine's side of a cell: where environments are cached, and what builds them.
@@ -69,7 +72,7 @@ impl Harness {
     pub fn new(matrix: &Matrix, settings: HarnessSettings) -> Result<Self> {
         let cache = Cache::open(settings.cache_root)?;
         let python = Interpreter::find(matrix.python.as_deref())?;
-        let uv = Uv::find_or_bootstrap(&cache.root, &python.path)?;
+        let uv = Uv::find_or_bootstrap(&cache.root, &python.path, settings.child_env)?;
         let probes_dir = catalog::materialize(&cache.root)?;
         let runs_dir = cache.root.join("runs").join(&matrix.name);
         std::fs::create_dir_all(&runs_dir).map_err(|e| Error::io(&runs_dir, e))?;
@@ -241,6 +244,7 @@ impl Harness {
             log: &log,
             timeout: self.policy.timeout,
             device: &self.device,
+            env: &self.toolchain.uv.env,
         };
         let run = run_probes(&job).await?;
 

@@ -3,6 +3,7 @@
 //! and maps errors to exit codes; the integration tests reach the engine through here.
 
 pub mod cell_key;
+pub mod child_env;
 pub mod diff;
 pub mod engine;
 pub mod env;

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Interpreter, Uv};
 use crate::error::{Error, Result};
-use crate::index::IndexSettings;
+use crate::index::{IndexSettings, redact};
 
 /// Attempts for an install that failed for reasons other than the resolver (network, corrupt download).
 const INSTALL_ATTEMPTS: usize = 3;
@@ -94,7 +94,7 @@ impl Cache {
                 std::env::consts::OS,
                 std::env::consts::ARCH
             ),
-            format!("index {:?}", spec.index),
+            format!("index {}", spec.index.fingerprint()),
             format!("requirements {}", requirements.join(" ")),
         ] {
             hasher.update(part.as_bytes());
@@ -168,7 +168,7 @@ fn build(uv: &Uv, spec: &EnvSpec, venv: &Path) -> Result<EnvRecord, EnvFailure> 
     if !made.status.success() {
         return Err(Error::infra(format!(
             "uv venv failed: {}",
-            String::from_utf8_lossy(&made.stderr).trim()
+            redact(String::from_utf8_lossy(&made.stderr).trim())
         ))
         .into());
     }
@@ -178,19 +178,18 @@ fn build(uv: &Uv, spec: &EnvSpec, venv: &Path) -> Result<EnvRecord, EnvFailure> 
         .to_string_lossy()
         .into_owned();
 
-    let mut install_args = spec.index.uv_args();
-    install_args.extend(spec.requirements.iter().cloned());
+    let mut install_args = vec!["pip", "install", "--quiet", "--python", &target];
+    install_args.extend(spec.index.uv_flags());
+    install_args.extend(spec.requirements.iter().map(String::as_str));
+    let index_env = spec.index.uv_env();
     let mut last_error = String::new();
     for _ in 0..INSTALL_ATTEMPTS {
-        let output = uv.run(
-            &["pip", "install", "--quiet", "--python", &target],
-            &install_args,
-        )?;
+        let output = uv.run(&install_args, &index_env)?;
         if output.status.success() {
             last_error.clear();
             break;
         }
-        last_error = String::from_utf8_lossy(&output.stderr).trim().to_string();
+        last_error = redact(String::from_utf8_lossy(&output.stderr).trim());
         if is_unresolvable(&last_error) {
             return Err(EnvFailure::Unresolvable(last_error));
         }
@@ -199,11 +198,11 @@ fn build(uv: &Uv, spec: &EnvSpec, venv: &Path) -> Result<EnvRecord, EnvFailure> 
         return Err(EnvFailure::InstallError(last_error));
     }
 
-    let frozen = uv.run(&["pip", "freeze", "--python", &target], &[])?;
+    let frozen = uv.run(&["pip", "freeze", "--python", &target], &index_env)?;
     if !frozen.status.success() {
         return Err(Error::infra(format!(
             "uv pip freeze failed: {}",
-            String::from_utf8_lossy(&frozen.stderr).trim()
+            redact(String::from_utf8_lossy(&frozen.stderr).trim())
         ))
         .into());
     }

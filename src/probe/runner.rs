@@ -13,6 +13,7 @@ use tokio::process::Command;
 
 use super::catalog::RUNNER;
 use super::protocol::{Event, ProbeReport, parse_events};
+use crate::child_env::ChildEnv;
 use crate::error::{Error, Result};
 use crate::supervisor::Group;
 
@@ -29,6 +30,8 @@ pub struct ProbeJob<'a> {
     pub log: &'a Path,
     pub timeout: Duration,
     pub device: &'a str,
+    /// The allow-listed environment: the code under test never sees qcompat's own (CI secrets).
+    pub env: &'a ChildEnv,
 }
 
 /// How one probe ended, as far as the process is concerned.
@@ -76,6 +79,8 @@ async fn run_process(job: &ProbeJob<'_>, probes: &[String]) -> Result<Vec<(Strin
     let mut child = Command::new(job.python)
         .arg(job.scripts.join(RUNNER))
         .args(probes)
+        .env_clear()
+        .envs(job.env.for_probe())
         .env("QCOMPAT_RESULT", &result_path)
         .env("QCOMPAT_FIXTURES", job.fixtures)
         .env("QCOMPAT_ARTIFACTS", job.artifacts)
