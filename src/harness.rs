@@ -320,14 +320,18 @@ impl Harness {
         .await
         .map_err(|e| Error::infra_caused("a reference check panicked", e))?;
         // A pass the engine cannot check (missing or unreadable artifact) is not a verified pass.
-        Ok(compared.unwrap_or_else(|error| {
-            vec![NumericCheck {
-                name: format!("unreadable: {error}"),
-                value: f64::INFINITY,
-                tolerance: 0.0,
-                ok: false,
-            }]
-        }))
+        Ok(compared.unwrap_or_else(|error| vec![unreadable_check(&error)]))
+    }
+}
+
+/// The check of an artifact the engine could not read. Its value is finite (JSON has no infinity: the journal line
+/// would not parse back) and its name is normalized (no absolute cache path in the signature or the snapshot).
+pub fn unreadable_check(error: &dyn std::fmt::Display) -> NumericCheck {
+    NumericCheck {
+        name: format!("unreadable: {}", outcome::normalize(&error.to_string())),
+        value: f64::MAX,
+        tolerance: 0.0,
+        ok: false,
     }
 }
 
