@@ -234,6 +234,8 @@ impl Harness {
             }
         };
 
+        // Another run of this matrix on this cache may be running this very cell: one at a time in its folder.
+        let _folder = self.lock_cell(cell).await?;
         let (artifacts, log) = self.cell_outputs(cell)?;
         let job = ProbeJob {
             python: &env.python,
@@ -279,6 +281,18 @@ impl Harness {
             probe_s: round(probe_s),
             probes: results,
         })
+    }
+
+    /// An exclusive lock on the cell's folder, held until the returned file is dropped.
+    async fn lock_cell(&self, cell: &Cell) -> Result<std::fs::File> {
+        let path = self.runs_dir.join(format!("{}.lock", cell.key().slug()));
+        tokio::task::spawn_blocking(move || {
+            let file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
+            fs4::fs_std::FileExt::lock_exclusive(&file).map_err(|e| Error::io(&path, e))?;
+            Ok(file)
+        })
+        .await
+        .map_err(|e| Error::infra_caused("locking a cell's folder panicked", e))?
     }
 
     /// The cell's fresh artifacts folder and empty log, under `runs/<matrix>/<cell>/`.

@@ -121,6 +121,7 @@ impl Cache {
         if dir.exists() {
             std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         }
+        remove_stale_builds(&envs, &hash)?;
         let staging = tempfile::Builder::new()
             .prefix(&format!(".build-{hash}-"))
             .tempdir_in(&envs)
@@ -143,6 +144,20 @@ impl Env {
             created,
         }
     }
+}
+
+/// Staging folders of this hash left by a build that was killed (kill -9, power loss): under the lock, no build of
+/// this hash is running, so they are garbage.
+fn remove_stale_builds(envs: &Path, hash: &str) -> Result<()> {
+    let prefix = format!(".build-{hash}-");
+    let entries = std::fs::read_dir(envs).map_err(|e| Error::io(envs, e))?;
+    for entry in entries.filter_map(|e| e.ok()) {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let path = entry.path();
+            std::fs::remove_dir_all(&path).map_err(|e| Error::io(&path, e))?;
+        }
+    }
+    Ok(())
 }
 
 fn read_record(dir: &Path) -> Option<EnvRecord> {

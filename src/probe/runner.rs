@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use tokio::process::Command;
 
+use super::capped_log;
 use super::catalog::RUNNER;
 use super::protocol::{Event, ProbeReport, parse_events};
 use crate::child_env::ChildEnv;
@@ -18,6 +19,8 @@ use crate::error::{Error, Result};
 use crate::supervisor::Group;
 
 const POLL: Duration = Duration::from_millis(50);
+/// How long the log may take to receive the last output once the group is gone.
+const LOG_DRAIN: Duration = Duration::from_secs(5);
 
 pub struct ProbeJob<'a> {
     pub python: &'a Path,
@@ -69,12 +72,7 @@ pub async fn run_probes(job: &ProbeJob<'_>) -> Result<CellRun> {
 async fn run_process(job: &ProbeJob<'_>, probes: &[String]) -> Result<Vec<(String, ProbeRun)>> {
     let result_path = job.artifacts.join("results.jsonl");
     std::fs::write(&result_path, b"").map_err(|e| Error::io(&result_path, e))?;
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(job.log)
-        .map_err(|e| Error::io(job.log, e))?;
-    let log_err = log.try_clone().map_err(|e| Error::io(job.log, e))?;
+    let (log, log_err, drain) = capped_log::open(job.log)?;
 
     let mut child = Command::new(job.python)
         .arg(job.scripts.join(RUNNER))
@@ -130,6 +128,7 @@ async fn run_process(job: &ProbeJob<'_>, probes: &[String]) -> Result<Vec<(Strin
     };
     // Always clear the group: a probe may leave helpers behind even when it exits cleanly.
     drop(group);
+    drain.finish(LOG_DRAIN).await;
     let ending = match status {
         None => {
             child.wait().await.ok();
