@@ -95,9 +95,10 @@ impl std::fmt::Debug for IndexSettings {
     }
 }
 
-/// `scheme://user:password@` in a URL (or a token alone before the `@`).
+/// `scheme://user:password@` in a URL (or a token alone before the `@`); up to the authority's last `@`, since a
+/// password may hold one unencoded.
 static CREDENTIALS: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@").unwrap());
+    LazyLock::new(|| Regex::new(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s]+@").unwrap());
 
 /// `text` with the credentials of every URL in it masked: for anything that may be printed or stored.
 pub fn redact(text: &str) -> String {
@@ -248,6 +249,19 @@ fn transient(error: &ureq::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_are_masked_in_every_url_and_only_there() {
+        let text = "fetching https://user:pa%40ss@host/simple and http://token@other:8080/x, not me@example.org";
+        assert_eq!(
+            redact(text),
+            "fetching https://***@host/simple and http://***@other:8080/x, not me@example.org"
+        );
+        assert_eq!(
+            without_credentials("https://u:p@host/simple"),
+            "https://host/simple"
+        );
+    }
 
     #[test]
     fn names_normalize() {

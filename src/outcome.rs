@@ -241,8 +241,10 @@ pub fn resolver_signature(message: &str) -> String {
 }
 
 /// Removes what differs between runs of the same failure, so equal failures get equal signatures.
+/// URL credentials are masked first: a signature is printed, stored in snapshots and journals, and shared.
 pub fn normalize(text: &str) -> String {
-    let text = ESCAPES.replace_all(text, "");
+    let text = crate::index::redact(text);
+    let text = ESCAPES.replace_all(&text, "");
     let text = CONTROLS.replace_all(&text, "");
     let text = SITE_PACKAGES.replace_all(&text, "");
     let text = ABSOLUTE_PATH.replace_all(&text, "${1}<path>/$2");

@@ -6,6 +6,7 @@ use std::process::{Command, Output, Stdio};
 
 use crate::child_env::ChildEnv;
 use crate::error::{Error, Result};
+use crate::index::redact;
 use crate::supervisor::Group;
 
 #[derive(Debug, Clone)]
@@ -55,7 +56,7 @@ impl Uv {
             if !output.status.success() {
                 return Err(Error::infra(format!(
                     "bootstrapping uv failed: {}",
-                    String::from_utf8_lossy(&output.stderr).trim()
+                    redact(String::from_utf8_lossy(&output.stderr).trim())
                 )));
             }
         }
