@@ -7,8 +7,8 @@
 
 use std::ffi::{OsStr, OsString};
 
-/// Exact names every child may see.
-const NAMES: [&str; 18] = [
+/// Exact names every child may see (thread counts too: CI sets them to fit the runner's cores).
+const NAMES: [&str; 20] = [
     "PATH",
     "HOME",
     "USER",
@@ -27,6 +27,8 @@ const NAMES: [&str; 18] = [
     "CURL_CA_BUNDLE",
     "NO_COLOR",
     "SOURCE_DATE_EPOCH",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
 ];
 
 /// Proxy settings, in the lower and upper case both are spelled in.
