@@ -296,3 +296,24 @@ fi"#,
     assert_eq!(journals(&scratch), "", "nothing recorded");
     assert!(started.elapsed() < Duration::from_secs(60));
 }
+
+#[test]
+fn a_log_that_cannot_be_written_never_breaks_the_probe() {
+    let scratch = Scratch::new();
+    scratch.write("toy.toml", &matrix(&["1.5.5"], "60s"));
+    // The cell's log is on a full disk (/dev/full): the probe's 50 MB must still have somewhere to go.
+    let cell = cell_dir(&scratch, "1.5.5");
+    std::fs::create_dir_all(&cell).unwrap();
+    std::os::unix::fs::symlink("/dev/full", cell.join("probes.log")).unwrap();
+    let output = scratch.qcompat(&["run", "--matrix", "toy.toml", "--format", "json"]);
+    assert_eq!(
+        verdicts(&json(&output)),
+        ["1.5.5 pass -"],
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("No space left on device"),
+        "the lost log is reported"
+    );
+}

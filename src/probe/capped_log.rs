@@ -36,8 +36,11 @@ pub fn open(log: &Path) -> Result<(Stdio, Stdio, Drain)> {
     let (sender, done) = tokio::sync::oneshot::channel();
     let path = log.to_path_buf();
     std::thread::spawn(move || {
-        if let Err(e) = copy_capped(reader, file) {
+        let mut reader = reader;
+        if let Err(e) = copy_capped(&mut reader, file) {
             eprintln!("warning: writing {}: {e}", path.display());
+            // Keep reading: a probe whose output has nowhere to go must not die of SIGPIPE and be blamed for it.
+            std::io::copy(&mut reader, &mut std::io::sink()).ok();
         }
         sender.send(()).ok();
     });
