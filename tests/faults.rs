@@ -107,6 +107,15 @@ fn kill_group_of(pid: &str) {
     }
 }
 
+/// Kills the group of a process when the test ends, passed or failed.
+struct KillGroupOnDrop(String);
+
+impl Drop for KillGroupOnDrop {
+    fn drop(&mut self) {
+        kill_group_of(&self.0);
+    }
+}
+
 #[test]
 fn after_kill_9_resume_reuses_every_finished_cell_and_never_a_half_built_environment() {
     let scratch = Scratch::new();
@@ -139,9 +148,11 @@ fi"#,
     );
     first.kill().unwrap();
     first.wait().unwrap();
-    // SIGKILL gives qcompat no chance to stop its children: clear what it left.
+    // SIGKILL gives qcompat no chance to kill its children's groups; its direct children die with it (the probe),
+    // what they started does not (the wrapper's `sleep`): clear that.
+    let _cleanup = KillGroupOnDrop(waiting.clone());
+    assert_gone(&waiting);
     kill_group_of(&install);
-    kill_group_of(&waiting);
     let envs = scratch.cache().join("envs");
     let staging = |envs: &Path| {
         std::fs::read_dir(envs)

@@ -66,6 +66,8 @@ impl Uv {
     pub fn command(&self) -> Command {
         let mut command = Command::new(&self.path);
         command.env_clear().envs(self.env.for_uv());
+        // SAFETY: the hook only calls prctl, which is async-signal-safe.
+        unsafe { command.pre_exec(crate::supervisor::die_with_parent) };
         // Never fetch interpreters: a cell must use the one the matrix names, installed here.
         command.env("UV_PYTHON_DOWNLOADS", "never");
         command

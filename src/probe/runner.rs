@@ -16,7 +16,7 @@ use super::catalog::RUNNER;
 use super::protocol::{Event, ProbeReport, parse_events};
 use crate::child_env::ChildEnv;
 use crate::error::{Error, Result};
-use crate::supervisor::Group;
+use crate::supervisor::{self, Group};
 
 const POLL: Duration = Duration::from_millis(50);
 /// How long the log may take to receive the last output once the group is gone.
@@ -74,7 +74,10 @@ async fn run_process(job: &ProbeJob<'_>, probes: &[String]) -> Result<Vec<(Strin
     std::fs::write(&result_path, b"").map_err(|e| Error::io(&result_path, e))?;
     let (log, log_err, drain) = capped_log::open(job.log)?;
 
-    let mut child = Command::new(job.python)
+    let mut command = Command::new(job.python);
+    // SAFETY: the hook only calls prctl, which is async-signal-safe.
+    unsafe { command.pre_exec(supervisor::die_with_parent) };
+    let mut child = command
         .arg(job.scripts.join(RUNNER))
         .args(probes)
         .env_clear()
