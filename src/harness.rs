@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
+use crate::child_env::ChildEnv;
 use crate::engine::reference::{self, NumericCheck};
 use crate::engine::train::CheckpointDir;
 use crate::env::{Cache, EnvFailure, EnvSpec, Interpreter, Uv};
@@ -36,6 +37,8 @@ pub struct HarnessSettings {
     pub index: IndexSettings,
     /// `auto`, `cpu` or `cuda`: handed to the probes (QCOMPAT_DEVICE).
     pub device: String,
+    /// The allow-listed environment uv and the probes get (never qcompat's own: CI secrets stay here).
+    pub child_env: ChildEnv,
 }
 
 /// The machine's side of a cell: where environments are cached, and what builds them.
@@ -70,7 +73,7 @@ impl Harness {
     pub fn new(matrix: &Matrix, settings: HarnessSettings) -> Result<Self> {
         let cache = Cache::open(settings.cache_root)?;
         let python = Interpreter::find(matrix.python.as_deref())?;
-        let uv = Uv::find_or_bootstrap(&cache.root, &python.path)?;
+        let uv = Uv::find_or_bootstrap(&cache.root, &python.path, settings.child_env)?;
         let probes_dir = catalog::materialize(&cache.root)?;
         let runs_dir = cache.root.join("runs").join(&matrix.name);
         std::fs::create_dir_all(&runs_dir).map_err(|e| Error::io(&runs_dir, e))?;
@@ -148,7 +151,7 @@ impl Harness {
         let spec = self.env_spec(cell);
         let quote = |r: &String| format!("'{r}'");
         let mut words = vec!["uv pip install".to_string()];
-        words.extend(spec.index.uv_args().iter().map(quote));
+        words.extend(spec.index.display_args().iter().map(quote));
         words.extend(spec.requirements.iter().map(quote));
         if !spec.overrides.is_empty() {
             words.push(format!(
@@ -253,6 +256,8 @@ impl Harness {
             }
         };
 
+        // Another run of this matrix on this cache may be running this very cell: one at a time in its folder.
+        let _folder = self.lock_cell(cell).await?;
         let (artifacts, log) = self.cell_outputs(cell)?;
         let job = ProbeJob {
             python: &env.python,
@@ -263,6 +268,7 @@ impl Harness {
             log: &log,
             timeout: self.policy.timeout,
             device: &self.device,
+            env: &self.toolchain.uv.env,
         };
         let run = run_probes(&job).await?;
         let (results, import_s, probe_s) = self
@@ -311,6 +317,18 @@ impl Harness {
             results.push(probe_result(name, verdict, evidence, Some(log)));
         }
         Ok((results, import_s, probe_s))
+    }
+
+    /// An exclusive lock on the cell's folder, held until the returned file is dropped.
+    async fn lock_cell(&self, cell: &Cell) -> Result<std::fs::File> {
+        let path = self.runs_dir.join(format!("{}.lock", cell.key().slug()));
+        tokio::task::spawn_blocking(move || {
+            let file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
+            fs4::fs_std::FileExt::lock_exclusive(&file).map_err(|e| Error::io(&path, e))?;
+            Ok(file)
+        })
+        .await
+        .map_err(|e| Error::infra_caused("locking a cell's folder panicked", e))?
     }
 
     /// The cell's fresh artifacts folder and empty log, under `runs/<matrix>/<cell>/`.

@@ -5,41 +5,123 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::sync::LazyLock;
+use std::time::{Duration, Instant};
 
+use regex::Regex;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::version::Version;
 
 const DEFAULT_INDEX: &str = "https://pypi.org/simple";
+/// Per attempt, from connecting to the last byte of the page: a stalled index must not hang a run.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Attempts of one listing; transient faults (connection, timeout, 5xx, 429) are retried, with backoff between.
+const ATTEMPTS: u32 = 3;
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 
 /// Where packages come from; shared by version listing and by uv installs.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct IndexSettings {
     pub index_url: Option<String>,
     pub find_links: Vec<String>,
     pub no_index: bool,
     pub offline: bool,
+    /// Longest a version listing may take, per attempt ([`DEFAULT_TIMEOUT`] when unset).
+    pub timeout: Option<Duration>,
 }
 
 impl IndexSettings {
-    /// Arguments that make `uv pip install` use the same sources.
-    pub fn uv_args(&self) -> Vec<String> {
-        let mut args = Vec::new();
+    /// uv's own environment variables for the sources: URLs travel there, never on the command line, because an
+    /// index URL may carry credentials and a command line is visible to every user of the machine (`ps`).
+    pub fn uv_env(&self) -> Vec<(&'static str, String)> {
+        let mut env = Vec::new();
         if let Some(url) = &self.index_url {
-            args.extend(["--index-url".into(), url.clone()]);
+            env.push(("UV_DEFAULT_INDEX", url.clone()));
         }
-        for link in &self.find_links {
-            args.extend(["--find-links".into(), link.clone()]);
+        if !self.find_links.is_empty() {
+            env.push(("UV_FIND_LINKS", self.find_links.join(",")));
         }
+        env
+    }
+
+    /// The switches, which carry no secrets (and which `uv pip` reads from no variable).
+    pub fn uv_flags(&self) -> Vec<&'static str> {
+        let mut flags = Vec::new();
         if self.no_index {
-            args.push("--no-index".into());
+            flags.push("--no-index");
         }
         if self.offline {
-            args.push("--offline".into());
+            flags.push("--offline");
         }
+        flags
+    }
+
+    /// The sources as `uv pip install` arguments with credentials masked: for commands printed to a person, never
+    /// for running (see [`Self::uv_env`]).
+    pub fn display_args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        if let Some(url) = &self.index_url {
+            args.extend(["--index-url".to_string(), redact(url)]);
+        }
+        for link in &self.find_links {
+            args.extend(["--find-links".to_string(), redact(link)]);
+        }
+        args.extend(self.uv_flags().iter().map(|f| f.to_string()));
         args
     }
+
+    /// What decides which files an install sees, without credentials: rotating a token must not rebuild every
+    /// environment. The layout is the one the environment hash has always used (a derived `Debug`), so existing
+    /// caches stay valid; a field added to the struct changes it only when it is added here.
+    pub fn fingerprint(&self) -> String {
+        let url = self.index_url.as_deref().map(without_credentials);
+        format!(
+            "IndexSettings {{ index_url: {url:?}, find_links: {:?}, no_index: {:?}, offline: {:?} }}",
+            self.find_links
+                .iter()
+                .map(|l| without_credentials(l))
+                .collect::<Vec<_>>(),
+            self.no_index,
+            self.offline
+        )
+    }
+}
+
+/// Printed redacted, whoever prints it.
+impl std::fmt::Debug for IndexSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IndexSettings")
+            .field("index_url", &self.index_url.as_deref().map(redact))
+            .field(
+                "find_links",
+                &self
+                    .find_links
+                    .iter()
+                    .map(|l| redact(l))
+                    .collect::<Vec<_>>(),
+            )
+            .field("no_index", &self.no_index)
+            .field("offline", &self.offline)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// `scheme://user:password@` in a URL (or a token alone before the `@`); up to the authority's last `@`, since a
+/// password may hold one unencoded.
+static CREDENTIALS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s]+@").unwrap());
+
+/// `text` with the credentials of every URL in it masked: for anything that may be printed or stored.
+pub fn redact(text: &str) -> String {
+    CREDENTIALS.replace_all(text, "${1}***@").into_owned()
+}
+
+/// `text` with the credentials of every URL in it removed: the same index, whoever logs in.
+fn without_credentials(text: &str) -> String {
+    CREDENTIALS.replace_all(text, "${1}").into_owned()
 }
 
 /// PEP 503 name normalization: `Foo_Bar.baz` and `foo-bar-baz` are the same project.
@@ -70,7 +152,11 @@ pub fn list_versions(package: &str, settings: &IndexSettings) -> Result<Vec<Vers
             )));
         }
         let index = settings.index_url.as_deref().unwrap_or(DEFAULT_INDEX);
-        versions.extend(versions_from_index(package, index)?);
+        versions.extend(versions_from_index(
+            package,
+            index,
+            settings.timeout.unwrap_or(DEFAULT_TIMEOUT),
+        )?);
     }
     Ok(versions.into_iter().collect())
 }
@@ -110,32 +196,14 @@ struct ProjectFile {
     yanked: serde_json::Value,
 }
 
-/// An HTTP agent that trusts the machine's certificate store (and `SSL_CERT_FILE`), as uv and pip do: an index
-/// behind a company proxy or a private CA must list as it installs.
-fn agent() -> ureq::Agent {
-    let tls = ureq::tls::TlsConfig::builder()
-        .root_certs(ureq::tls::RootCerts::PlatformVerifier)
-        .build();
-    ureq::Agent::config_builder()
-        .tls_config(tls)
-        .build()
-        .new_agent()
-}
-
-fn versions_from_index(package: &str, index: &str) -> Result<Vec<Version>> {
+fn versions_from_index(package: &str, index: &str, timeout: Duration) -> Result<Vec<Version>> {
     let name = normalize(package);
     let url = format!("{}/{name}/", index.trim_end_matches('/'));
-    let infra = |e: &dyn std::fmt::Display| {
-        Error::infra(format!("listing versions of `{package}` from {url}: {e}"))
-    };
-    let page: ProjectPage = agent()
-        .get(&url)
-        .header("Accept", "application/vnd.pypi.simple.v1+json")
-        .call()
-        .map_err(|e| infra(&e))?
-        .body_mut()
-        .read_json()
-        .map_err(|e| infra(&e))?;
+    let page = fetch_with_retries(&url, timeout).map_err(|e| {
+        Error::infra(redact(&format!(
+            "listing versions of `{package}` from {url}: {e}"
+        )))
+    })?;
     // PEP 691: `yanked` is false, or true / a reason string.
     Ok(page
         .files
@@ -150,9 +218,70 @@ fn versions_from_index(package: &str, index: &str) -> Result<Vec<Version>> {
         .collect())
 }
 
+/// The project page, after at most [`ATTEMPTS`] tries of at most `timeout` each: bounded in count and in time.
+fn fetch_with_retries(url: &str, timeout: Duration) -> std::result::Result<ProjectPage, String> {
+    // The machine's certificate store (and `SSL_CERT_FILE`), as uv and pip use it: an index behind a company proxy
+    // or a private CA must list as it installs.
+    let tls = ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+        .build();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .tls_config(tls)
+        .build()
+        .into();
+    let started = Instant::now();
+    let mut backoff = FIRST_BACKOFF;
+    let mut attempt = 1;
+    loop {
+        let fetched = agent
+            .get(url)
+            .header("Accept", "application/vnd.pypi.simple.v1+json")
+            .call()
+            .and_then(|mut response| response.body_mut().read_json::<ProjectPage>());
+        match fetched {
+            Ok(page) => return Ok(page),
+            Err(e) if attempt < ATTEMPTS && transient(&e) => {
+                std::thread::sleep(backoff);
+                backoff *= 2;
+                attempt += 1;
+            }
+            Err(e) => {
+                return Err(format!(
+                    "{e} (attempt {attempt} of {ATTEMPTS}, {:.1} s)",
+                    started.elapsed().as_secs_f64()
+                ));
+            }
+        }
+    }
+}
+
+/// Faults worth another try: the network or the server, not the request (a 404 stays a 404).
+fn transient(error: &ureq::Error) -> bool {
+    use ureq::Error as E;
+    match error {
+        E::StatusCode(code) => *code >= 500 || *code == 429,
+        E::Timeout(_) | E::Io(_) | E::ConnectionFailed | E::HostNotFound => true,
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_are_masked_in_every_url_and_only_there() {
+        let text = "fetching https://user:pa%40ss@host/simple and http://token@other:8080/x, not me@example.org";
+        assert_eq!(
+            redact(text),
+            "fetching https://***@host/simple and http://***@other:8080/x, not me@example.org"
+        );
+        assert_eq!(
+            without_credentials("https://u:p@host/simple"),
+            "https://host/simple"
+        );
+    }
 
     #[test]
     fn names_normalize() {

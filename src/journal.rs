@@ -39,14 +39,16 @@ impl Journal {
         } else {
             Vec::new()
         };
-        let mut options = std::fs::OpenOptions::new();
-        options.create(true);
-        if resume {
-            options.append(true);
-        } else {
-            options.write(true).truncate(true);
+        // Always appending: another run of the same selection may be writing it too, and each line must land whole
+        // after the last one, never over it.
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        if !resume {
+            file.set_len(0).map_err(|e| Error::io(&path, e))?;
         }
-        let file = options.open(&path).map_err(|e| Error::io(&path, e))?;
         Ok((
             Self {
                 path,

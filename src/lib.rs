@@ -4,6 +4,7 @@
 
 pub mod bisect;
 pub mod cell_key;
+pub mod child_env;
 pub mod diff;
 pub mod engine;
 pub mod env;

@@ -227,6 +227,12 @@ static ADDRESS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"0x[0-9a-fA-F]+")
 // Whole numbers only: the digits of a nightly's `dev20240428` are part of a version, not noise.
 static LONG_NUMBER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b\d{6,}\b").unwrap());
 static SPACES: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\s+").unwrap());
+// Terminal escapes (colours, cursor moves: CSI and OSC sequences), then any control character left: they are
+// noise to a signature, and XML 1.0 (JUnit) has no way to carry them.
+static ESCAPES: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-_])").unwrap()
+});
+static CONTROLS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[\p{Cc}&&[^\t\n\r]]").unwrap());
 
 /// Longest signature kept; resolver explanations can run to pages.
 const MAX_SIGNATURE: usize = 300;
@@ -250,8 +256,12 @@ pub fn resolver_signature(message: &str) -> String {
 }
 
 /// Removes what differs between runs of the same failure, so equal failures get equal signatures.
+/// URL credentials are masked first: a signature is printed, stored in snapshots and journals, and shared.
 pub fn normalize(text: &str) -> String {
-    let text = SITE_PACKAGES.replace_all(text, "");
+    let text = crate::index::redact(text);
+    let text = ESCAPES.replace_all(&text, "");
+    let text = CONTROLS.replace_all(&text, "");
+    let text = SITE_PACKAGES.replace_all(&text, "");
     let text = ABSOLUTE_PATH.replace_all(&text, "${1}<path>/$2");
     let text = ADDRESS.replace_all(&text, "0x?");
     let text = LONG_NUMBER.replace_all(&text, "<n>");

@@ -4,6 +4,7 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
+use qcompat::child_env::ChildEnv;
 use qcompat::harness::HarnessSettings;
 use qcompat::index::IndexSettings;
 use qcompat::plan::Selection;
@@ -110,6 +111,7 @@ pub fn harness_settings(args: &EnvArgs) -> HarnessSettings {
         cache_root: args.cache_dir.clone().unwrap_or_else(default_cache_root),
         index: index_settings(&args.find_links, args.offline),
         device: var("QCOMPAT_DEVICE").unwrap_or_else(|| "auto".into()),
+        child_env: ChildEnv::from_vars(std::env::vars_os()),
     }
 }
 
@@ -146,6 +148,7 @@ fn index_settings(find_links: &[String], offline: bool) -> IndexSettings {
         find_links: links,
         no_index: truthy(first(&["UV_NO_INDEX", "PIP_NO_INDEX"])),
         offline: offline || truthy(first(&["UV_OFFLINE"])),
+        timeout: var("QCOMPAT_INDEX_TIMEOUT").and_then(|t| humantime::parse_duration(&t).ok()),
     }
 }
 

@@ -55,6 +55,20 @@ impl Drop for Group {
     }
 }
 
+/// For a child's `pre_exec`: the child gets SIGKILL when qcompat dies, even of a SIGKILL that no handler sees
+/// (Linux; the signal follows the spawning thread, which outlives every child it waits for). Its own children are
+/// not covered: they stay in its group, which only a living qcompat can kill.
+pub fn die_with_parent() -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number and touches no memory; async-signal-safe.
+        if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 fn kill(group: i32) {
     // SAFETY: killpg only sends a signal; ESRCH (the group is already gone) is the common, harmless case.
     unsafe {

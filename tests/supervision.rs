@@ -4,11 +4,9 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{Scratch, assert_gone, stderr};
+use common::{Scratch, assert_gone, fake_uv, stderr, wait_for};
 
 const TOY: &str = r#"
 name = "toy"
@@ -18,46 +16,6 @@ timeout = "60s"
 [axes]
 toyquant = ["1.0", "1.4"]
 "#;
-
-/// A `uv` wrapper in `scratch/bin` running `body` (sh) before delegating to the real uv; returns PATH with it first.
-fn fake_uv(scratch: &Scratch, body: &str) -> String {
-    let real = which_uv();
-    let bin = scratch.path().join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let script = format!(
-        "#!/bin/sh\nSCRATCH='{}'\n{body}\nexec '{}' \"$@\"\n",
-        scratch.path().display(),
-        real.display()
-    );
-    let path = bin.join("uv");
-    std::fs::write(&path, script).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    format!("{}:{}", bin.display(), std::env::var("PATH").unwrap())
-}
-
-fn which_uv() -> PathBuf {
-    let output = std::process::Command::new("sh")
-        .args(["-c", "command -v uv"])
-        .output()
-        .unwrap();
-    PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
-}
-
-fn wait_for(path: &Path, what: &str) -> String {
-    let started = Instant::now();
-    loop {
-        if let Ok(text) = std::fs::read_to_string(path)
-            && !text.trim().is_empty()
-        {
-            return text;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "{what} never happened"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 #[test]
 fn a_machine_fault_while_provisioning_exits_3_and_records_nothing() {

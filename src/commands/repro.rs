@@ -36,7 +36,7 @@ pub fn run(args: ReproArgs, settings: HarnessSettings) -> Result<ExitStatus> {
 
     let cache = Cache::open(settings.cache_root)?;
     let python = Interpreter::find(plan.matrix.python.as_deref())?;
-    let uv = Uv::find_or_bootstrap(&cache.root, &python.path)?;
+    let uv = Uv::find_or_bootstrap(&cache.root, &python.path, settings.child_env.clone())?;
     let probes_dir = catalog::materialize(&cache.root)?;
     let spec = EnvSpec {
         python,
@@ -58,7 +58,10 @@ pub fn run(args: ReproArgs, settings: HarnessSettings) -> Result<ExitStatus> {
     recreate(&artifacts)?;
     let results = artifacts.join("results.jsonl");
     let mut probe = Command::new(&python);
+    // The same allow-listed environment as `run`'s probes: what reproduces there reproduces here.
     probe
+        .env_clear()
+        .envs(settings.child_env.for_probe())
         .arg(probes_dir.scripts.join(RUNNER))
         .args(&plan.probes)
         .env("QCOMPAT_RESULT", &results)
@@ -152,7 +155,7 @@ fn rebuild_commands(uv: &Uv, spec: &EnvSpec, venv: &Path) -> String {
         .iter()
         .map(|a| quote(a))
         .collect();
-    install.extend(spec.index.uv_args().iter().map(|a| quote(a)));
+    install.extend(spec.index.display_args().iter().map(|a| quote(a)));
     install.extend(spec.requirements.iter().map(|a| quote(a)));
     if !spec.overrides.is_empty() {
         let overrides: Vec<String> = spec.overrides.iter().map(|o| quote(o)).collect();

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Interpreter, Uv};
 use crate::error::{Error, Result};
-use crate::index::IndexSettings;
+use crate::index::{IndexSettings, redact};
 
 /// Attempts for an install that failed for reasons other than the resolver (network, corrupt download).
 const INSTALL_ATTEMPTS: usize = 3;
@@ -96,7 +96,7 @@ impl Cache {
                 std::env::consts::OS,
                 std::env::consts::ARCH
             ),
-            format!("index {:?}", spec.index),
+            format!("index {}", spec.index.fingerprint()),
             format!("requirements {}", requirements.join(" ")),
         ]
         .into_iter()
@@ -128,6 +128,7 @@ impl Cache {
         if dir.exists() {
             std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         }
+        remove_stale_builds(&envs, &hash)?;
         let staging = tempfile::Builder::new()
             .prefix(&format!(".build-{hash}-"))
             .tempdir_in(&envs)
@@ -150,6 +151,20 @@ impl Env {
             created,
         }
     }
+}
+
+/// Staging folders of this hash left by a build that was killed (kill -9, power loss): under the lock, no build of
+/// this hash is running, so they are garbage.
+fn remove_stale_builds(envs: &Path, hash: &str) -> Result<()> {
+    let prefix = format!(".build-{hash}-");
+    let entries = std::fs::read_dir(envs).map_err(|e| Error::io(envs, e))?;
+    for entry in entries.filter_map(|e| e.ok()) {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let path = entry.path();
+            std::fs::remove_dir_all(&path).map_err(|e| Error::io(&path, e))?;
+        }
+    }
+    Ok(())
 }
 
 fn read_record(dir: &Path) -> Option<EnvRecord> {
@@ -175,7 +190,7 @@ fn build(uv: &Uv, spec: &EnvSpec, venv: &Path) -> Result<EnvRecord, EnvFailure> 
     if !made.status.success() {
         return Err(Error::infra(format!(
             "uv venv failed: {}",
-            String::from_utf8_lossy(&made.stderr).trim()
+            redact(String::from_utf8_lossy(&made.stderr).trim())
         ))
         .into());
     }
@@ -185,24 +200,25 @@ fn build(uv: &Uv, spec: &EnvSpec, venv: &Path) -> Result<EnvRecord, EnvFailure> 
         .to_string_lossy()
         .into_owned();
 
-    let mut install_args = spec.index.uv_args();
+    let override_file = venv.with_file_name("overrides.txt");
+    let override_path = override_file.to_string_lossy().into_owned();
+    let mut install_args = vec!["pip", "install", "--quiet", "--python", &target];
+    install_args.extend(spec.index.uv_flags());
     if !spec.overrides.is_empty() {
-        let file = venv.with_file_name("overrides.txt");
-        std::fs::write(&file, spec.overrides.join("\n") + "\n").map_err(|e| Error::io(&file, e))?;
-        install_args.extend(["--override".into(), file.to_string_lossy().into_owned()]);
+        std::fs::write(&override_file, spec.overrides.join("\n") + "\n")
+            .map_err(|e| Error::io(&override_file, e))?;
+        install_args.extend(["--override", &override_path]);
     }
-    install_args.extend(spec.requirements.iter().cloned());
+    install_args.extend(spec.requirements.iter().map(String::as_str));
+    let index_env = spec.index.uv_env();
     let mut last_error = String::new();
     for _ in 0..INSTALL_ATTEMPTS {
-        let output = uv.run(
-            &["pip", "install", "--quiet", "--python", &target],
-            &install_args,
-        )?;
+        let output = uv.run(&install_args, &index_env)?;
         if output.status.success() {
             last_error.clear();
             break;
         }
-        last_error = String::from_utf8_lossy(&output.stderr).trim().to_string();
+        last_error = redact(String::from_utf8_lossy(&output.stderr).trim());
         // Checked before the resolver: uv words a cache miss as "No solution found" too.
         if let Some(package) = offline_cache_miss(&last_error) {
             return Err(Error::infra(format!(
@@ -219,11 +235,11 @@ fn build(uv: &Uv, spec: &EnvSpec, venv: &Path) -> Result<EnvRecord, EnvFailure> 
         return Err(EnvFailure::InstallError(last_error));
     }
 
-    let frozen = uv.run(&["pip", "freeze", "--python", &target], &[])?;
+    let frozen = uv.run(&["pip", "freeze", "--python", &target], &index_env)?;
     if !frozen.status.success() {
         return Err(Error::infra(format!(
             "uv pip freeze failed: {}",
-            String::from_utf8_lossy(&frozen.stderr).trim()
+            redact(String::from_utf8_lossy(&frozen.stderr).trim())
         ))
         .into());
     }

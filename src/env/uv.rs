@@ -4,24 +4,28 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use crate::child_env::ChildEnv;
 use crate::error::{Error, Result};
+use crate::index::redact;
 use crate::supervisor::Group;
 
 #[derive(Debug, Clone)]
 pub struct Uv {
     pub path: PathBuf,
+    /// The allow-listed environment every uv command (and every probe) gets.
+    pub env: ChildEnv,
 }
 
 impl Uv {
     /// uv from PATH, else the copy bootstrapped into `<cache>/uv` (made with `python -m venv` + `pip install uv`).
-    pub fn find_or_bootstrap(cache_root: &Path, python: &Path) -> Result<Self> {
+    pub fn find_or_bootstrap(cache_root: &Path, python: &Path, env: ChildEnv) -> Result<Self> {
         if let Ok(path) = which::which("uv") {
-            return Ok(Self { path });
+            return Ok(Self { path, env });
         }
         let venv = cache_root.join("uv");
         let path = venv.join("bin").join("uv");
         if path.is_file() {
-            return Ok(Self { path });
+            return Ok(Self { path, env });
         }
         eprintln!(
             "uv not found on PATH: installing it once into {}",
@@ -38,24 +42,32 @@ impl Uv {
             ),
         ];
         for (program, args) in steps {
-            let output = Command::new(program).args(&args).output().map_err(|e| {
-                Error::infra(format!(
-                    "bootstrapping uv: running {}: {e}",
-                    program.display()
-                ))
-            })?;
+            let output = Command::new(program)
+                .env_clear()
+                .envs(env.for_uv())
+                .args(&args)
+                .output()
+                .map_err(|e| {
+                    Error::infra(format!(
+                        "bootstrapping uv: running {}: {e}",
+                        program.display()
+                    ))
+                })?;
             if !output.status.success() {
                 return Err(Error::infra(format!(
                     "bootstrapping uv failed: {}",
-                    String::from_utf8_lossy(&output.stderr).trim()
+                    redact(String::from_utf8_lossy(&output.stderr).trim())
                 )));
             }
         }
-        Ok(Self { path })
+        Ok(Self { path, env })
     }
 
     pub fn command(&self) -> Command {
         let mut command = Command::new(&self.path);
+        command.env_clear().envs(self.env.for_uv());
+        // SAFETY: the hook only calls prctl, which is async-signal-safe.
+        unsafe { command.pre_exec(crate::supervisor::die_with_parent) };
         // Never fetch interpreters: a cell must use the one the matrix names, installed here.
         command.env("UV_PYTHON_DOWNLOADS", "never");
         command
@@ -63,13 +75,13 @@ impl Uv {
 
     /// Runs a uv command, returning its output whatever the exit status (callers classify failures). uv runs in a
     /// process group of its own under the supervisor, so an interrupted run stops an install at once instead of
-    /// waiting for it.
-    pub fn run(&self, args: &[&str], extra: &[String]) -> Result<Output> {
+    /// waiting for it. `env` adds to (and overrides) the allow-listed environment: index settings travel there.
+    pub fn run(&self, args: &[&str], env: &[(&str, String)]) -> Result<Output> {
         let running = |e| Error::infra_caused(format!("running {}", self.path.display()), e);
         let child = self
             .command()
             .args(args)
-            .args(extra)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

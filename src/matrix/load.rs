@@ -149,6 +149,7 @@ fn validate(spec: MatrixSpec, source: &Source) -> Result<Matrix> {
             .file_stem()
             .map_or_else(|| "matrix".into(), |s| s.to_string_lossy().into_owned())
     });
+    check_matrix_name(&name, source)?;
     check_probes(&spec.probes, source)?;
     let timeout = match &spec.timeout {
         None => DEFAULT_TIMEOUT,
@@ -160,7 +161,10 @@ fn validate(spec: MatrixSpec, source: &Source) -> Result<Matrix> {
     let pins = spec
         .pins
         .iter()
-        .map(|(package, constraint)| pin_requirement(package, constraint, source))
+        .map(|(package, constraint)| {
+            check_package(package, &["pins", package], source)?;
+            pin_requirement(package, constraint, source)
+        })
         .collect::<Result<_>>()?;
     let exclude = assignments(&spec.exclude, "exclude", &axis_names, source)?;
     let include = assignments(&spec.include, "include", &axis_names, source)?;
@@ -182,6 +186,36 @@ fn validate(spec: MatrixSpec, source: &Source) -> Result<Matrix> {
         include,
         known,
     })
+}
+
+/// The name becomes a folder under the cache (`runs/<name>/`): one plain path component, nothing that climbs out
+/// of it or hides.
+fn check_matrix_name(name: &str, source: &Source) -> Result<()> {
+    let bad = name.is_empty()
+        || name.starts_with('.')
+        || name
+            .chars()
+            .any(|c| matches!(c, '/' | '\\') || c.is_control());
+    if bad {
+        return Err(source.error_at(
+            &["name", name],
+            format!("matrix name {name:?} must be a plain file name (no `/`, `\\`, leading `.` or control characters)"),
+        ));
+    }
+    Ok(())
+}
+
+/// Package names (PEP 508): they become requirements on uv's command line and parts of cell folders, so nothing
+/// else may pass (a name starting with `-` would be read as an option).
+fn check_package(name: &str, needles: &[&str], source: &Source) -> Result<()> {
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    let inner = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if inner && edge(name.chars().next()) && edge(name.chars().last()) {
+        return Ok(());
+    }
+    Err(source.error_at(needles, format!("{name:?} is not a package name")))
 }
 
 fn check_probes(probes: &[String], source: &Source) -> Result<()> {
@@ -206,21 +240,24 @@ fn axes(specs: IndexMap<String, AxisSpec>, source: &Source) -> Result<Vec<Axis>>
     }
     specs
         .into_iter()
-        .map(|(axis, values)| match values {
-            AxisSpec::Versions(list) if list.is_empty() => {
-                Err(source.error_at(&[axis.as_str()], format!("axis `{axis}` has no versions")))
+        .map(|(axis, values)| {
+            check_package(&axis, &[axis.as_str()], source)?;
+            match values {
+                AxisSpec::Versions(list) if list.is_empty() => {
+                    Err(source.error_at(&[axis.as_str()], format!("axis `{axis}` has no versions")))
+                }
+                AxisSpec::Versions(list) => explicit_axis(axis, &list, source),
+                AxisSpec::Query(query) => Ok(Axis {
+                    values: AxisValues::Query {
+                        specifiers: parse_specifiers(&query.versions).map_err(|e| {
+                            source.error_at(&[axis.as_str(), query.versions.as_str()], e)
+                        })?,
+                        pre: query.pre,
+                    },
+                    name: axis,
+                    written_at: Vec::new(),
+                }),
             }
-            AxisSpec::Versions(list) => explicit_axis(axis, &list, source),
-            AxisSpec::Query(query) => Ok(Axis {
-                values: AxisValues::Query {
-                    specifiers: parse_specifiers(&query.versions).map_err(|e| {
-                        source.error_at(&[axis.as_str(), query.versions.as_str()], e)
-                    })?,
-                    pre: query.pre,
-                },
-                name: axis,
-                written_at: Vec::new(),
-            }),
         })
         .collect()
 }
@@ -255,12 +292,7 @@ fn known_issue(entry: KnownSpec, probes: &[String], source: &Source) -> Result<K
     // `when` may name any package, not only axes: a LitGPT matrix leaves Lightning to the resolver yet its known
     // issue is a Lightning window, matched against the version each cell resolved.
     for (package, text) in &entry.when {
-        if crate::index::normalize(package).is_empty() {
-            return Err(source.error_at(
-                &["known", entry.id.as_str()],
-                "`when` names an empty package",
-            ));
-        }
+        check_package(package, &["known", entry.id.as_str(), package], source)?;
         let specifiers = parse_specifiers(text)
             .map_err(|e| source.error_at(&["known", entry.id.as_str(), text.as_str()], e))?;
         when.push((package.clone(), specifiers));

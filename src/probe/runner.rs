@@ -11,12 +11,16 @@ use std::time::{Duration, Instant};
 
 use tokio::process::Command;
 
+use super::capped_log;
 use super::catalog::RUNNER;
 use super::protocol::{Event, ProbeReport, parse_events};
+use crate::child_env::ChildEnv;
 use crate::error::{Error, Result};
-use crate::supervisor::Group;
+use crate::supervisor::{self, Group};
 
 const POLL: Duration = Duration::from_millis(50);
+/// How long the log may take to receive the last output once the group is gone.
+const LOG_DRAIN: Duration = Duration::from_secs(5);
 
 pub struct ProbeJob<'a> {
     pub python: &'a Path,
@@ -29,6 +33,8 @@ pub struct ProbeJob<'a> {
     pub log: &'a Path,
     pub timeout: Duration,
     pub device: &'a str,
+    /// The allow-listed environment: the code under test never sees qcompat's own (CI secrets).
+    pub env: &'a ChildEnv,
 }
 
 /// How one probe ended, as far as the process is concerned.
@@ -66,16 +72,16 @@ pub async fn run_probes(job: &ProbeJob<'_>) -> Result<CellRun> {
 async fn run_process(job: &ProbeJob<'_>, probes: &[String]) -> Result<Vec<(String, ProbeRun)>> {
     let result_path = job.artifacts.join("results.jsonl");
     std::fs::write(&result_path, b"").map_err(|e| Error::io(&result_path, e))?;
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(job.log)
-        .map_err(|e| Error::io(job.log, e))?;
-    let log_err = log.try_clone().map_err(|e| Error::io(job.log, e))?;
+    let (log, log_err, drain) = capped_log::open(job.log)?;
 
-    let mut child = Command::new(job.python)
+    let mut command = Command::new(job.python);
+    // SAFETY: the hook only calls prctl, which is async-signal-safe.
+    unsafe { command.pre_exec(supervisor::die_with_parent) };
+    let mut child = command
         .arg(job.scripts.join(RUNNER))
         .args(probes)
+        .env_clear()
+        .envs(job.env.for_probe())
         .env("QCOMPAT_RESULT", &result_path)
         .env("QCOMPAT_FIXTURES", job.fixtures)
         .env("QCOMPAT_ARTIFACTS", job.artifacts)
@@ -129,6 +135,7 @@ async fn run_process(job: &ProbeJob<'_>, probes: &[String]) -> Result<Vec<(Strin
     };
     // Always clear the group: a probe may leave helpers behind even when it exits cleanly.
     drop(group);
+    drain.finish(LOG_DRAIN).await;
     let ending = match status {
         None => {
             child.wait().await.ok();

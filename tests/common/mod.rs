@@ -2,9 +2,11 @@
 
 #![allow(dead_code)] // each test binary uses its own subset
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -139,4 +141,44 @@ pub fn outcome_lines(report: &serde_json::Value) -> String {
         }
     }
     lines.join("\n")
+}
+
+/// A `uv` wrapper in `scratch/bin` running `body` (sh) before delegating to the real uv; returns PATH with it first.
+pub fn fake_uv(scratch: &Scratch, body: &str) -> String {
+    let real = which_uv();
+    let bin = scratch.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let script = format!(
+        "#!/bin/sh\nSCRATCH='{}'\n{body}\nexec '{}' \"$@\"\n",
+        scratch.path().display(),
+        real.display()
+    );
+    let path = bin.join("uv");
+    std::fs::write(&path, script).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    format!("{}:{}", bin.display(), std::env::var("PATH").unwrap())
+}
+
+pub fn which_uv() -> PathBuf {
+    let output = std::process::Command::new("sh")
+        .args(["-c", "command -v uv"])
+        .output()
+        .unwrap();
+    PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
+}
+
+pub fn wait_for(path: &Path, what: &str) -> String {
+    let started = Instant::now();
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path)
+            && !text.trim().is_empty()
+        {
+            return text;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{what} never happened"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
