@@ -8,18 +8,38 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::as_of::{self, AsOf};
 use crate::error::{Error, Result};
 use crate::version::Version;
 
 const DEFAULT_INDEX: &str = "https://pypi.org/simple";
 
 /// Where packages come from; shared by version listing and by uv installs.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct IndexSettings {
     pub index_url: Option<String>,
     pub find_links: Vec<String>,
     pub no_index: bool,
     pub offline: bool,
+    /// `--as-of`: only what was uploaded by then is listed (PEP 700 upload times; a find-links file's mtime) and
+    /// installed (uv's `--exclude-newer`).
+    pub as_of: Option<AsOf>,
+}
+
+/// The environment hash is made from this text: `as_of` shows only when set, so every environment built without
+/// it keeps the hash it had before the field existed.
+impl std::fmt::Debug for IndexSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut s = f.debug_struct("IndexSettings");
+        s.field("index_url", &self.index_url)
+            .field("find_links", &self.find_links)
+            .field("no_index", &self.no_index)
+            .field("offline", &self.offline);
+        if let Some(as_of) = &self.as_of {
+            s.field("as_of", &as_of.text);
+        }
+        s.finish()
+    }
 }
 
 impl IndexSettings {
@@ -37,6 +57,9 @@ impl IndexSettings {
         }
         if self.offline {
             args.push("--offline".into());
+        }
+        if let Some(as_of) = &self.as_of {
+            args.extend(["--exclude-newer".into(), as_of.text.clone()]);
         }
         args
     }
@@ -61,7 +84,11 @@ pub fn normalize(name: &str) -> String {
 pub fn list_versions(package: &str, settings: &IndexSettings) -> Result<Vec<Version>> {
     let mut versions = BTreeSet::new();
     for link in &settings.find_links {
-        versions.extend(versions_in_folder(package, Path::new(link))?);
+        versions.extend(versions_in_folder(
+            package,
+            Path::new(link),
+            settings.as_of.as_ref(),
+        )?);
     }
     if !settings.no_index {
         if settings.offline {
@@ -70,16 +97,30 @@ pub fn list_versions(package: &str, settings: &IndexSettings) -> Result<Vec<Vers
             )));
         }
         let index = settings.index_url.as_deref().unwrap_or(DEFAULT_INDEX);
-        versions.extend(versions_from_index(package, index)?);
+        versions.extend(versions_from_index(
+            package,
+            index,
+            settings.as_of.as_ref(),
+        )?);
     }
     Ok(versions.into_iter().collect())
 }
 
-fn versions_in_folder(package: &str, folder: &Path) -> Result<Vec<Version>> {
+/// A folder has no upload times: with `--as-of`, a file's modification time stands in for it.
+fn versions_in_folder(package: &str, folder: &Path, as_of: Option<&AsOf>) -> Result<Vec<Version>> {
     let entries = std::fs::read_dir(folder).map_err(|e| Error::io(folder, e))?;
     let wanted = normalize(package);
     Ok(entries
-        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| {
+            as_of.is_none_or(|cut| {
+                entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| cut.admits_mtime(t))
+            })
+        })
+        .filter_map(|entry| entry.file_name().into_string().ok())
         .filter_map(|file| version_from_filename(&file, &wanted))
         .collect())
 }
@@ -108,6 +149,9 @@ struct ProjectFile {
     filename: String,
     #[serde(default)]
     yanked: serde_json::Value,
+    /// PEP 700 (API version 1.1).
+    #[serde(rename = "upload-time")]
+    upload_time: Option<String>,
 }
 
 /// An HTTP agent that trusts the machine's certificate store (and `SSL_CERT_FILE`), as uv and pip do: an index
@@ -122,7 +166,7 @@ fn agent() -> ureq::Agent {
         .new_agent()
 }
 
-fn versions_from_index(package: &str, index: &str) -> Result<Vec<Version>> {
+fn versions_from_index(package: &str, index: &str, as_of: Option<&AsOf>) -> Result<Vec<Version>> {
     let name = normalize(package);
     let url = format!("{}/{name}/", index.trim_end_matches('/'));
     let infra = |e: &dyn std::fmt::Display| {
@@ -136,10 +180,27 @@ fn versions_from_index(package: &str, index: &str) -> Result<Vec<Version>> {
         .body_mut()
         .read_json()
         .map_err(|e| infra(&e))?;
-    // PEP 691: `yanked` is false, or true / a reason string.
+    if let Some(cut) = as_of
+        && page.files.iter().any(|f| f.upload_time.is_none())
+    {
+        return Err(Error::BadInput(format!(
+            "--as-of {}: {url} gives no upload-time for some files (PEP 700), so it cannot be listed as of a date",
+            cut.text
+        )));
+    }
+    // PEP 691: `yanked` is false, or true / a reason string. (Yanked today counts as yanked then too: the index
+    // does not say when.)
     Ok(page
         .files
         .iter()
+        .filter(|f| {
+            as_of.is_none_or(|cut| {
+                f.upload_time
+                    .as_deref()
+                    .and_then(as_of::parse_epoch)
+                    .is_some_and(|t| cut.admits_epoch(t))
+            })
+        })
         .filter(|f| {
             matches!(
                 f.yanked,
@@ -153,6 +214,28 @@ fn versions_from_index(package: &str, index: &str) -> Result<Vec<Version>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settings_without_as_of_describe_themselves_as_before_it_existed() {
+        // The environment hash is made from this text: a change would rebuild every cached environment.
+        let settings = IndexSettings {
+            find_links: vec!["w".into()],
+            ..IndexSettings::default()
+        };
+        assert_eq!(
+            format!("{settings:?}"),
+            "IndexSettings { index_url: None, find_links: [\"w\"], no_index: false, offline: false }"
+        );
+        let dated = IndexSettings {
+            as_of: Some(AsOf::parse("2024-06-15").unwrap()),
+            ..settings
+        };
+        assert!(format!("{dated:?}").ends_with("as_of: \"2024-06-15T00:00:00Z\" }"));
+        assert_eq!(
+            dated.uv_args()[2..],
+            ["--exclude-newer".to_string(), "2024-06-15T00:00:00Z".into()]
+        );
+    }
 
     #[test]
     fn names_normalize() {

@@ -2,6 +2,7 @@
 //! the built-in QLoRA engine). The `qcompat` binary is a thin layer on top: it parses arguments, resolves settings
 //! and maps errors to exit codes; the integration tests reach the engine through here.
 
+pub mod as_of;
 pub mod bisect;
 pub mod cell_key;
 pub mod diff;
@@ -14,12 +15,14 @@ pub mod harness;
 pub mod index;
 pub mod journal;
 pub mod matrix;
+pub mod monitor;
 pub mod outcome;
 pub mod plan;
 pub mod probe;
 pub mod progress;
 pub mod report;
 pub mod results;
+pub mod shard;
 pub mod snapshot;
 pub mod suggest;
 pub mod supervisor;

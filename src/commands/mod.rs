@@ -3,6 +3,9 @@
 pub mod bisect;
 pub mod diff;
 pub mod engine;
+pub mod merge;
+pub mod monitor;
+pub mod plan;
 pub mod probes;
 pub mod report;
 pub mod run;
