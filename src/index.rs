@@ -180,11 +180,19 @@ fn versions_from_index(package: &str, index: &str, as_of: Option<&AsOf>) -> Resu
         .body_mut()
         .read_json()
         .map_err(|e| infra(&e))?;
+    listed_on(&page, &name, as_of).map_err(|e| match e {
+        Error::BadInput(message) => Error::BadInput(format!("{url}: {message}")),
+        other => other,
+    })
+}
+
+/// The versions a project page lists (as of a moment: files uploaded by then).
+fn listed_on(page: &ProjectPage, name: &str, as_of: Option<&AsOf>) -> Result<Vec<Version>> {
     if let Some(cut) = as_of
         && page.files.iter().any(|f| f.upload_time.is_none())
     {
         return Err(Error::BadInput(format!(
-            "--as-of {}: {url} gives no upload-time for some files (PEP 700), so it cannot be listed as of a date",
+            "no upload-time for some files (PEP 700), so --as-of {} cannot list them",
             cut.text
         )));
     }
@@ -207,7 +215,7 @@ fn versions_from_index(package: &str, index: &str, as_of: Option<&AsOf>) -> Resu
                 serde_json::Value::Null | serde_json::Value::Bool(false)
             )
         })
-        .filter_map(|f| version_from_filename(&f.filename, &name))
+        .filter_map(|f| version_from_filename(&f.filename, name))
         .collect())
 }
 
@@ -235,6 +243,30 @@ mod tests {
             dated.uv_args()[2..],
             ["--exclude-newer".to_string(), "2024-06-15T00:00:00Z".into()]
         );
+    }
+
+    #[test]
+    fn as_of_a_moment_the_index_lists_what_was_uploaded_by_then() {
+        let page: ProjectPage = serde_json::from_value(serde_json::json!({"files": [
+            {"filename": "toyquant-1.0-py3-none-any.whl", "upload-time": "2024-05-01T10:00:00.000000Z"},
+            {"filename": "toyquant-1.1-py3-none-any.whl", "upload-time": "2024-06-15T00:00:01Z"},
+            {"filename": "toyquant-1.2-py3-none-any.whl", "upload-time": "2024-06-20T00:00:00Z"},
+        ]}))
+        .unwrap();
+        let listed = |as_of: Option<&str>| {
+            let as_of = as_of.map(|a| AsOf::parse(a).unwrap());
+            let versions = listed_on(&page, "toyquant", as_of.as_ref()).unwrap();
+            versions.iter().map(ToString::to_string).collect::<Vec<_>>()
+        };
+        assert_eq!(listed(None), ["1.0", "1.1", "1.2"]);
+        assert_eq!(listed(Some("2024-06-15")), ["1.0"]);
+        assert_eq!(listed(Some("2024-06-15T00:00:01Z")), ["1.0", "1.1"]);
+        let undated: ProjectPage = serde_json::from_value(
+            serde_json::json!({"files": [{"filename": "toyquant-1.0-py3-none-any.whl"}]}),
+        )
+        .unwrap();
+        let cut = AsOf::parse("2024-06-15").unwrap();
+        assert!(listed_on(&undated, "toyquant", Some(&cut)).is_err());
     }
 
     #[test]

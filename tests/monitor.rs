@@ -1,6 +1,7 @@
 //! `qcompat monitor` against a local find-links folder that changes between runs (fixtures/toy/README.md lists what
 //! each toy release does): the first run records, a new breaking release is found, only its cell runs, the
-//! regression is bisected back to the last recorded pass, and `--as-of` before its upload does not see it.
+//! regression is bisected back to the last recorded pass, and `--as-of` before its upload does not see it; `run` and
+//! `bisect` as of a date list only what was uploaded by then.
 
 mod common;
 
@@ -32,8 +33,13 @@ fn publish(index: &Path, wheel: &str, days: u64) {
 fn monitor(scratch: &Scratch, args: &[&str]) -> (serde_json::Value, i32) {
     let mut all = vec!["monitor", "--matrix", "toy.toml", "--format", "json"];
     all.extend_from_slice(args);
+    qcompat(scratch, &all)
+}
+
+/// `qcompat ARGS` (printing JSON) over the scratch's index folder only; the JSON and the exit code.
+fn qcompat(scratch: &Scratch, all: &[&str]) -> (serde_json::Value, i32) {
     let output = scratch
-        .command(&all)
+        .command(all)
         .arg("--cache-dir")
         .arg(scratch.cache())
         .env("UV_FIND_LINKS", scratch.path().join("index"))
@@ -116,4 +122,86 @@ fn nothing_new_is_said_plainly() {
         text.starts_with("no new versions of toyquant since the snapshot (listed as of "),
         "{text}"
     );
+}
+
+#[test]
+fn a_new_failure_a_known_issue_covers_does_not_fail_the_night() {
+    let scratch = Scratch::new();
+    let known = "\n[[known]]\nid = \"toy-lazy\"\nsignature = \"AttributeError: '_LazyTensor' object has no attribute 'data'\"\nwhen = { toyquant = \">=1.2\" }\n";
+    scratch.write("toy.toml", &format!("{TOY}{known}"));
+    let index = scratch.path().join("index");
+    std::fs::create_dir(&index).unwrap();
+    publish(&index, "toyquant-1.0-py3-none-any.whl", 0);
+    assert_eq!(monitor(&scratch, &["--update"]).1, 0);
+    publish(&index, "toyquant-1.2-py3-none-any.whl", 152);
+    let (report, code) = monitor(&scratch, &["--update"]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["cells_run"], serde_json::json!(["toyquant=1.2"]));
+    assert_eq!(report["diff"]["summary"]["regressions"], 0);
+    let recorded = std::fs::read_to_string(scratch.path().join("reports/toy.snap.toml")).unwrap();
+    assert!(recorded.contains("known = \"toy-lazy\""), "{recorded}");
+}
+
+#[test]
+fn run_and_bisect_as_of_a_date_list_only_what_was_uploaded_by_then() {
+    let scratch = Scratch::new();
+    scratch.write("toy.toml", TOY);
+    let index = scratch.path().join("index");
+    std::fs::create_dir(&index).unwrap();
+    publish(&index, "toyquant-1.0-py3-none-any.whl", 0);
+    publish(&index, "toyquant-1.1-py3-none-any.whl", 30);
+    publish(&index, "toyquant-1.2.1-py3-none-any.whl", 152);
+    // A release of the older line uploaded later (a backfill): as of June it did not exist.
+    publish(&index, "toyquant-1.2-py3-none-any.whl", 190);
+
+    let (plan, code) = qcompat(
+        &scratch,
+        &[
+            "run",
+            "--matrix",
+            "toy.toml",
+            "--as-of",
+            "2024-03-01",
+            "--list",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "{plan}");
+    assert_eq!(plan["axes"]["toyquant"], serde_json::json!(["1.0", "1.1"]));
+    assert_eq!(plan["as_of"], "2024-03-01T00:00:00Z");
+    assert_eq!(plan["listed"], "2024-03-01T00:00:00Z");
+
+    let (_, code) = qcompat(
+        &scratch,
+        &[
+            "run",
+            "--matrix",
+            "toy.toml",
+            "--as-of",
+            "2024-03-01",
+            "--update",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0);
+    let recorded = std::fs::read_to_string(scratch.path().join("reports/toy.snap.toml")).unwrap();
+    assert!(
+        recorded.contains("\nlisted = \"2024-03-01T00:00:00Z\"\n"),
+        "{recorded}"
+    );
+
+    let bisect = |as_of: &[&str]| {
+        let mut args = vec![
+            "bisect", "--matrix", "toy.toml", "--axis", "toyquant", "--good", "1.0", "--bad",
+            "1.2.1", "--format", "json", "--jobs", "1",
+        ];
+        args.extend_from_slice(as_of);
+        let (report, code) = qcompat(&scratch, &args);
+        assert_eq!(code, 0, "{report}");
+        report
+    };
+    assert_eq!(bisect(&["--as-of", "2024-06-30"])["first_bad"], "1.2.1");
+    assert_eq!(bisect(&[])["first_bad"], "1.2");
 }
