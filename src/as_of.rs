@@ -11,6 +11,9 @@ pub struct AsOf {
     pub epoch: i64,
     /// RFC 3339, UTC (`YYYY-MM-DDTHH:MM:SSZ`).
     pub text: String,
+    /// Packages installed whatever their upload time: the matrix's explicit axes, whose versions the user chose
+    /// by name (`bitsandbytes = ["0.49.2"]` as of May 2024 means that release in May's world).
+    pub exempt: Vec<String>,
 }
 
 impl AsOf {
@@ -24,7 +27,17 @@ impl AsOf {
         Ok(Self {
             epoch,
             text: format_epoch(epoch),
+            exempt: Vec::new(),
         })
+    }
+
+    /// uv's arguments: the cutoff, lifted for the exempt packages.
+    pub fn uv_args(&self) -> Vec<String> {
+        let mut args = vec!["--exclude-newer".to_string(), self.text.clone()];
+        for package in &self.exempt {
+            args.extend(["--exclude-newer-package".into(), format!("{package}=false")]);
+        }
+        args
     }
 
     /// Whether something uploaded at `time` existed at this moment.

@@ -37,6 +37,9 @@ impl std::fmt::Debug for IndexSettings {
             .field("offline", &self.offline);
         if let Some(as_of) = &self.as_of {
             s.field("as_of", &as_of.text);
+            if !as_of.exempt.is_empty() {
+                s.field("exempt", &as_of.exempt);
+            }
         }
         s.finish()
     }
@@ -59,7 +62,7 @@ impl IndexSettings {
             args.push("--offline".into());
         }
         if let Some(as_of) = &self.as_of {
-            args.extend(["--exclude-newer".into(), as_of.text.clone()]);
+            args.extend(as_of.uv_args());
         }
         args
     }
@@ -243,6 +246,21 @@ mod tests {
             dated.uv_args()[2..],
             ["--exclude-newer".to_string(), "2024-06-15T00:00:00Z".into()]
         );
+        // An explicit axis's release is installed in that world whatever its upload time.
+        let mut as_of = AsOf::parse("2024-06-15").unwrap();
+        as_of.exempt = vec!["bitsandbytes".into()];
+        let exempt = IndexSettings {
+            as_of: Some(as_of),
+            ..IndexSettings::default()
+        };
+        assert_eq!(
+            exempt.uv_args()[2..],
+            [
+                "--exclude-newer-package".to_string(),
+                "bitsandbytes=false".into()
+            ]
+        );
+        assert!(format!("{exempt:?}").contains("exempt: [\"bitsandbytes\"]"));
     }
 
     #[test]
