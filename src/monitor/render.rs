@@ -71,17 +71,24 @@ fn headline(report: &MonitorReport) -> String {
             }
         );
     }
-    let mut text = match new.is_empty() {
-        true => format!("no new versions{listed}"),
-        false => format!("new since the snapshot{listed}: {}", new.join("; ")),
+    let cells = match report.cells_run.len() {
+        1 => "1 new cell".to_string(),
+        n => format!("{n} new cells"),
     };
-    let _ = write!(text, "\nran {} new cells", report.cells_run.len());
+    let what = match new.is_empty() {
+        true => format!("no new versions{listed}, but {cells} (the matrix changed)"),
+        false => format!(
+            "new since the snapshot{listed}: {}; ran {cells}",
+            new.join("; ")
+        ),
+    };
     let verdict = match (&report.diff, report.regressions()) {
-        (None, _) => "no snapshot yet: these cells are the baseline".to_string(),
+        (None, _) => "no snapshot yet: they are the baseline".to_string(),
         (Some(_), 0) => "no new regression".to_string(),
         (Some(_), 1) => "1 new regression".to_string(),
         (Some(_), n) => format!("{n} new regressions"),
     };
-    let _ = write!(text, ": {verdict}");
+    let mut text = what;
+    let _ = write!(text, "\n{verdict}");
     text
 }
