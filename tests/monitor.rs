@@ -98,6 +98,18 @@ fn a_new_breaking_release_is_run_alone_bisected_and_fails_the_night() {
     );
     // Every cell the bisection needed had already run tonight or last night.
     assert_eq!(bisection["probe_runs"], 0);
+
+    // What the night's log shows (as of a fixed moment, so the headline is stable).
+    let output = scratch
+        .command(&["monitor", "--matrix", "toy.toml", "--as-of", "2024-12-31"])
+        .arg("--cache-dir")
+        .arg(scratch.cache())
+        .env("UV_FIND_LINKS", &index)
+        .env("UV_NO_INDEX", "1")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    insta::assert_snapshot!("monitor_failing_night", common::stdout(&output));
 }
 
 #[test]
