@@ -184,3 +184,60 @@ fn a_plan_whose_matrix_changed_is_refused() {
     let error = refused(scratch.qcompat(&["run", "--plan", "plan.json", "--shard", "1/3"]));
     assert!(error.contains("changed since"), "{error}");
 }
+
+#[test]
+fn a_query_axis_plan_merges_to_what_one_process_running_it_writes() {
+    let scratch = Scratch::new();
+    // 1.5 crashes, 1.6 passes, 1.7 does not install, 1.8.dev1 passes: a listed axis, several outcome classes.
+    scratch.write(
+        "toy.toml",
+        &TOY.replace(
+            r#"["1.0", "1.1", "1.2", "1.6", "1.8.dev1"]"#,
+            r#"{ versions = ">=1.5", pre = true }"#,
+        ),
+    );
+    ok(scratch.qcompat(&[
+        "plan",
+        "--matrix",
+        "toy.toml",
+        "--shards",
+        "3",
+        "--output",
+        "plan.json",
+    ]));
+    let mut parts = Vec::new();
+    for k in 1..=3 {
+        let part = format!("p{k}.snap.toml");
+        let shard = format!("{k}/3");
+        scratch.qcompat(&[
+            "run",
+            "--plan",
+            "plan.json",
+            "--shard",
+            &shard,
+            "--part",
+            &part,
+        ]);
+        parts.push(part);
+    }
+    let mut merge = vec!["merge"];
+    merge.extend(parts.iter().rev().map(String::as_str));
+    merge.extend(["--output", "merged.snap.toml"]);
+    ok(scratch.command(&merge).output().unwrap());
+    scratch.qcompat(&[
+        "run",
+        "--plan",
+        "plan.json",
+        "--update",
+        "--snapshot",
+        "whole.snap.toml",
+    ]);
+    let read = |name: &str| std::fs::read_to_string(scratch.path().join(name)).unwrap();
+    let whole = read("whole.snap.toml");
+    assert_eq!(read("merged.snap.toml"), whole);
+    assert!(whole.contains("\nlisted = \""), "{whole}");
+    let plan: serde_json::Value = serde_json::from_str(&read("plan.json")).unwrap();
+    let planned = plan["cells"].as_array().unwrap().len();
+    assert!(planned >= 4, "{plan}");
+    assert_eq!(whole.matches("\n[[cell]]\n").count(), planned, "{whole}");
+}
