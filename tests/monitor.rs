@@ -216,4 +216,33 @@ fn run_and_bisect_as_of_a_date_list_only_what_was_uploaded_by_then() {
     };
     assert_eq!(bisect(&["--as-of", "2024-06-30"])["first_bad"], "1.2.1");
     assert_eq!(bisect(&[])["first_bad"], "1.2");
+
+    // The report's commands reproduce the same world.
+    let markdown = scratch
+        .command(&[
+            "bisect",
+            "--matrix",
+            "toy.toml",
+            "--axis",
+            "toyquant",
+            "--good",
+            "1.0",
+            "--bad",
+            "1.2.1",
+            "--format",
+            "markdown",
+            "--as-of",
+            "2024-06-30",
+        ])
+        .arg("--cache-dir")
+        .arg(scratch.cache())
+        .env("UV_FIND_LINKS", &index)
+        .env("UV_NO_INDEX", "1")
+        .output()
+        .unwrap();
+    let text = common::stdout(&markdown);
+    assert!(
+        text.contains("--filter toyquant=1.2.1 --probe toy-load --as-of 2024-06-30T00:00:00Z\n"),
+        "{text}"
+    );
 }

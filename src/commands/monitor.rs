@@ -201,6 +201,7 @@ fn emit(args: &MonitorArgs, invocation: &str, report: &MonitorReport, plan: &Pla
         invocation,
         matrix: &args.matrix,
         probes: &plan.probes,
+        as_of: plan.as_of.as_ref().map(|a| a.text.as_str()),
     };
     let text = match args.format {
         BisectFormat::Table => render::table(report),
