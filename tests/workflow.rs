@@ -224,3 +224,21 @@ fn actionlint_finds_nothing_in_any_workflow() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[test]
+fn the_matrices_monitor_watches_load_and_follow_the_index() {
+    for name in ["nightly.toml", "lightning-window.toml"] {
+        let matrix = qcompat::matrix::load(&repo().join("matrices").join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(
+            matrix
+                .axes
+                .iter()
+                .any(|a| matches!(a.values, qcompat::matrix::AxisValues::Query { .. })),
+            "{name} has no query axis"
+        );
+    }
+    let workflow =
+        std::fs::read_to_string(repo().join(".github/workflows/compat-nightly.yml")).unwrap();
+    assert!(workflow.contains("'matrices/nightly.toml'"));
+}
