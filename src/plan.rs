@@ -144,30 +144,15 @@ impl Plan {
                 input.digest
             )));
         }
-        let axis_versions = matrix
-            .axes
-            .iter()
-            .map(|axis| {
-                let listed = input.axes.get(&axis.name).ok_or_else(|| {
-                    bad(format!("the plan has no versions for axis `{}`", axis.name))
-                })?;
-                listed
-                    .iter()
-                    .map(|v| version::parse_version(v).map_err(|e| bad(e.to_string())))
-                    .collect()
-            })
-            .collect::<Result<Vec<Vec<Version>>>>()?;
+        let axis_versions = planned_versions(&matrix, &input.axes).map_err(bad)?;
         let all_cells = matrix::expand(&matrix, &axis_versions);
         let cells = input
             .cells
             .iter()
             .map(|key| {
                 let key = CellKey::new(key.clone());
-                all_cells
-                    .iter()
-                    .find(|c| c.key() == key)
-                    .cloned()
-                    .ok_or_else(|| bad(format!("cell `{key}` is not a cell of the planned axes")))
+                let cell = all_cells.iter().find(|c| c.key() == key).cloned();
+                cell.ok_or_else(|| bad(format!("cell `{key}` is not a cell of the planned axes")))
             })
             .collect::<Result<Vec<Cell>>>()?;
         let as_of = input
@@ -256,6 +241,26 @@ impl Plan {
             as_of: self.as_of.as_ref().map(|a| a.text.as_str()),
         }
     }
+}
+
+/// Each axis's versions as the plan file lists them, in the matrix's axis order.
+fn planned_versions(
+    matrix: &Matrix,
+    axes: &IndexMap<String, Vec<String>>,
+) -> std::result::Result<Vec<Vec<Version>>, String> {
+    matrix
+        .axes
+        .iter()
+        .map(|axis| {
+            let listed = axes
+                .get(&axis.name)
+                .ok_or_else(|| format!("the plan has no versions for axis `{}`", axis.name))?;
+            listed
+                .iter()
+                .map(|v| version::parse_version(v).map_err(|e| e.to_string()))
+                .collect()
+        })
+        .collect()
 }
 
 fn hex16(text: String) -> String {

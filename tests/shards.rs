@@ -175,6 +175,16 @@ fn a_plan_whose_matrix_changed_is_refused() {
     let scratch = Scratch::new();
     scratch.write("toy.toml", TOY);
     ok(scratch.qcompat(&["plan", "--matrix", "toy.toml", "--output", "plan.json"]));
+    let plan = std::fs::read_to_string(scratch.path().join("plan.json")).unwrap();
+    let edited = plan.replace("\"1.8.dev1\"\n    ]", "\"1.8.dev1\", \"1.9\"\n    ]");
+    assert_ne!(plan, edited, "{plan}");
+    scratch.write("edited.json", &edited);
+    let error = refused(scratch.qcompat(&["run", "--plan", "edited.json"]));
+    assert!(
+        error.contains("edited.json: its hash does not match its content"),
+        "{error}"
+    );
+
     scratch.write("toy.toml", &format!("{TOY}# edited\n"));
     let error = refused(scratch.qcompat(&["run", "--plan", "plan.json", "--shard", "1/1"]));
     assert!(

@@ -7,10 +7,12 @@ use std::sync::Arc;
 use qcompat::bisect::drive::Job;
 use qcompat::bisect::render::Context;
 use qcompat::bisect::session::Session;
+use qcompat::diff::SnapshotDiff;
 use qcompat::error::{Error, Result};
 use qcompat::exit::ExitStatus;
 use qcompat::files::write_atomically;
 use qcompat::harness::{CellObserver, Harness};
+use qcompat::index::IndexSettings;
 use qcompat::journal::{self, Journal};
 use qcompat::matrix::{self, AxisValues, Cell};
 use qcompat::monitor::{self, MonitorReport, render};
@@ -25,21 +27,13 @@ use crate::cli::{BisectFormat, MonitorArgs};
 use crate::settings::MonitorSettings;
 
 pub fn run(settings: MonitorSettings) -> Result<ExitStatus> {
-    let args = &settings.args;
-    let matrix = matrix::load(&args.matrix)?;
-    let path = args
+    let matrix = matrix::load(&settings.args.matrix)?;
+    let path = settings
+        .args
         .snapshot
         .clone()
         .unwrap_or_else(|| snapshot::default_path(&matrix.name));
-    let recorded = path.exists().then(|| snapshot::read(&path)).transpose()?;
-    if let Some(other) = recorded.as_ref().filter(|s| s.matrix != matrix.name) {
-        return Err(Error::BadInput(format!(
-            "{}: a snapshot of matrix `{}`, not of `{}`",
-            path.display(),
-            other.matrix,
-            matrix.name
-        )));
-    }
+    let recorded = recorded(&path, &matrix.name)?;
     let plan = Plan::new(matrix, &Selection::default(), &settings.harness.index)?;
     let cells = monitor::new_cells(&plan, recorded.as_ref());
     let mut report = MonitorReport {
@@ -90,23 +84,7 @@ pub fn run(settings: MonitorSettings) -> Result<ExitStatus> {
             plan.probes.clone(),
             settings.jobs,
         )?;
-        for suspect in monitor::suspects(&plan, old, &found) {
-            let job = Job {
-                plan: &plan,
-                pre: query_admits_pre(&plan, &suspect.axis),
-                axis: suspect.axis,
-                base: suspect.base,
-                index: &index,
-                any_failure: false,
-                recurse: false,
-                repo: None,
-            };
-            match job.run(&mut session, &suspect.good, &suspect.bad) {
-                Ok(bisection) => report.bisections.push(bisection),
-                Err(Error::BadInput(message)) => report.bisect_errors.push(message),
-                Err(other) => return Err(other),
-            }
-        }
+        bisect_regressions(&mut session, &plan, &index, old, &found, &mut report)?;
         report.diff = Some(found);
     }
     if settings.args.update {
@@ -119,6 +97,49 @@ pub fn run(settings: MonitorSettings) -> Result<ExitStatus> {
     }
     emit(&settings.args, &settings.invocation, &report, &plan)?;
     Ok(ExitStatus::findings_if(report.regressions() > 0))
+}
+
+/// The snapshot so far; none before the first night. One of another matrix is refused.
+fn recorded(path: &Path, matrix: &str) -> Result<Option<Snapshot>> {
+    let recorded = path.exists().then(|| snapshot::read(path)).transpose()?;
+    if let Some(other) = recorded.as_ref().filter(|s| s.matrix != matrix) {
+        return Err(Error::BadInput(format!(
+            "{}: a snapshot of matrix `{}`, not of `{matrix}`",
+            path.display(),
+            other.matrix,
+        )));
+    }
+    Ok(recorded)
+}
+
+/// Bisects each regression of a new version back to the last recorded pass. An endpoint that no longer behaves as
+/// recorded stops only its own bisection.
+fn bisect_regressions(
+    session: &mut Session<'_>,
+    plan: &Plan,
+    index: &IndexSettings,
+    old: &Snapshot,
+    found: &SnapshotDiff,
+    report: &mut MonitorReport,
+) -> Result<()> {
+    for suspect in monitor::suspects(plan, old, found) {
+        let job = Job {
+            plan,
+            pre: query_admits_pre(plan, &suspect.axis),
+            axis: suspect.axis,
+            base: suspect.base,
+            index,
+            any_failure: false,
+            recurse: false,
+            repo: None,
+        };
+        match job.run(session, &suspect.good, &suspect.bad) {
+            Ok(bisection) => report.bisections.push(bisection),
+            Err(Error::BadInput(message)) => report.bisect_errors.push(message),
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(())
 }
 
 /// Runs the new cells, reusing the journal's results for cells whose environment is unchanged, and records each
