@@ -152,3 +152,52 @@ fn last_pass_before(
         .filter(|v| v < bad)
         .max()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cell_key::CellKey;
+    use crate::snapshot::{SnapshotCell, SnapshotProbe};
+
+    fn cell(lightning: &str, bnb: &str, outcome: Outcome) -> SnapshotCell {
+        SnapshotCell {
+            key: CellKey::new([("lightning", lightning), ("bitsandbytes", bnb)]),
+            resolved: Default::default(),
+            probes: vec![SnapshotProbe {
+                name: "checkpoint-load".into(),
+                outcome,
+                signature: None,
+                frame: None,
+                known: None,
+                substitutions: Vec::new(),
+                metrics: Default::default(),
+            }],
+        }
+    }
+
+    #[test]
+    fn the_good_side_is_the_newest_older_pass_with_the_other_axes_held() {
+        let recorded = Snapshot {
+            matrix: "m".into(),
+            listed: None,
+            part: None,
+            cells: vec![
+                cell("1.0", "0.49", Outcome::Pass),
+                cell("1.1", "0.49", Outcome::NeedsCuda),
+                cell("1.1", "0.42", Outcome::Pass),
+                cell("1.3", "0.49", Outcome::Pass),
+            ],
+        };
+        let v = |s: &str| parse_version(s).unwrap();
+        let base = vec![("bitsandbytes".to_string(), v("0.49"))];
+        // 1.1 passed only with another bitsandbytes; 1.3 is newer than the failing 1.2.
+        assert_eq!(
+            last_pass_before(&recorded, "lightning", &base, &v("1.2")),
+            Some(v("1.0"))
+        );
+        assert_eq!(
+            last_pass_before(&recorded, "lightning", &base, &v("1.0")),
+            None
+        );
+    }
+}

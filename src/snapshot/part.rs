@@ -23,22 +23,8 @@ pub struct Part {
 /// Merges the parts of one plan in plan order. Refused (exit 2, naming the files): a file that is not a part,
 /// parts of different plans or splits, a shard given twice or missing, a cell in two parts.
 pub fn merge_parts(parts: &[(PathBuf, Snapshot)]) -> Result<Snapshot> {
-    let refuse = |message: String| Err(Error::BadInput(message));
-    let mut headed = Vec::new();
-    for (path, snapshot) in parts {
-        match &snapshot.part {
-            Some(part) => headed.push((path, snapshot, part)),
-            None => {
-                return refuse(format!(
-                    "{}: not a partial snapshot (no plan/shard header): write parts with `run --shard K/N --part FILE`",
-                    path.display()
-                ));
-            }
-        }
-    }
-    let Some(&(first_path, first, first_part)) = headed.first() else {
-        return refuse("merge: no parts given".into());
-    };
+    let headed = headers(parts)?;
+    let (first_path, first, first_part) = headed[0];
     let count = first_part.shard.1;
     let mut by_shard: Vec<Option<&PathBuf>> = vec![None; count];
     let mut cells = Vec::new();
@@ -97,4 +83,25 @@ pub fn merge_parts(parts: &[(PathBuf, Snapshot)]) -> Result<Snapshot> {
         part: None,
         cells: cells.into_iter().map(|(_, _, c)| c.clone()).collect(),
     })
+}
+
+/// Each file with its part header; a file without one (a whole run's snapshot) is refused.
+fn headers(parts: &[(PathBuf, Snapshot)]) -> Result<Vec<(&PathBuf, &Snapshot, &Part)>> {
+    if parts.is_empty() {
+        return refuse("merge: no parts given".into());
+    }
+    parts
+        .iter()
+        .map(|(path, snapshot)| match &snapshot.part {
+            Some(part) => Ok((path, snapshot, part)),
+            None => refuse(format!(
+                "{}: not a partial snapshot (no plan/shard header): write parts with `run --shard K/N --part FILE`",
+                path.display()
+            )),
+        })
+        .collect()
+}
+
+fn refuse<T>(message: String) -> Result<T> {
+    Err(Error::BadInput(message))
 }
