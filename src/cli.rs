@@ -23,6 +23,12 @@ pub enum Command {
     Run(RunArgs),
     /// Find the first bad (or first fixed) release of one axis among every published version between two endpoints.
     Bisect(BisectArgs),
+    /// Plan a matrix once (versions fixed) and split its cells into shards for parallel CI jobs.
+    Plan(PlanArgs),
+    /// Merge the partial snapshots of a plan's shards (`run --shard K/N --part FILE`) into one snapshot.
+    Merge(MergeArgs),
+    /// Watch the index: run only the cells of versions published since the snapshot, report and bisect regressions.
+    Monitor(MonitorArgs),
     /// Compare two snapshots: cells added and removed, outcome and signature changes, resolved-version drift.
     Diff(DiffArgs),
     /// Render a snapshot as a report: a terminal table, JSON, Markdown, JUnit XML or an HTML grid.
@@ -40,8 +46,17 @@ pub enum Command {
 #[derive(Args)]
 pub struct RunArgs {
     /// The matrix file (TOML or YAML).
-    #[arg(long)]
-    pub matrix: PathBuf,
+    #[arg(long, required_unless_present = "plan")]
+    pub matrix: Option<PathBuf>,
+    /// Run a plan written by `qcompat plan --output` (versions fixed in it: the index is not asked).
+    #[arg(long, value_name = "PLAN.json", conflicts_with_all = ["matrix", "filters", "probes"])]
+    pub plan: Option<PathBuf>,
+    /// Run only shard K of N of the plan.
+    #[arg(long, value_name = "K/N", requires = "plan")]
+    pub shard: Option<String>,
+    /// Write the shard's partial snapshot here, for `qcompat merge`.
+    #[arg(long, value_name = "FILE", requires = "shard")]
+    pub part: Option<PathBuf>,
     /// Cells run at once (default: the number of cores).
     #[arg(long)]
     pub jobs: Option<usize>,
@@ -100,6 +115,83 @@ pub struct EnvArgs {
     /// A folder of wheels/sdists to install from, in addition to the index (repeatable).
     #[arg(long = "find-links", value_name = "DIR")]
     pub find_links: Vec<String>,
+    /// Resolve the world as of this date (YYYY-MM-DD, midnight UTC) or UTC timestamp: only what was uploaded by then
+    /// is listed and installed.
+    #[arg(long, value_name = "DATE", value_parser = qcompat::as_of::AsOf::parse)]
+    pub as_of: Option<qcompat::as_of::AsOf>,
+}
+
+#[derive(Args)]
+pub struct PlanArgs {
+    /// The matrix file (TOML or YAML).
+    #[arg(long)]
+    pub matrix: PathBuf,
+    /// Split the selected cells into this many shards.
+    #[arg(long, default_value_t = 1)]
+    pub shards: usize,
+    /// Runner label for the shards of cells that need CUDA (recorded `needs-cuda` in the snapshot); without it they
+    /// stay on CPU runners.
+    #[arg(long, value_name = "LABEL")]
+    pub gpu_label: Option<String>,
+    /// Runner label for every other shard.
+    #[arg(long, value_name = "LABEL", default_value = "ubuntu-latest")]
+    pub cpu_label: String,
+    /// The snapshot that says which cells need CUDA (default: reports/<matrix name>.snap.toml when it exists).
+    #[arg(long, value_name = "FILE")]
+    pub snapshot: Option<PathBuf>,
+    /// Only cells with this axis value (repeatable; AXIS=VERSION).
+    #[arg(long = "filter", value_name = "AXIS=VALUE")]
+    pub filters: Vec<String>,
+    /// Only these probes (repeatable).
+    #[arg(long = "probe", value_name = "NAME")]
+    pub probes: Vec<String>,
+    /// `github`: `{"include": [{"shard", "runs-on", "cells"}]}` for a dynamic job matrix; `json`: the whole plan.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Json)]
+    pub format: PlanFormat,
+    /// Also write the whole plan (JSON, for `run --plan`) to this file.
+    #[arg(long, value_name = "PLAN.json")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub env: EnvArgs,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Github,
+    Json,
+}
+
+#[derive(Args)]
+pub struct MergeArgs {
+    /// The partial snapshots, one per shard, in any order.
+    #[arg(required = true, value_name = "PART")]
+    pub parts: Vec<PathBuf>,
+    /// The merged snapshot.
+    #[arg(long)]
+    pub output: PathBuf,
+}
+
+#[derive(Args)]
+pub struct MonitorArgs {
+    /// The matrix file: its query axes (`{ versions = "...", pre = true }`) are the ones watched.
+    #[arg(long)]
+    pub matrix: PathBuf,
+    /// The snapshot of what was seen so far (default: reports/<matrix name>.snap.toml).
+    #[arg(long, value_name = "FILE")]
+    pub snapshot: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = BisectFormat::Table)]
+    pub format: BisectFormat,
+    /// Write the report here instead of standard output.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Record the new cells in the snapshot.
+    #[arg(long)]
+    pub update: bool,
+    /// Cells and bisection probes run at once (default: the number of cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    #[command(flatten)]
+    pub env: EnvArgs,
 }
 
 #[derive(Args)]

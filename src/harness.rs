@@ -93,12 +93,16 @@ impl Harness {
         } else {
             None
         };
+        let mut index = settings.index;
+        if let Some(as_of) = &mut index.as_of {
+            as_of.exempt = crate::matrix::explicit_axes(matrix);
+        }
         Ok(Self {
             toolchain: Toolchain {
                 cache,
                 python,
                 uv,
-                index: settings.index,
+                index,
             },
             policy: CellPolicy {
                 pins: matrix.pins.clone(),

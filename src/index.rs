@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use regex::Regex;
 use serde::Deserialize;
 
+use crate::as_of::{self, AsOf};
 use crate::error::{Error, Result};
 use crate::version::Version;
 
@@ -30,6 +31,9 @@ pub struct IndexSettings {
     pub offline: bool,
     /// Longest a version listing may take, per attempt ([`DEFAULT_TIMEOUT`] when unset).
     pub timeout: Option<Duration>,
+    /// `--as-of`: only what was uploaded by then is listed (PEP 700 upload times; a find-links file's mtime) and
+    /// installed (uv's `--exclude-newer`).
+    pub as_of: Option<AsOf>,
 }
 
 impl IndexSettings {
@@ -46,14 +50,18 @@ impl IndexSettings {
         env
     }
 
-    /// The switches, which carry no secrets (and which `uv pip` reads from no variable).
-    pub fn uv_flags(&self) -> Vec<&'static str> {
+    /// The switches, which carry no secrets (and which `uv pip` reads from no variable), and the moment installs
+    /// resolve as of.
+    pub fn uv_flags(&self) -> Vec<String> {
         let mut flags = Vec::new();
         if self.no_index {
-            flags.push("--no-index");
+            flags.push("--no-index".to_string());
         }
         if self.offline {
-            flags.push("--offline");
+            flags.push("--offline".to_string());
+        }
+        if let Some(as_of) = &self.as_of {
+            flags.extend(as_of.uv_args());
         }
         flags
     }
@@ -68,7 +76,7 @@ impl IndexSettings {
         for link in &self.find_links {
             args.extend(["--find-links".to_string(), redact(link)]);
         }
-        args.extend(self.uv_flags().iter().map(|f| f.to_string()));
+        args.extend(self.uv_flags());
         args
     }
 
@@ -77,8 +85,17 @@ impl IndexSettings {
     /// caches stay valid; a field added to the struct changes it only when it is added here.
     pub fn fingerprint(&self) -> String {
         let url = self.index_url.as_deref().map(without_credentials);
+        // `as_of` shows only when set, so every environment built without it keeps the hash it had.
+        let as_of = self.as_of.as_ref().map_or_else(String::new, |a| {
+            let exempt = if a.exempt.is_empty() {
+                String::new()
+            } else {
+                format!(", exempt: {:?}", a.exempt)
+            };
+            format!(", as_of: {:?}{exempt}", a.text)
+        });
         format!(
-            "IndexSettings {{ index_url: {url:?}, find_links: {:?}, no_index: {:?}, offline: {:?} }}",
+            "IndexSettings {{ index_url: {url:?}, find_links: {:?}, no_index: {:?}, offline: {:?}{as_of} }}",
             self.find_links
                 .iter()
                 .map(|l| without_credentials(l))
@@ -105,6 +122,7 @@ impl std::fmt::Debug for IndexSettings {
             .field("no_index", &self.no_index)
             .field("offline", &self.offline)
             .field("timeout", &self.timeout)
+            .field("as_of", &self.as_of.as_ref().map(|a| &a.text))
             .finish()
     }
 }
@@ -143,7 +161,11 @@ pub fn normalize(name: &str) -> String {
 pub fn list_versions(package: &str, settings: &IndexSettings) -> Result<Vec<Version>> {
     let mut versions = BTreeSet::new();
     for link in &settings.find_links {
-        versions.extend(versions_in_folder(package, Path::new(link))?);
+        versions.extend(versions_in_folder(
+            package,
+            Path::new(link),
+            settings.as_of.as_ref(),
+        )?);
     }
     if !settings.no_index {
         if settings.offline {
@@ -156,16 +178,27 @@ pub fn list_versions(package: &str, settings: &IndexSettings) -> Result<Vec<Vers
             package,
             index,
             settings.timeout.unwrap_or(DEFAULT_TIMEOUT),
+            settings.as_of.as_ref(),
         )?);
     }
     Ok(versions.into_iter().collect())
 }
 
-fn versions_in_folder(package: &str, folder: &Path) -> Result<Vec<Version>> {
+/// A folder has no upload times: with `--as-of`, a file's modification time stands in for it.
+fn versions_in_folder(package: &str, folder: &Path, as_of: Option<&AsOf>) -> Result<Vec<Version>> {
     let entries = std::fs::read_dir(folder).map_err(|e| Error::io(folder, e))?;
     let wanted = normalize(package);
     Ok(entries
-        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| {
+            as_of.is_none_or(|cut| {
+                entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| cut.admits_mtime(t))
+            })
+        })
+        .filter_map(|entry| entry.file_name().into_string().ok())
         .filter_map(|file| version_from_filename(&file, &wanted))
         .collect())
 }
@@ -194,9 +227,17 @@ struct ProjectFile {
     filename: String,
     #[serde(default)]
     yanked: serde_json::Value,
+    /// PEP 700 (API version 1.1).
+    #[serde(rename = "upload-time")]
+    upload_time: Option<String>,
 }
 
-fn versions_from_index(package: &str, index: &str, timeout: Duration) -> Result<Vec<Version>> {
+fn versions_from_index(
+    package: &str,
+    index: &str,
+    timeout: Duration,
+    as_of: Option<&AsOf>,
+) -> Result<Vec<Version>> {
     let name = normalize(package);
     let url = format!("{}/{name}/", index.trim_end_matches('/'));
     let page = fetch_with_retries(&url, timeout).map_err(|e| {
@@ -204,17 +245,42 @@ fn versions_from_index(package: &str, index: &str, timeout: Duration) -> Result<
             "listing versions of `{package}` from {url}: {e}"
         )))
     })?;
-    // PEP 691: `yanked` is false, or true / a reason string.
+    listed_on(&page, &name, as_of).map_err(|e| match e {
+        Error::BadInput(message) => Error::BadInput(format!("{}: {message}", redact(&url))),
+        other => other,
+    })
+}
+
+/// The versions a project page lists (as of a moment: files uploaded by then).
+fn listed_on(page: &ProjectPage, name: &str, as_of: Option<&AsOf>) -> Result<Vec<Version>> {
+    if let Some(cut) = as_of
+        && page.files.iter().any(|f| f.upload_time.is_none())
+    {
+        return Err(Error::BadInput(format!(
+            "no upload-time for some files (PEP 700), so --as-of {} cannot list them",
+            cut.text
+        )));
+    }
+    // PEP 691: `yanked` is false, or true / a reason string. (Yanked today counts as yanked then too: the index
+    // does not say when.)
     Ok(page
         .files
         .iter()
+        .filter(|f| {
+            as_of.is_none_or(|cut| {
+                f.upload_time
+                    .as_deref()
+                    .and_then(as_of::parse_epoch)
+                    .is_some_and(|t| cut.admits_epoch(t))
+            })
+        })
         .filter(|f| {
             matches!(
                 f.yanked,
                 serde_json::Value::Null | serde_json::Value::Bool(false)
             )
         })
-        .filter_map(|f| version_from_filename(&f.filename, &name))
+        .filter_map(|f| version_from_filename(&f.filename, name))
         .collect())
 }
 
@@ -281,6 +347,71 @@ mod tests {
             without_credentials("https://u:p@host/simple"),
             "https://host/simple"
         );
+    }
+
+    #[test]
+    fn settings_without_as_of_describe_themselves_as_before_it_existed() {
+        // The environment hash is made from this text: a change would rebuild every cached environment.
+        let settings = IndexSettings {
+            find_links: vec!["w".into()],
+            ..IndexSettings::default()
+        };
+        assert_eq!(
+            settings.fingerprint(),
+            "IndexSettings { index_url: None, find_links: [\"w\"], no_index: false, offline: false }"
+        );
+        let dated = IndexSettings {
+            as_of: Some(AsOf::parse("2024-06-15").unwrap()),
+            ..settings
+        };
+        assert!(
+            dated
+                .fingerprint()
+                .ends_with("as_of: \"2024-06-15T00:00:00Z\" }")
+        );
+        assert_eq!(
+            dated.uv_flags(),
+            ["--exclude-newer".to_string(), "2024-06-15T00:00:00Z".into()]
+        );
+        // An explicit axis's release is installed in that world whatever its upload time.
+        let mut as_of = AsOf::parse("2024-06-15").unwrap();
+        as_of.exempt = vec!["bitsandbytes".into()];
+        let exempt = IndexSettings {
+            as_of: Some(as_of),
+            ..IndexSettings::default()
+        };
+        assert_eq!(
+            exempt.uv_flags()[2..],
+            [
+                "--exclude-newer-package".to_string(),
+                "bitsandbytes=false".into()
+            ]
+        );
+        assert!(exempt.fingerprint().contains("exempt: [\"bitsandbytes\"]"));
+    }
+
+    #[test]
+    fn as_of_a_moment_the_index_lists_what_was_uploaded_by_then() {
+        let page: ProjectPage = serde_json::from_value(serde_json::json!({"files": [
+            {"filename": "toyquant-1.0-py3-none-any.whl", "upload-time": "2024-05-01T10:00:00.000000Z"},
+            {"filename": "toyquant-1.1-py3-none-any.whl", "upload-time": "2024-06-15T00:00:01Z"},
+            {"filename": "toyquant-1.2-py3-none-any.whl", "upload-time": "2024-06-20T00:00:00Z"},
+        ]}))
+        .unwrap();
+        let listed = |as_of: Option<&str>| {
+            let as_of = as_of.map(|a| AsOf::parse(a).unwrap());
+            let versions = listed_on(&page, "toyquant", as_of.as_ref()).unwrap();
+            versions.iter().map(ToString::to_string).collect::<Vec<_>>()
+        };
+        assert_eq!(listed(None), ["1.0", "1.1", "1.2"]);
+        assert_eq!(listed(Some("2024-06-15")), ["1.0"]);
+        assert_eq!(listed(Some("2024-06-15T00:00:01Z")), ["1.0", "1.1"]);
+        let undated: ProjectPage = serde_json::from_value(
+            serde_json::json!({"files": [{"filename": "toyquant-1.0-py3-none-any.whl"}]}),
+        )
+        .unwrap();
+        let cut = AsOf::parse("2024-06-15").unwrap();
+        assert!(listed_on(&undated, "toyquant", Some(&cut)).is_err());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! the built-in QLoRA engine). The `qcompat` binary is a thin layer on top: it parses arguments, resolves settings
 //! and maps errors to exit codes; the integration tests reach the engine through here.
 
+pub mod as_of;
 pub mod bisect;
 pub mod cell_key;
 pub mod child_env;
@@ -16,6 +17,7 @@ pub mod index;
 pub mod journal;
 pub mod lint;
 pub mod matrix;
+pub mod monitor;
 pub mod outcome;
 pub mod plan;
 pub mod probe;
@@ -24,6 +26,7 @@ pub mod published;
 pub mod recipe;
 pub mod report;
 pub mod results;
+pub mod shard;
 pub mod snapshot;
 pub mod suggest;
 pub mod supervisor;

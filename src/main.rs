@@ -17,6 +17,11 @@ fn main() -> ExitCode {
         cli::Command::Bisect(args) => {
             commands::bisect::run(settings::BisectSettings::resolve(args))
         }
+        cli::Command::Plan(args) => commands::plan::run(args),
+        cli::Command::Merge(args) => commands::merge::run(args),
+        cli::Command::Monitor(args) => {
+            commands::monitor::run(settings::MonitorSettings::resolve(args))
+        }
         cli::Command::Diff(args) => commands::diff::run(args),
         cli::Command::Report(args) => commands::report::run(args),
         cli::Command::Probes => commands::probes::run(),

@@ -1,11 +1,15 @@
 //! A run plan: the matrix, the versions of its query axes fixed at planning time, the cells and probes selected,
-//! and a stable hash. `run` consumes one; it serializes to JSON (`run --list --format json`), so every command that
-//! runs cells works from the same decisions.
+//! and a stable hash. `run` consumes one; it serializes to JSON (`run --list --format json`, `plan`), so every command
+//! that runs cells works from the same decisions, and [`Plan::from_json`] reads it back (`run --plan`) without asking
+//! the index again.
+
+use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::as_of::AsOf;
 use crate::cell_key::CellKey;
 use crate::error::{Error, Result};
 use crate::index::{self, IndexSettings};
@@ -32,8 +36,24 @@ pub struct Plan {
     pub cells: Vec<Cell>,
     /// The selected probes, in catalogue order.
     pub probes: Vec<String>,
-    /// SHA-256 (16 hex digits) of the matrix text, the axis versions, the cells and the probes.
+    /// SHA-256 (16 hex digits) of the matrix text, the axis versions, the cells and the probes (and `as_of` when
+    /// set).
     pub hash: String,
+    /// `--as-of`: the moment the index was listed at and installs resolve at (uv's `--exclude-newer`).
+    pub as_of: Option<AsOf>,
+    /// When the query axes were listed (RFC 3339): `as_of`, else the planning time; none for a matrix without
+    /// query axes and without `--as-of`. Recorded in snapshots; not part of the hash.
+    pub listed: Option<String>,
+    /// The cells split for parallel jobs (`plan --shards N`); empty when not split.
+    pub shards: Vec<Shard>,
+}
+
+/// One shard of a plan: a runner label and the positions of its cells in [`Plan::cells`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Shard {
+    #[serde(rename = "runs-on")]
+    pub runs_on: String,
+    pub cells: Vec<usize>,
 }
 
 /// The JSON form of a plan.
@@ -45,6 +65,25 @@ struct PlanFile<'a> {
     probes: &'a [String],
     axes: IndexMap<&'a str, Vec<String>>,
     cells: Vec<CellKey>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    as_of: Option<&'a str>,
+}
+
+/// A plan file as read back.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlanInput {
+    matrix: String,
+    source: PathBuf,
+    digest: String,
+    probes: Vec<String>,
+    axes: IndexMap<String, Vec<String>>,
+    cells: Vec<IndexMap<String, String>>,
+    hash: String,
+    as_of: Option<String>,
+    listed: Option<String>,
+    #[serde(default)]
+    shards: Vec<Shard>,
 }
 
 impl Plan {
@@ -73,16 +112,98 @@ impl Plan {
             cells,
             probes,
             hash: String::new(),
+            as_of: index.as_of.clone(),
+            listed: None,
+            shards: Vec::new(),
         };
-        plan.hash = hex16(serde_json::to_string(&plan.file()).expect("plans serialize"));
+        let queried = plan
+            .matrix
+            .axes
+            .iter()
+            .any(|a| matches!(a.values, AxisValues::Query { .. }));
+        plan.listed = match &index.as_of {
+            Some(as_of) => Some(as_of.text.clone()),
+            None => queried.then(crate::as_of::now),
+        };
+        plan.hash = plan.content_hash();
         Ok(plan)
     }
 
-    /// The plan as JSON, with its hash.
+    /// Reads a plan written by [`Plan::to_json`], re-reading its matrix file: a matrix edited since the plan was
+    /// made, or a plan edited by hand, is refused (exit 2). No index is asked: the versions are the plan's.
+    pub fn from_json(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let bad = |message: String| Error::BadInput(format!("{}: {message}", path.display()));
+        let input: PlanInput =
+            serde_json::from_str(&text).map_err(|e| bad(format!("not a qcompat plan: {e}")))?;
+        let matrix = matrix::load(&input.source)?;
+        if matrix.digest != input.digest || matrix.name != input.matrix {
+            return Err(bad(format!(
+                "{} changed since this plan was made (digest {}, the plan's {}): make a new plan",
+                input.source.display(),
+                matrix.digest,
+                input.digest
+            )));
+        }
+        let axis_versions = planned_versions(&matrix, &input.axes).map_err(bad)?;
+        let all_cells = matrix::expand(&matrix, &axis_versions);
+        let cells = input
+            .cells
+            .iter()
+            .map(|key| {
+                let key = CellKey::new(key.clone());
+                let cell = all_cells.iter().find(|c| c.key() == key).cloned();
+                cell.ok_or_else(|| bad(format!("cell `{key}` is not a cell of the planned axes")))
+            })
+            .collect::<Result<Vec<Cell>>>()?;
+        let as_of = input
+            .as_of
+            .as_deref()
+            .map(AsOf::parse)
+            .transpose()
+            .map_err(|e| bad(format!("as_of {e}")))?;
+        let plan = Self {
+            probes: selected_probes(&matrix, &input.probes)?,
+            matrix,
+            axis_versions,
+            all_cells,
+            cells,
+            hash: input.hash,
+            as_of,
+            listed: input.listed,
+            shards: input.shards,
+        };
+        if plan.content_hash() != plan.hash {
+            return Err(bad(
+                "its hash does not match its content (edited by hand?): make a new plan".into(),
+            ));
+        }
+        if plan
+            .shards
+            .iter()
+            .flat_map(|s| &s.cells)
+            .any(|&i| i >= plan.cells.len())
+        {
+            return Err(bad("a shard names a cell the plan does not have".into()));
+        }
+        Ok(plan)
+    }
+
+    /// The plan as JSON, with its hash, when the query axes were listed, and its shards.
     pub fn to_json(&self) -> String {
         let mut value = serde_json::to_value(self.file()).expect("plans serialize");
         value["hash"] = self.hash.clone().into();
+        if let Some(listed) = &self.listed {
+            value["listed"] = listed.clone().into();
+        }
+        if !self.shards.is_empty() {
+            value["shards"] = serde_json::to_value(&self.shards).expect("plans serialize");
+        }
         serde_json::to_string_pretty(&value).expect("plans serialize") + "\n"
+    }
+
+    fn content_hash(&self) -> String {
+        hex16(serde_json::to_string(&self.file()).expect("plans serialize"))
     }
 
     /// The resume journal's file name: one per matrix name, selection and probes, so two different runs of one
@@ -118,8 +239,29 @@ impl Plan {
                 })
                 .collect(),
             cells: self.cells.iter().map(Cell::key).collect(),
+            as_of: self.as_of.as_ref().map(|a| a.text.as_str()),
         }
     }
+}
+
+/// Each axis's versions as the plan file lists them, in the matrix's axis order.
+fn planned_versions(
+    matrix: &Matrix,
+    axes: &IndexMap<String, Vec<String>>,
+) -> std::result::Result<Vec<Vec<Version>>, String> {
+    matrix
+        .axes
+        .iter()
+        .map(|axis| {
+            let listed = axes
+                .get(&axis.name)
+                .ok_or_else(|| format!("the plan has no versions for axis `{}`", axis.name))?;
+            listed
+                .iter()
+                .map(|v| version::parse_version(v).map_err(|e| e.to_string()))
+                .collect()
+        })
+        .collect()
 }
 
 fn hex16(text: String) -> String {

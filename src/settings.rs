@@ -12,11 +12,16 @@ use qcompat::progress::Detail;
 use qcompat::report;
 use qcompat::snapshot::Mode;
 
-use crate::cli::{BisectArgs, EnvArgs, RunArgs, SnapshotArgs};
+use crate::cli::{BisectArgs, EnvArgs, MonitorArgs, RunArgs, SnapshotArgs};
 
 /// Everything `qcompat run` needs.
 pub struct RunSettings {
-    pub matrix: PathBuf,
+    /// `--matrix`, or else `--plan`.
+    pub matrix: Option<PathBuf>,
+    pub plan: Option<PathBuf>,
+    /// `--shard K/N` and `--part FILE`.
+    pub shard: Option<String>,
+    pub part: Option<PathBuf>,
     pub selection: Selection,
     pub jobs: usize,
     pub format: report::Format,
@@ -39,6 +44,9 @@ impl RunSettings {
         let color = color_for(args.output.as_deref());
         Self {
             matrix: args.matrix,
+            plan: args.plan,
+            shard: args.shard,
+            part: args.part,
             selection: Selection {
                 filters: args.filters,
                 probes: args.probes,
@@ -75,13 +83,37 @@ impl BisectSettings {
         Self {
             jobs: args.jobs.unwrap_or_else(default_jobs),
             harness: harness_settings(&args.env),
-            invocation: std::env::args()
-                .map(|a| if a.contains(' ') { format!("'{a}'") } else { a })
-                .collect::<Vec<_>>()
-                .join(" "),
+            invocation: invocation(),
             args,
         }
     }
+}
+
+/// Everything `qcompat monitor` needs.
+pub struct MonitorSettings {
+    pub args: MonitorArgs,
+    pub jobs: usize,
+    pub harness: HarnessSettings,
+    /// The command line as typed, for the bisect report's "found with".
+    pub invocation: String,
+}
+
+impl MonitorSettings {
+    pub fn resolve(args: MonitorArgs) -> Self {
+        Self {
+            jobs: args.jobs.unwrap_or_else(default_jobs),
+            harness: harness_settings(&args.env),
+            invocation: invocation(),
+            args,
+        }
+    }
+}
+
+fn invocation() -> String {
+    std::env::args()
+        .map(|a| if a.contains(' ') { format!("'{a}'") } else { a })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn default_jobs() -> usize {
@@ -109,7 +141,10 @@ fn snapshot_mode(args: SnapshotArgs) -> Option<(Mode, Option<PathBuf>)> {
 pub fn harness_settings(args: &EnvArgs) -> HarnessSettings {
     HarnessSettings {
         cache_root: args.cache_dir.clone().unwrap_or_else(default_cache_root),
-        index: index_settings(&args.find_links, args.offline),
+        index: IndexSettings {
+            as_of: args.as_of.clone(),
+            ..index_settings(&args.find_links, args.offline)
+        },
         device: var("QCOMPAT_DEVICE").unwrap_or_else(|| "auto".into()),
         child_env: ChildEnv::from_vars(std::env::vars_os()),
     }
@@ -149,6 +184,7 @@ fn index_settings(find_links: &[String], offline: bool) -> IndexSettings {
         no_index: truthy(first(&["UV_NO_INDEX", "PIP_NO_INDEX"])),
         offline: offline || truthy(first(&["UV_OFFLINE"])),
         timeout: var("QCOMPAT_INDEX_TIMEOUT").and_then(|t| humantime::parse_duration(&t).ok()),
+        as_of: None,
     }
 }
 

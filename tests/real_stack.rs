@@ -138,3 +138,55 @@ fn smoke_matrix_reproduces_the_regression_window() {
         "the JSON splits import time from probe time"
     );
 }
+
+#[test]
+#[ignore = "needs the package registry: real torch, lightning and bitsandbytes"]
+fn monitor_as_of_june_2024_finds_and_bisects_the_regression_against_may() {
+    let scratch = Scratch::new();
+    let matrix = scratch.write(
+        "window.toml",
+        &std::fs::read_to_string(repo().join("matrices/lightning-window.toml"))
+            .unwrap()
+            .replace(">=2.3.0.dev20240428", ">=2.3.0.dev20240519"),
+    );
+    let matrix = matrix.to_str().unwrap();
+    let snapshot = scratch.path().join("may.snap.toml");
+    let snapshot = snapshot.to_str().unwrap();
+    let monitor = |extra: &[&str]| {
+        let mut args = vec![
+            "monitor",
+            "--matrix",
+            matrix,
+            "--snapshot",
+            snapshot,
+            "--format",
+            "json",
+            "--jobs",
+            "2",
+        ];
+        args.extend_from_slice(extra);
+        let output = qcompat(&scratch, &args);
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", stderr(&output)));
+        (report, output.status.code())
+    };
+    // As of 2024-05-20 the window holds one nightly, which works: the baseline.
+    let (may, code) = monitor(&["--update", "--as-of", "2024-05-20"]);
+    assert_eq!(code, Some(0), "{may}");
+    assert_eq!(
+        may["cells_run"],
+        serde_json::json!(["lightning=2.3.0.dev20240519,bitsandbytes=0.49.2,torch=2.3.0"])
+    );
+    // As of 2024-06-01 the 05-26 nightly is out, and breaks loading a checkpoint into an NF4 model.
+    let (june, code) = monitor(&["--as-of", "2024-06-01"]);
+    assert_eq!(code, Some(1), "{june}");
+    assert_eq!(
+        june["new_versions"],
+        serde_json::json!({"lightning": ["2.3.0.dev20240526"]})
+    );
+    let bisection = &june["bisections"][0];
+    assert_eq!(bisection["last_good"], "2.3.0.dev20240519");
+    assert_eq!(bisection["first_bad"], "2.3.0.dev20240526");
+    assert_eq!(bisection["signature"], SIGNATURE);
+    assert_eq!(bisection["frame"], FRAME);
+}

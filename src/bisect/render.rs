@@ -13,6 +13,8 @@ pub struct Context<'a> {
     pub invocation: &'a str,
     pub matrix: &'a Path,
     pub probes: &'a [String],
+    /// `--as-of`, so the run commands reproduce the same world.
+    pub as_of: Option<&'a str>,
 }
 
 /// `lightning: last good 2.3.0.dev20240519, first bad 2.3.0.dev20240526` (or the fix's pair).
@@ -198,6 +200,9 @@ fn write_side(out: &mut String, side: &Side, context: &Context<'_>) {
         }
         for probe in context.probes {
             let _ = write!(run, " --probe {probe}");
+        }
+        if let Some(as_of) = context.as_of {
+            let _ = write!(run, " --as-of {as_of}");
         }
         let _ = writeln!(out, "{run}");
     }

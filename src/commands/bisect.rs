@@ -70,6 +70,7 @@ pub fn run(settings: BisectSettings) -> Result<ExitStatus> {
         invocation: &settings.invocation,
         matrix: &args.matrix,
         probes: &plan.probes,
+        as_of: plan.as_of.as_ref().map(|a| a.text.as_str()),
     };
     let text = match args.format {
         BisectFormat::Table => render::table(&found),

@@ -9,7 +9,7 @@ use qcompat::exit::ExitStatus;
 use qcompat::files::write_atomically;
 use qcompat::harness::{CellObserver, Harness};
 use qcompat::journal::{self, Journal};
-use qcompat::matrix::{self, Cell};
+use qcompat::matrix::Cell;
 use qcompat::plan::Plan;
 use qcompat::progress::Progress;
 use qcompat::recipe::ResolverNote;
@@ -20,14 +20,13 @@ use qcompat::supervisor::Supervisor;
 
 use crate::settings::RunSettings;
 
-pub fn run(settings: RunSettings) -> Result<ExitStatus> {
-    let matrix = matrix::load(&settings.matrix)?;
+pub fn run(mut settings: RunSettings) -> Result<ExitStatus> {
+    let (plan, part) = super::plan::for_run(&mut settings)?;
     let baseline = settings
         .snapshot
         .clone()
-        .map(|(mode, path)| Baseline::open(mode, path, &matrix.name))
+        .map(|(mode, path)| Baseline::open(mode, path, &plan.matrix.name))
         .transpose()?;
-    let plan = Plan::new(matrix, &settings.selection, &settings.harness.index)?;
     if settings.list {
         return list(&plan, settings.format);
     }
@@ -81,6 +80,9 @@ pub fn run(settings: RunSettings) -> Result<ExitStatus> {
     report.reference = reference;
     let text = report::render(&report, settings.format, settings.color);
     emit(&text, settings.output.as_deref())?;
+    if let Some(part) = part {
+        part.write(&report, &plan)?;
+    }
     if let Some(summary) = &settings.step_summary {
         append_step_summary(summary, &report)?;
     }

@@ -203,7 +203,8 @@ fn build(uv: &Uv, spec: &EnvSpec, venv: &Path) -> Result<EnvRecord, EnvFailure> 
     let override_file = venv.with_file_name("overrides.txt");
     let override_path = override_file.to_string_lossy().into_owned();
     let mut install_args = vec!["pip", "install", "--quiet", "--python", &target];
-    install_args.extend(spec.index.uv_flags());
+    let flags = spec.index.uv_flags();
+    install_args.extend(flags.iter().map(String::as_str));
     if !spec.overrides.is_empty() {
         std::fs::write(&override_file, spec.overrides.join("\n") + "\n")
             .map_err(|e| Error::io(&override_file, e))?;

@@ -65,6 +65,16 @@ pub struct Known {
     pub probes: Vec<String>,
 }
 
+/// The packages of the axes whose versions are written out (not queried), normalized.
+pub fn explicit_axes(matrix: &Matrix) -> Vec<String> {
+    matrix
+        .axes
+        .iter()
+        .filter(|a| matches!(a.values, AxisValues::Explicit(_)))
+        .map(|a| crate::index::normalize(&a.name))
+        .collect()
+}
+
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 
 pub fn load(path: &Path) -> Result<Matrix> {

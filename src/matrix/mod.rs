@@ -7,5 +7,5 @@ mod source;
 mod spec;
 
 pub use expand::{Cell, expand};
-pub use load::{Axis, AxisValues, Known, Matrix, load};
+pub use load::{Axis, AxisValues, Known, Matrix, explicit_axes, load};
 pub use source::Source;

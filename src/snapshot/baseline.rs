@@ -59,7 +59,8 @@ impl Baseline {
     /// Records the run (`Update`: None, the run's own exit status stands) or compares it (`Check`: findings with
     /// the diff printed and `NAME.snap.toml.new` written on any difference, else success).
     pub fn settle(self, report: &RunReport, plan: &Plan) -> Result<Option<ExitStatus>> {
-        let fresh = Snapshot::from_report(report, &plan.matrix);
+        let mut fresh = Snapshot::from_report(report, &plan.matrix);
+        fresh.listed = plan.listed.clone();
         let probes: Vec<String> = probe::catalog::names()
             .filter(|p| plan.matrix.probes.iter().any(|m| m == p))
             .map(String::from)

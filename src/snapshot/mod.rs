@@ -5,6 +5,7 @@
 //! metrics. Timings, logs and paths are left out, so the same results always give a byte-identical file.
 
 mod baseline;
+mod part;
 mod read;
 mod write;
 
@@ -19,6 +20,7 @@ use crate::outcome::Outcome;
 use crate::results::{CellResult, ProbeResult, RunReport};
 
 pub use baseline::{Baseline, Mode};
+pub use part::{Part, merge_parts};
 pub use read::read;
 pub use write::render;
 
@@ -43,6 +45,11 @@ const METRIC_DIGITS: usize = 4;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
     pub matrix: String,
+    /// When the matrix's query axes were listed (RFC 3339; `--as-of`'s moment when given); none for a matrix of
+    /// explicit versions run without `--as-of`.
+    pub listed: Option<String>,
+    /// Set on the partial snapshot of one shard (`run --shard K/N --part FILE`); none on a whole run's.
+    pub part: Option<Part>,
     /// In matrix order.
     pub cells: Vec<SnapshotCell>,
 }
@@ -110,6 +117,8 @@ impl Snapshot {
             .collect();
         Self {
             matrix: report.matrix.clone(),
+            listed: None,
+            part: None,
             cells,
         }
     }
@@ -170,6 +179,8 @@ impl Snapshot {
             .collect();
         Snapshot {
             matrix: fresh.matrix.clone(),
+            listed: fresh.listed.clone().or_else(|| old?.listed.clone()),
+            part: None,
             cells,
         }
     }
@@ -282,6 +293,8 @@ mod tests {
     fn a_partial_run_replaces_only_the_cells_and_probes_it_ran() {
         let snapshot = |cells| Snapshot {
             matrix: "toy".into(),
+            listed: None,
+            part: None,
             cells,
         };
         let both = [

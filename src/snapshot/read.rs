@@ -19,6 +19,10 @@ use crate::probe;
 #[serde(deny_unknown_fields)]
 struct SnapshotFile {
     matrix: String,
+    listed: Option<String>,
+    plan: Option<String>,
+    shard: Option<Spanned<String>>,
+    positions: Option<Vec<usize>>,
     #[serde(default)]
     cell: Vec<CellFile>,
 }
@@ -122,8 +126,29 @@ fn parse(source: &Source) -> Result<Snapshot> {
         cells.push(cell);
         starts.push(start);
     }
+    let part = match (file.plan, file.shard, file.positions) {
+        (None, None, None) => None,
+        (Some(plan), Some(shard), Some(positions)) if positions.len() == cells.len() => {
+            let at = shard.span().start;
+            let shard =
+                crate::shard::parse_id(shard.get_ref()).map_err(|e| error_at(at, e.to_string()))?;
+            Some(super::Part {
+                plan,
+                shard,
+                positions,
+            })
+        }
+        _ => {
+            return Err(error_at(
+                0,
+                "a partial snapshot has `plan`, `shard` and one position per cell".into(),
+            ));
+        }
+    };
     Ok(Snapshot {
         matrix: file.matrix,
+        listed: file.listed,
+        part,
         cells,
     })
 }

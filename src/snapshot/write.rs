@@ -13,6 +13,17 @@ pub fn render(snapshot: &Snapshot) -> String {
     out.push_str("# qcompat snapshot: written by `qcompat run --update`, compared by `qcompat run --check`.\n");
     out.push_str("# One [[cell]] per matrix cell, in matrix order. Review changes with `qcompat diff OLD NEW`.\n");
     let _ = writeln!(out, "matrix = {}", string(&snapshot.matrix));
+    // Header fields only when set, so a whole run of explicit versions writes the file it always wrote.
+    if let Some(listed) = &snapshot.listed {
+        let _ = writeln!(out, "listed = {}", string(listed));
+    }
+    if let Some(part) = &snapshot.part {
+        let (k, n) = part.shard;
+        let _ = writeln!(out, "plan = {}", string(&part.plan));
+        let _ = writeln!(out, "shard = {}", string(&format!("{k}/{n}")));
+        let positions: Vec<String> = part.positions.iter().map(ToString::to_string).collect();
+        let _ = writeln!(out, "positions = [{}]", positions.join(", "));
+    }
     for cell in &snapshot.cells {
         out.push_str("\n[[cell]]\n");
         let axes: Vec<String> = cell

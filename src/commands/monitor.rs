@@ -1,0 +1,239 @@
+//! `qcompat monitor`: run the cells of versions published since the snapshot, report their regressions and fixes,
+//! and bisect each regression back to the last recorded version that passed.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use qcompat::bisect::drive::Job;
+use qcompat::bisect::render::Context;
+use qcompat::bisect::session::Session;
+use qcompat::diff::SnapshotDiff;
+use qcompat::error::{Error, Result};
+use qcompat::exit::ExitStatus;
+use qcompat::files::write_atomically;
+use qcompat::harness::{CellObserver, Harness};
+use qcompat::index::IndexSettings;
+use qcompat::journal::{self, Journal};
+use qcompat::matrix::{self, AxisValues, Cell};
+use qcompat::monitor::{self, MonitorReport, render};
+use qcompat::plan::{Plan, Selection};
+use qcompat::progress::Progress;
+use qcompat::results::{CellResult, RunReport};
+use qcompat::snapshot::{self, Snapshot};
+use qcompat::supervisor::Supervisor;
+use qcompat::{diff, probe};
+
+use crate::cli::{BisectFormat, MonitorArgs};
+use crate::settings::MonitorSettings;
+
+pub fn run(settings: MonitorSettings) -> Result<ExitStatus> {
+    let matrix = matrix::load(&settings.args.matrix)?;
+    let path = settings
+        .args
+        .snapshot
+        .clone()
+        .unwrap_or_else(|| snapshot::default_path(&matrix.name));
+    let recorded = recorded(&path, &matrix.name)?;
+    let plan = Plan::new(matrix, &Selection::default(), &settings.harness.index)?;
+    let cells = monitor::new_cells(&plan, recorded.as_ref());
+    let mut report = MonitorReport {
+        matrix: plan.matrix.name.clone(),
+        listed: plan.listed.clone(),
+        since: recorded.as_ref().and_then(|s| s.listed.clone()),
+        new_versions: monitor::new_versions(&plan, recorded.as_ref()),
+        cells_run: cells.iter().map(|c| c.key().to_string()).collect(),
+        diff: None,
+        bisections: Vec::new(),
+        bisect_errors: Vec::new(),
+    };
+    if cells.is_empty() {
+        emit(&settings.args, &settings.invocation, &report, &plan)?;
+        return Ok(ExitStatus::Success);
+    }
+
+    let index = settings.harness.index.clone();
+    let harness = Arc::new(Harness::new(&plan.matrix, settings.harness)?);
+    let supervisor = Supervisor::new()?;
+    // The bisect command's journal: the bisections below reuse the new cells instead of probing them again.
+    let journal_name = format!("bisect-{}.jsonl", plan.probes.join("+"));
+    let results = run_new(
+        &harness,
+        &supervisor,
+        &journal_name,
+        cells,
+        &plan,
+        settings.jobs,
+    )?;
+    let mut fresh = Snapshot::from_report(
+        &RunReport::new(plan.matrix.name.clone(), results),
+        &plan.matrix,
+    );
+    fresh.listed = plan.listed.clone();
+    let probes: Vec<String> = probe::catalog::names()
+        .filter(|p| plan.matrix.probes.iter().any(|m| m == p))
+        .map(String::from)
+        .collect();
+    let merged = Snapshot::merge(recorded.as_ref(), &fresh, &plan.all_cells, &probes);
+
+    if let Some(old) = &recorded {
+        let found = diff::diff(old, &merged)?;
+        let mut session = Session::open(
+            harness,
+            &supervisor,
+            &journal_name,
+            plan.probes.clone(),
+            settings.jobs,
+        )?;
+        bisect_regressions(&mut session, &plan, &index, old, &found, &mut report)?;
+        report.diff = Some(found);
+    }
+    if settings.args.update {
+        write_atomically(&path, &snapshot::render(&merged))?;
+        eprintln!(
+            "updated {}: {} new cells recorded",
+            path.display(),
+            fresh.cells.len()
+        );
+    }
+    emit(&settings.args, &settings.invocation, &report, &plan)?;
+    Ok(ExitStatus::findings_if(report.regressions() > 0))
+}
+
+/// The snapshot so far; none before the first night. One of another matrix is refused.
+fn recorded(path: &Path, matrix: &str) -> Result<Option<Snapshot>> {
+    let recorded = path.exists().then(|| snapshot::read(path)).transpose()?;
+    if let Some(other) = recorded.as_ref().filter(|s| s.matrix != matrix) {
+        return Err(Error::BadInput(format!(
+            "{}: a snapshot of matrix `{}`, not of `{matrix}`",
+            path.display(),
+            other.matrix,
+        )));
+    }
+    Ok(recorded)
+}
+
+/// Bisects each regression of a new version back to the last recorded pass. An endpoint that no longer behaves as
+/// recorded stops only its own bisection.
+fn bisect_regressions(
+    session: &mut Session<'_>,
+    plan: &Plan,
+    index: &IndexSettings,
+    old: &Snapshot,
+    found: &SnapshotDiff,
+    report: &mut MonitorReport,
+) -> Result<()> {
+    for suspect in monitor::suspects(plan, old, found) {
+        let job = Job {
+            plan,
+            pre: query_admits_pre(plan, &suspect.axis),
+            axis: suspect.axis,
+            base: suspect.base,
+            index,
+            any_failure: false,
+            recurse: false,
+            repo: None,
+        };
+        match job.run(session, &suspect.good, &suspect.bad) {
+            Ok(bisection) => report.bisections.push(bisection),
+            Err(Error::BadInput(message)) => report.bisect_errors.push(message),
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(())
+}
+
+/// Runs the new cells, reusing the journal's results for cells whose environment is unchanged, and records each
+/// finished cell there.
+fn run_new(
+    harness: &Arc<Harness>,
+    supervisor: &Supervisor,
+    journal_name: &str,
+    cells: Vec<Cell>,
+    plan: &Plan,
+    jobs: usize,
+) -> Result<Vec<CellResult>> {
+    let (journal, earlier) = Journal::open(harness.runs_dir(), journal_name, true, &plan.probes)?;
+    let reused = |c: &Cell| {
+        let hash = harness.env_hash(c);
+        earlier
+            .iter()
+            .rev()
+            .find(|e| journal::reusable(e, c, &hash))
+            .cloned()
+    };
+    let todo: Vec<Cell> = cells
+        .iter()
+        .filter(|c| reused(c).is_none())
+        .cloned()
+        .collect();
+    let observer: Arc<dyn CellObserver> = Arc::new(Recorder {
+        progress: Progress::new(todo.len()),
+        journal,
+        probes: plan.probes.clone(),
+    });
+    let fresh = harness.run_cells(supervisor, todo, &plan.probes, jobs, &observer)?;
+    Ok(cells
+        .iter()
+        .filter_map(|c| {
+            let key = c.key();
+            fresh
+                .iter()
+                .find(|r| r.key == key)
+                .cloned()
+                .or_else(|| reused(c))
+        })
+        .collect())
+}
+
+/// Progress and journal, told of each new cell as it finishes.
+struct Recorder {
+    progress: Progress,
+    journal: Journal,
+    probes: Vec<String>,
+}
+
+impl CellObserver for Recorder {
+    fn started(&self, cell: &Cell) {
+        self.progress.started(&cell.key().to_string());
+    }
+
+    fn finished(&self, cell: &CellResult) {
+        self.journal.record(&self.probes, cell);
+        self.progress.finished(cell);
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        self.progress.clear();
+    }
+}
+
+/// A query axis that admits pre-releases (nightlies) bisects across them too.
+fn query_admits_pre(plan: &Plan, axis: &str) -> bool {
+    plan.matrix
+        .axes
+        .iter()
+        .any(|a| a.name == axis && matches!(a.values, AxisValues::Query { pre: true, .. }))
+}
+
+fn emit(args: &MonitorArgs, invocation: &str, report: &MonitorReport, plan: &Plan) -> Result<()> {
+    let context = Context {
+        invocation,
+        matrix: &args.matrix,
+        probes: &plan.probes,
+        as_of: plan.as_of.as_ref().map(|a| a.text.as_str()),
+    };
+    let text = match args.format {
+        BisectFormat::Table => render::table(report),
+        BisectFormat::Json => render::json(report),
+        BisectFormat::Markdown => render::markdown(report, &context),
+    };
+    match &args.output {
+        Some(path) => write_atomically(Path::new(path), &text),
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
+}
