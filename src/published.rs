@@ -19,7 +19,13 @@ pub fn check_explicit(axis: &Axis, versions: &[Version], settings: &IndexSetting
     if settings.offline && !settings.no_index {
         return Ok(());
     }
-    let published = match index::list_versions(&axis.name, settings) {
+    // Whatever `--as-of` says: an explicit axis's release is installed as of then whatever its upload time, so it
+    // need only exist now.
+    let now = IndexSettings {
+        as_of: None,
+        ..settings.clone()
+    };
+    let published = match index::list_versions(&axis.name, &now) {
         Ok(published) => published,
         Err(error) => {
             eprintln!(
