@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 
 use crate::child_env::ChildEnv;
 use crate::engine::reference::{self, NumericCheck};
@@ -179,8 +179,8 @@ impl Harness {
         }
     }
 
-    /// Runs `cells` with at most `jobs` at once under `supervisor`; results come back in cell order. The first
-    /// error stops the run; the supervisor then kills every child still running.
+    /// Runs `cells` with at most `jobs` at once under `supervisor`, starting them in order; results come back in
+    /// cell order. The first error stops the run; the supervisor then kills every child still running.
     pub fn run_cells(
         self: &Arc<Self>,
         supervisor: &Supervisor,
@@ -190,33 +190,28 @@ impl Harness {
         observer: &Arc<dyn CellObserver>,
     ) -> Result<Vec<CellResult>> {
         supervisor.block_on(async {
-            let slots = Arc::new(Semaphore::new(jobs.max(1)));
-            let tasks: Vec<_> = cells
-                .into_iter()
-                .map(|cell| {
-                    let (harness, slots, observer) =
-                        (Arc::clone(self), Arc::clone(&slots), Arc::clone(observer));
-                    let probes = probes.to_vec();
-                    tokio::spawn(async move {
-                        let _slot = slots
-                            .acquire_owned()
-                            .await
-                            .expect("semaphore is never closed");
-                        observer.started(&cell);
-                        let result = harness.run_cell(&cell, &probes).await?;
-                        observer.finished(&result);
-                        Ok::<_, Error>(result)
-                    })
-                })
-                .collect();
-            let mut results = Vec::new();
-            for task in tasks {
-                let joined = task
-                    .await
-                    .map_err(|e| Error::infra_caused("a cell's task panicked", e))?;
-                results.push(joined?);
+            let count = cells.len();
+            let mut running = JoinSet::new();
+            let mut results: Vec<Option<CellResult>> = vec![None; count];
+            // Cells start in the order given (a task pool would start them in whatever order its tasks were first
+            // polled); the first error ends the run at once, and dropping the set aborts the cells still running.
+            for (i, cell) in cells.into_iter().enumerate() {
+                while running.len() >= jobs.max(1) {
+                    settle(&mut running, &mut results).await?;
+                }
+                let (harness, observer) = (Arc::clone(self), Arc::clone(observer));
+                let probes = probes.to_vec();
+                running.spawn(async move {
+                    observer.started(&cell);
+                    let result = harness.run_cell(&cell, &probes).await?;
+                    observer.finished(&result);
+                    Ok::<_, Error>((i, result))
+                });
             }
-            Ok(results)
+            while !running.is_empty() {
+                settle(&mut running, &mut results).await?;
+            }
+            Ok(results.into_iter().flatten().collect())
         })
     }
 
@@ -374,6 +369,19 @@ impl Harness {
         .await
         .map_err(|e| Error::infra_caused("a reference check panicked", e))
     }
+}
+
+/// Waits for the next cell of `running` to finish and files its result.
+async fn settle(
+    running: &mut JoinSet<Result<(usize, CellResult)>>,
+    results: &mut [Option<CellResult>],
+) -> Result<()> {
+    if let Some(joined) = running.join_next().await {
+        let (i, result) =
+            joined.map_err(|e| Error::infra_caused("a cell's task panicked", e))??;
+        results[i] = Some(result);
+    }
+    Ok(())
 }
 
 /// A cell whose environment could not be built: every probe carries the environment's outcome.
