@@ -152,22 +152,7 @@ impl Harness {
 
     /// The `uv pip install` line that rebuilds `cell`'s environment by hand (into an activated virtualenv).
     pub fn install_line(&self, cell: &Cell) -> String {
-        let spec = self.env_spec(cell);
-        let quote = |r: &String| format!("'{r}'");
-        let mut words = vec!["uv pip install".to_string()];
-        words.extend(spec.index.display_args().iter().map(quote));
-        words.extend(spec.requirements.iter().map(quote));
-        if !spec.overrides.is_empty() {
-            words.push(format!(
-                "--override <(printf '%s\\n' {})",
-                spec.overrides
-                    .iter()
-                    .map(quote)
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            ));
-        }
-        words.join(" ")
+        format!("uv pip install {}", self.env_spec(cell).install_arguments())
     }
 
     fn env_spec(&self, cell: &Cell) -> EnvSpec {

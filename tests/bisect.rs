@@ -6,7 +6,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{Scratch, assert_gone, stderr};
+use common::{Scratch, assert_gone, stderr, wait_for};
 
 const TOY: &str = r#"
 name = "toy"
@@ -188,19 +188,12 @@ fn ctrl_c_keeps_the_probed_versions_for_the_next_bisect() {
     let pid_file = scratch
         .cache()
         .join("runs/toy/toyquant=1.4/artifacts/grandchild.pid");
-    let started = std::time::Instant::now();
-    while std::fs::read_to_string(&pid_file).map_or(true, |t| t.is_empty()) {
-        assert!(
-            started.elapsed().as_secs() < 300,
-            "the hanging release never ran"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let grandchild = wait_for(&pid_file, "the hanging release");
     // SAFETY: sends SIGINT to the qcompat process this test spawned.
     unsafe { libc::kill(run.id() as i32, libc::SIGINT) };
     let output = run.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
-    assert_gone(&std::fs::read_to_string(&pid_file).unwrap());
+    assert_gone(&grandchild);
 
     scratch.write("toy.toml", TOY);
     let (report, _) = bisect(&scratch, &args, 0);

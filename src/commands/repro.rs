@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use qcompat::env::{Cache, EnvFailure, EnvSpec, Interpreter, Uv};
+use qcompat::env::{Cache, EnvFailure, EnvSpec, Interpreter, Uv, quote};
 use qcompat::error::{Error, Result};
 use qcompat::exit::ExitStatus;
 use qcompat::harness::HarnessSettings;
@@ -151,20 +151,8 @@ fn rebuild_commands(uv: &Uv, spec: &EnvSpec, venv: &Path) -> String {
     ]
     .map(quote)
     .join(" ");
-    let mut install: Vec<String> = [uv_path.as_str(), "pip", "install", "--python", &python]
-        .iter()
-        .map(|a| quote(a))
-        .collect();
-    install.extend(spec.index.display_args().iter().map(|a| quote(a)));
-    install.extend(spec.requirements.iter().map(|a| quote(a)));
-    if !spec.overrides.is_empty() {
-        let overrides: Vec<String> = spec.overrides.iter().map(|o| quote(o)).collect();
-        install.push(format!(
-            "--override <(printf '%s\\n' {})",
-            overrides.join(" ")
-        ));
-    }
-    format!("{make}\n{}", install.join(" "))
+    let install = [uv_path.as_str(), "pip", "install", "--python", &python].map(quote);
+    format!("{make}\n{} {}", install.join(" "), spec.install_arguments())
 }
 
 /// A command as a shell line: its environment variables, program and arguments.
@@ -182,19 +170,6 @@ fn shown(command: &Command) -> String {
         .chain(args)
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// Single-quotes `text` for a POSIX shell when it has anything but safe characters.
-fn quote(text: &str) -> String {
-    if !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@".contains(c))
-    {
-        text.to_string()
-    } else {
-        format!("'{}'", text.replace('\'', r"'\''"))
-    }
 }
 
 fn recreate(dir: &Path) -> Result<()> {

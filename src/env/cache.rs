@@ -36,6 +36,36 @@ pub struct EnvSpec {
     pub index: IndexSettings,
 }
 
+impl EnvSpec {
+    /// What follows `uv pip install` to rebuild this environment by hand: sources (credentials masked),
+    /// requirements and overrides, each quoted for a POSIX shell.
+    pub fn install_arguments(&self) -> String {
+        let mut words: Vec<String> = self.index.display_args().iter().map(|a| quote(a)).collect();
+        words.extend(self.requirements.iter().map(|r| quote(r)));
+        if !self.overrides.is_empty() {
+            let overrides: Vec<String> = self.overrides.iter().map(|o| quote(o)).collect();
+            words.push(format!(
+                "--override <(printf '%s\\n' {})",
+                overrides.join(" ")
+            ));
+        }
+        words.join(" ")
+    }
+}
+
+/// Single-quotes `text` for a POSIX shell when it has anything but safe characters.
+pub fn quote(text: &str) -> String {
+    if !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@".contains(c))
+    {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
 /// A ready environment.
 #[derive(Debug, Clone)]
 pub struct Env {
