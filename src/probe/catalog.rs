@@ -1,7 +1,7 @@
 //! The probe catalogue. Probe scripts and fixture files are data embedded in the binary, written once per content
 //! hash into the cache so that every cell's interpreter can run them.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
 
@@ -12,8 +12,19 @@ pub struct ProbeInfo {
     /// What a cell needs installed for the probe to mean anything.
     pub needs: &'static str,
     pub summary: &'static str,
+    /// Whether the probe runs a quantized path, or is its unquantized control: a cell where quantized probes fail
+    /// and a control passes has a failure specific to quantization.
+    pub path: Path,
     file: &'static str,
     script: &'static str,
+}
+
+/// Which side of the quantization contrast a probe is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Path {
+    Quantized,
+    /// The same work without quantization.
+    Control,
 }
 
 /// Catalogue order is the order of probes in tables and snapshots.
@@ -22,6 +33,7 @@ pub const PROBES: &[ProbeInfo] = &[
         name: "checkpoint-load",
         needs: "torch, lightning, bitsandbytes",
         summary: "Lightning BitsandbytesPrecision nf4/nf4-dq: module init, _lazy_load, load_state_dict, NF4 check",
+        path: Path::Quantized,
         file: "checkpoint_load.py",
         script: include_str!("../../fixtures/probes/checkpoint_load.py"),
     },
@@ -29,6 +41,7 @@ pub const PROBES: &[ProbeInfo] = &[
         name: "qlora-train",
         needs: "torch, lightning, bitsandbytes",
         summary: "LoRA AdamW steps over the NF4 base loaded through the same plugin: loss falls, base stays frozen",
+        path: Path::Quantized,
         file: "qlora_train.py",
         script: include_str!("../../fixtures/probes/qlora_train.py"),
     },
@@ -36,6 +49,7 @@ pub const PROBES: &[ProbeInfo] = &[
         name: "litgpt-qlora",
         needs: "torch, lightning, bitsandbytes, litgpt",
         summary: "litgpt.lora.GPT + litgpt.utils.load_checkpoint under nf4, LoRA training steps",
+        path: Path::Quantized,
         file: "litgpt_qlora.py",
         script: include_str!("../../fixtures/probes/litgpt_qlora.py"),
     },
@@ -43,13 +57,39 @@ pub const PROBES: &[ProbeInfo] = &[
         name: "litgpt-generate",
         needs: "torch, lightning, bitsandbytes, litgpt",
         summary: "LitGPT nf4 model, greedy generation of a few tokens",
+        path: Path::Quantized,
         file: "litgpt_generate.py",
         script: include_str!("../../fixtures/probes/litgpt_generate.py"),
+    },
+    ProbeInfo {
+        name: "litgpt-finetune",
+        needs: "torch, lightning, bitsandbytes, litgpt, tokenizers",
+        summary: "`litgpt finetune_lora --quantize bnb.nf4` on the tiny checkpoint and data: LoRA moved, base stayed NF4",
+        path: Path::Quantized,
+        file: "litgpt_finetune.py",
+        script: include_str!("../../fixtures/probes/litgpt_finetune.py"),
+    },
+    ProbeInfo {
+        name: "litgpt-finetune-config",
+        needs: "torch, lightning, bitsandbytes, litgpt, tokenizers",
+        summary: "the same command from a config-hub-style QLoRA YAML (`litgpt finetune_lora --config qlora.yaml`)",
+        path: Path::Quantized,
+        file: "litgpt_finetune_config.py",
+        script: include_str!("../../fixtures/probes/litgpt_finetune_config.py"),
+    },
+    ProbeInfo {
+        name: "lora-train",
+        needs: "torch, lightning, litgpt, tokenizers",
+        summary: "the control: `litgpt finetune_lora` with the same flags and no --quantize (plain LoRA)",
+        path: Path::Control,
+        file: "lora_train.py",
+        script: include_str!("../../fixtures/probes/lora_train.py"),
     },
     ProbeInfo {
         name: "bnb-kernels",
         needs: "torch, bitsandbytes",
         summary: "bitsandbytes NF4 quantize/dequantize round trips (every block size, f32/f16/bf16, double quant) vs the engine",
+        path: Path::Quantized,
         file: "bnb_kernels.py",
         script: include_str!("../../fixtures/probes/bnb_kernels.py"),
     },
@@ -57,6 +97,7 @@ pub const PROBES: &[ProbeInfo] = &[
         name: "bnb-kernels-odd",
         needs: "torch, bitsandbytes",
         summary: "the same round trips on odd element counts (33x17, 7, 1)",
+        path: Path::Quantized,
         file: "bnb_kernels_odd.py",
         script: include_str!("../../fixtures/probes/bnb_kernels_odd.py"),
     },
@@ -64,8 +105,17 @@ pub const PROBES: &[ProbeInfo] = &[
         name: "toy-load",
         needs: "toyquant (fixtures/toy/: the harness's self-test)",
         summary: "import, kernel check, lazy load and quantize with the toy package",
+        path: Path::Quantized,
         file: "toy_load.py",
         script: include_str!("../../fixtures/probes/toy_load.py"),
+    },
+    ProbeInfo {
+        name: "toy-plain",
+        needs: "toyquant (fixtures/toy/: the harness's self-test)",
+        summary: "the toy's control: the same weights loaded eagerly, without quantization",
+        path: Path::Control,
+        file: "toy_plain.py",
+        script: include_str!("../../fixtures/probes/toy_plain.py"),
     },
 ];
 
@@ -79,6 +129,10 @@ const SUPPORT: &[(&str, &str)] = &[
     (
         "_kernels.py",
         include_str!("../../fixtures/probes/_kernels.py"),
+    ),
+    (
+        "_finetune.py",
+        include_str!("../../fixtures/probes/_finetune.py"),
     ),
 ];
 
@@ -95,6 +149,27 @@ const FIXTURES: &[(&str, &[u8])] = &[
     (
         "tiny-gpt/train_tokens.json",
         include_bytes!("../../fixtures/checkpoints/tiny-gpt/train_tokens.json"),
+    ),
+    // LitGPT's checkpoint layout for its own commands (finetune_lora refuses a folder without them).
+    (
+        "tiny-gpt/model_config.yaml",
+        include_bytes!("../../fixtures/checkpoints/tiny-gpt/model_config.yaml"),
+    ),
+    (
+        "tiny-gpt/tokenizer.json",
+        include_bytes!("../../fixtures/checkpoints/tiny-gpt/tokenizer.json"),
+    ),
+    (
+        "tiny-gpt/tokenizer_config.json",
+        include_bytes!("../../fixtures/checkpoints/tiny-gpt/tokenizer_config.json"),
+    ),
+    (
+        "finetune/data.json",
+        include_bytes!("../../fixtures/checkpoints/finetune/data.json"),
+    ),
+    (
+        "finetune/qlora.yaml",
+        include_bytes!("../../fixtures/checkpoints/finetune/qlora.yaml"),
     ),
 ];
 
@@ -117,7 +192,7 @@ pub struct Materialized {
 
 /// Writes the embedded probes and fixtures under `root/probes/<hash>/` unless an identical copy is there.
 /// Content-addressed, so concurrent runs of different qcompat builds never see each other's files.
-pub fn materialize(root: &Path) -> Result<Materialized> {
+pub fn materialize(root: &std::path::Path) -> Result<Materialized> {
     let scripts = PROBES.iter().map(|p| (p.file, p.script.as_bytes()));
     let support = SUPPORT.iter().map(|(f, s)| (*f, s.as_bytes()));
     let files: Vec<(String, &[u8])> = scripts
