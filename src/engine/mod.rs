@@ -7,6 +7,7 @@
 pub mod checkpoint;
 pub mod double_quant;
 pub mod evidence;
+pub mod finetune;
 pub mod fused;
 pub mod generate;
 pub mod kernels;

@@ -22,21 +22,25 @@ pub const LITGPT_QLORA: &str = "litgpt-qlora";
 pub const LITGPT_GENERATE: &str = "litgpt-generate";
 pub const BNB_KERNELS: &str = "bnb-kernels";
 pub const BNB_KERNELS_ODD: &str = "bnb-kernels-odd";
+pub const LITGPT_FINETUNE: &str = "litgpt-finetune";
+pub const LITGPT_FINETUNE_CONFIG: &str = "litgpt-finetune-config";
 /// The probes the engine has a counterpart for (checks, and for some a reference row entry).
-pub const IMPLEMENTED: [&str; 5] = [
+pub const IMPLEMENTED: [&str; 7] = [
     CHECKPOINT_LOAD,
     LITGPT_QLORA,
     LITGPT_GENERATE,
     BNB_KERNELS,
     BNB_KERNELS_ODD,
+    LITGPT_FINETUNE,
+    LITGPT_FINETUNE_CONFIG,
 ];
 
 /// The litgpt-qlora probe's schedule (6 AdamW steps, lr 1e-2, LoRA r=8, alpha=16), mirrored so curves line up.
 const QLORA_STEPS: usize = 6;
 const QLORA_LEARNING_RATE: f64 = 1e-2;
 
-/// The checkpoint-load probe quantizes through Lightning's plugin, which casts weights to float16 first.
-const CHECKPOINT_LOAD_DTYPE: DType = DType::F16;
+/// The probes that quantize through Lightning's plugin get weights cast to float16 first.
+pub(super) const PLUGIN_INPUT_DTYPE: DType = DType::F16;
 
 /// Codes may differ only where bitsandbytes' CPU backend breaks an exact f32 tie differently from the CUDA tree.
 /// On the fixture's ~54k code bytes that is a handful at most: 1e-4 allows five bytes and catches any real bug
@@ -106,7 +110,7 @@ pub fn fixture_checkpoint(fixtures: &Path) -> Result<CheckpointDir, EngineError>
 
 /// The engine's NF4 state for every linear weight of the checkpoint (the embedding is not a Linear and is skipped),
 /// quantized from the weights cast to `dtype`.
-fn quantize_linear_weights(
+pub(super) fn quantize_linear_weights(
     checkpoint: &CheckpointDir,
     dtype: DType,
     blocksize: usize,
@@ -167,10 +171,8 @@ fn qlora_options() -> TrainOptions {
 pub fn reference_metrics(
     checkpoint: &CheckpointDir,
 ) -> Result<BTreeMap<String, Value>, EngineError> {
-    let plain =
-        quantize_linear_weights(checkpoint, CHECKPOINT_LOAD_DTYPE, DEFAULT_BLOCKSIZE, false)?;
-    let nested =
-        quantize_linear_weights(checkpoint, CHECKPOINT_LOAD_DTYPE, DEFAULT_BLOCKSIZE, true)?;
+    let plain = quantize_linear_weights(checkpoint, PLUGIN_INPUT_DTYPE, DEFAULT_BLOCKSIZE, false)?;
+    let nested = quantize_linear_weights(checkpoint, PLUGIN_INPUT_DTYPE, DEFAULT_BLOCKSIZE, true)?;
     let mut metrics = BTreeMap::new();
     metrics.insert(
         CHECKPOINT_LOAD.to_string(),
@@ -205,6 +207,9 @@ pub fn compare(
         LITGPT_QLORA => compare_litgpt_qlora(checkpoint, &mut output),
         LITGPT_GENERATE => super::generate::compare(checkpoint, &mut output),
         BNB_KERNELS | BNB_KERNELS_ODD => super::kernels::compare(probe, &mut output),
+        LITGPT_FINETUNE | LITGPT_FINETUNE_CONFIG => {
+            super::finetune::compare(probe, checkpoint, &mut output)
+        }
         _ => Ok(()),
     };
     if let Err(error) = compared {
@@ -213,7 +218,7 @@ pub fn compare(
     output.checks
 }
 
-fn relative_diff(probe: f64, engine: f64) -> f64 {
+pub(super) fn relative_diff(probe: f64, engine: f64) -> f64 {
     (probe - engine).abs() / engine.abs().max(f64::MIN_POSITIVE)
 }
 
@@ -262,6 +267,25 @@ fn nf4_agreement(
     Ok((missing, fraction, absmax_diff))
 }
 
+/// The probe's NF4 codes and absmax (`file`, a `torch.save`d dict by checkpoint name) against the engine's `plain`.
+pub(super) fn check_nf4_codes(
+    plain: &[(String, Params4bit, Tensor)],
+    file: &str,
+    output: &mut ProbeOutput,
+) -> Result<(), EngineError> {
+    if let Some(probe) = output.pth(file) {
+        let (missing, fraction, absmax_diff) = nf4_agreement(plain, &probe)?;
+        output.check("nf4_weights_unmatched", missing as f64, 0.0);
+        output.check(
+            "nf4_code_bytes_differing_fraction",
+            fraction,
+            CODE_BYTES_DIFFERING_TOLERANCE,
+        );
+        output.check("nf4_absmax_max_abs_diff", absmax_diff, ABSMAX_TOLERANCE);
+    }
+    Ok(())
+}
+
 fn compare_checkpoint_load(
     checkpoint: &CheckpointDir,
     output: &mut ProbeOutput,
@@ -272,23 +296,14 @@ fn compare_checkpoint_load(
     let dtype = match info["input_dtype"].as_str() {
         Some("float32") => DType::F32,
         Some("bfloat16") => DType::BF16,
-        _ => CHECKPOINT_LOAD_DTYPE,
+        _ => PLUGIN_INPUT_DTYPE,
     };
     let blocksize = info["blocksize"]
         .as_u64()
         .map_or(DEFAULT_BLOCKSIZE, |size| size as usize);
     let plain = quantize_linear_weights(checkpoint, dtype, blocksize, false)?;
 
-    if let Some(probe) = output.pth("checkpoint-load.nf4.pth") {
-        let (missing, fraction, absmax_diff) = nf4_agreement(&plain, &probe)?;
-        output.check("nf4_weights_unmatched", missing as f64, 0.0);
-        output.check(
-            "nf4_code_bytes_differing_fraction",
-            fraction,
-            CODE_BYTES_DIFFERING_TOLERANCE,
-        );
-        output.check("nf4_absmax_max_abs_diff", absmax_diff, ABSMAX_TOLERANCE);
-    }
+    check_nf4_codes(&plain, "checkpoint-load.nf4.pth", output)?;
     if let Some(probe_err) = output.number("max_abs_err") {
         let value = relative_diff(probe_err, max_abs_err(&plain)?);
         output.check(
