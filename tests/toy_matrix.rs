@@ -257,3 +257,53 @@ fn a_load_path_broken_before_the_missing_kernel_is_a_failure() {
         "AttributeError: '_LazyTensor' object has no attribute 'data'"
     );
 }
+
+/// The quantization contrast in miniature: on toyquant 1.2.1 the quantized load (toy-load) fails while the eager,
+/// unquantized control (toy-plain) passes, and every report says the failure is specific to quantization. A release
+/// whose quantized path only lacks a kernel (1.1, needs-cuda) or works (1.0) is not listed.
+#[test]
+fn a_failure_only_the_quantized_path_shows_is_reported_as_specific_to_quantization() {
+    let scratch = Scratch::new();
+    scratch.write(
+        "contrast.toml",
+        "name = \"contrast\"\nprobes = [\"toy-load\", \"toy-plain\"]\n\n[axes]\ntoyquant = [\"1.0\", \"1.1\", \"1.2.1\"]\n",
+    );
+    let (report, output) = json(&scratch, "contrast.toml", &["--update"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    insta::assert_snapshot!("contrast_outcomes", outcome_lines(&report));
+
+    let report_as = |format: &str| {
+        let output = scratch
+            .command(&["report", "reports/contrast.snap.toml", "--format", format])
+            .output()
+            .expect("qcompat runs");
+        assert!(output.status.success(), "{}", stderr(&output));
+        stdout(&output)
+    };
+    let table = report_as("table");
+    let section = table
+        .split("specific to quantization")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no contrast section in:\n{table}"));
+    assert_eq!(
+        section
+            .lines()
+            .filter(|l| l.starts_with("    "))
+            .collect::<Vec<_>>(),
+        ["    toyquant=1.2.1: toy-load fails while toy-plain passes"],
+        "{table}"
+    );
+    let markdown = report_as("markdown");
+    assert!(
+        markdown.contains("**Specific to quantization.**")
+            && markdown.contains("- `toyquant=1.2.1`: toy-load fails while toy-plain passes"),
+        "{markdown}"
+    );
+    let html = report_as("html");
+    assert!(
+        html.contains("<section id=\"quantization-contrast\">")
+            && html.contains("<li>toyquant=1.2.1: toy-load fails while toy-plain passes</li>")
+            && !html.contains("<li>toyquant=1.1:"),
+        "{html}"
+    );
+}

@@ -65,6 +65,7 @@ pub fn render(view: &View<'_>) -> String {
     write_grid(&mut out, view, &layout);
     out.push_str("<aside id=\"details\" hidden><h2>Probe run</h2><dl></dl></aside>\n");
     write_signatures(&mut out, view);
+    write_contrasts(&mut out, view);
     write_fixed_upstream(&mut out, view);
     let _ = write!(out, "<script>\n{SCRIPT}</script>\n</body>\n</html>\n");
     out
@@ -359,6 +360,23 @@ fn write_signatures(out: &mut String, view: &View<'_>) {
         out.push_str("</ul></article>\n");
     }
     out.push_str("</section>\n");
+}
+
+fn write_contrasts(out: &mut String, view: &View<'_>) {
+    if view.contrasts.is_empty() {
+        return;
+    }
+    out.push_str("<section id=\"quantization-contrast\"><h2>Specific to quantization</h2>");
+    out.push_str("<p>The unquantized control passes where quantized probes fail.</p><ul>\n");
+    for contrast in &view.contrasts {
+        let _ = writeln!(
+            out,
+            "<li>{}: {}</li>",
+            escape(&contrast.cell.key.to_string()),
+            escape(&contrast.describe())
+        );
+    }
+    out.push_str("</ul></section>\n");
 }
 
 fn write_fixed_upstream(out: &mut String, view: &View<'_>) {

@@ -21,6 +21,7 @@ pub fn render(view: &View<'_>) -> String {
         out.push('\n');
     }
     write_grid(&mut out, view);
+    write_contrasts(&mut out, view);
     write_fixed_upstream(&mut out, view);
     write_signatures(&mut out, view);
     if !view.substitutions.is_empty() {
@@ -60,6 +61,21 @@ fn write_grid(out: &mut String, view: &View<'_>) {
             "| {} | {} |",
             code(&row.cell.key.to_string()),
             outcomes.join(" | ")
+        );
+    }
+}
+
+fn write_contrasts(out: &mut String, view: &View<'_>) {
+    if view.contrasts.is_empty() {
+        return;
+    }
+    out.push_str("\n**Specific to quantization.** The unquantized control passes where quantized probes fail:\n\n");
+    for contrast in &view.contrasts {
+        let _ = writeln!(
+            out,
+            "- {}: {}",
+            code(&contrast.cell.key.to_string()),
+            contrast.describe()
         );
     }
 }

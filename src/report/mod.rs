@@ -1,6 +1,7 @@
 //! Renderers of a run's results (or a snapshot's): a terminal table, JSON, Markdown, JUnit XML and an HTML grid.
 //! Every format but JSON renders the same [`view::View`], so they agree on columns, counts and signatures.
 
+pub mod contrast;
 pub mod headline;
 pub mod html;
 pub mod junit;

@@ -22,6 +22,7 @@ pub fn render(view: &View<'_>, color: bool) -> String {
         }
     }
     write_signatures(&mut out, view);
+    write_contrasts(&mut out, view);
     write_fixed_upstream(&mut out, view);
     write_substitutions(&mut out, view);
     if let Some(reference) = view.reference {
@@ -116,6 +117,18 @@ fn write_signatures(out: &mut String, view: &View<'_>) {
         if let Some(log) = group.log() {
             let _ = writeln!(out, "    log: {log}");
         }
+    }
+}
+
+fn write_contrasts(out: &mut String, view: &View<'_>) {
+    if view.contrasts.is_empty() {
+        return;
+    }
+    out.push_str(
+        "\nspecific to quantization: the unquantized control passes where quantized probes fail:\n",
+    );
+    for contrast in &view.contrasts {
+        let _ = writeln!(out, "    {}: {}", contrast.cell.key, contrast.describe());
     }
 }
 

@@ -1,5 +1,6 @@
 //! The one view of a run or snapshot that every report renders (table, Markdown, HTML, JUnit): rows of cells, the
-//! probe columns, outcome counts, signature groups, known issues that may be fixed upstream, and substitutions.
+//! probe columns, outcome counts, signature groups, known issues that may be fixed upstream, the quantization
+//! contrast, and substitutions.
 //!
 //! Cells of one report may have run different probes (a partial `--probe` run merged into a snapshot), so the
 //! columns are the union of every cell's probes, in catalogue order, and each row is aligned to them by name: a
@@ -10,6 +11,8 @@ use std::collections::BTreeMap;
 use crate::outcome::Outcome;
 use crate::probe::catalog;
 use crate::results::{CellResult, ProbeResult, Reference, RunReport};
+
+use super::contrast::{Contrast, contrasts};
 
 pub struct View<'a> {
     pub matrix: &'a str,
@@ -22,6 +25,8 @@ pub struct View<'a> {
     pub groups: Vec<SignatureGroup<'a>>,
     /// Probe runs that passed inside a known issue's window: the `[[known]]` entry may be obsolete.
     pub fixed_upstream: Vec<Hit<'a>>,
+    /// Cells whose quantized probes fail while their unquantized control passes.
+    pub contrasts: Vec<Contrast<'a>>,
     /// Every distinct substitution a probe made to run on this machine, sorted.
     pub substitutions: Vec<&'a str>,
     pub reference: Option<&'a Reference>,
@@ -100,10 +105,12 @@ impl<'a> View<'a> {
                 .collect(),
             substitutions,
             reference: report.reference.as_ref(),
+            contrasts: Vec::new(),
             rows,
             headline: Vec::new(),
         };
         view.headline = super::headline::lines(&view);
+        view.contrasts = contrasts(&view.rows);
         view
     }
 
