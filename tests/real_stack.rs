@@ -3,7 +3,8 @@
 //! These need the registry (and ~5 GB of torch in uv's cache on a cold machine), so they are `#[ignore]`d in plain
 //! `cargo test`; CI runs them with `cargo test -- --include-ignored`. The expectations are what qcompat measured on
 //! CPU (see reports/): the last good nightly passes, the regression fails with the exact signature and frame from
-//! the user's report, the fixed release passes, and a bitsandbytes without a CPU kernel is `needs-cuda`.
+//! the user's report, the fixed release passes, and a bitsandbytes without a CPU kernel is `needs-cuda`; LitGPT's own
+//! finetune command fails where Lightning moves a quantized model, while plain LoRA keeps working.
 
 mod common;
 
@@ -23,7 +24,11 @@ fn qcompat(scratch: &Scratch, args: &[&str]) -> Output {
 }
 
 fn probe<'a>(report: &'a serde_json::Value, key: &str) -> &'a serde_json::Value {
-    let cell = report["cells"]
+    &cell(report, key)["probes"][0]
+}
+
+fn cell<'a>(report: &'a serde_json::Value, key: &str) -> &'a serde_json::Value {
+    report["cells"]
         .as_array()
         .unwrap()
         .iter()
@@ -36,8 +41,17 @@ fn probe<'a>(report: &'a serde_json::Value, key: &str) -> &'a serde_json::Value 
                 .collect();
             k.join(",") == key
         })
-        .unwrap_or_else(|| panic!("no cell {key}"));
-    &cell["probes"][0]
+        .unwrap_or_else(|| panic!("no cell {key}"))
+}
+
+/// The probe `name` of the cell `key`.
+fn probe_named<'a>(report: &'a serde_json::Value, key: &str, name: &str) -> &'a serde_json::Value {
+    cell(report, key)["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("no probe {name} in {key}"))
 }
 
 const SIGNATURE: &str = "AttributeError: '_NotYetLoadedTensor' object has no attribute 'data'";
@@ -189,4 +203,94 @@ fn monitor_as_of_june_2024_finds_and_bisects_the_regression_against_may() {
     assert_eq!(bisection["first_bad"], "2.3.0.dev20240526");
     assert_eq!(bisection["signature"], SIGNATURE);
     assert_eq!(bisection["frame"], FRAME);
+}
+
+const OLD_LITGPT: &str = "litgpt=0.4.5,bitsandbytes=0.49.2,torch=2.3.0";
+const NEW_LITGPT: &str = "litgpt=0.5.5,bitsandbytes=0.50.2,torch=2.5.1";
+
+#[test]
+#[ignore = "needs the package registry: real torch, lightning, bitsandbytes and litgpt"]
+fn litgpt_finetune_command_fails_where_quantization_breaks_and_plain_lora_keeps_working() {
+    let scratch = Scratch::new();
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "--matrix",
+            "matrices/litgpt.toml",
+            "--filter",
+            "litgpt=0.4.5",
+            "--filter",
+            "litgpt=0.5.5",
+            "--jobs",
+            "2",
+        ];
+        args.extend_from_slice(extra);
+        let output = qcompat(&scratch, &args);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        output.stdout
+    };
+    let report: serde_json::Value = serde_json::from_slice(&run(&["--format", "json"])).unwrap();
+
+    // litgpt 0.4.5 pins Lightning 2.3.3: the library-level probes hit the lazy-load bug, the user's command fails
+    // earlier, when Fabric moves the quantized model, and plain LoRA (no --quantize, nothing swapped) passes.
+    let qlora = probe_named(&report, OLD_LITGPT, "litgpt-qlora");
+    assert_eq!(qlora["known"], "lightning-20119", "{qlora}");
+    for name in ["litgpt-finetune", "litgpt-finetune-config"] {
+        let finetune = probe_named(&report, OLD_LITGPT, name);
+        assert_eq!(finetune["outcome"], "xfail", "{finetune}");
+        assert_eq!(finetune["known"], "litgpt-1325");
+        assert_eq!(
+            finetune["signature"],
+            "RuntimeError: Blockwise 4bit quantization only supports 16/32-bit floats, but got torch.uint8"
+        );
+    }
+    let control = probe_named(&report, OLD_LITGPT, "lora-train");
+    assert_eq!(control["outcome"], "pass", "{control}");
+    assert_eq!(control["substitutions"], serde_json::json!([]));
+
+    // litgpt 0.5.5 with Lightning 2.5 and bitsandbytes 0.50: the command runs to the end on the CPU, and the engine
+    // agrees with its NF4 codes and its step-0 loss.
+    for name in [
+        "litgpt-qlora",
+        "litgpt-generate",
+        "litgpt-finetune",
+        "litgpt-finetune-config",
+        "lora-train",
+    ] {
+        assert_eq!(
+            probe_named(&report, NEW_LITGPT, name)["outcome"],
+            "pass",
+            "{name}"
+        );
+    }
+    let finetune = probe_named(&report, NEW_LITGPT, "litgpt-finetune");
+    let checks: Vec<&str> = finetune["checks"]
+        .as_array()
+        .expect("a passing litgpt-finetune is checked against the engine")
+        .iter()
+        .filter(|c| c["ok"] == true)
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        checks.contains(&"step0_loss_rel_diff")
+            && checks.contains(&"nf4_code_bytes_differing_fraction"),
+        "{finetune}"
+    );
+    assert!(
+        finetune["substitutions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s.as_str().unwrap().contains("Fabric's CUDA-only check")),
+        "{finetune}"
+    );
+
+    // The Markdown report (from the finished cells, nothing rerun) says the old cell's failure is quantization's.
+    let markdown = String::from_utf8(run(&["--resume", "--format", "markdown"])).unwrap();
+    let contrast = markdown
+        .split("**Specific to quantization.**")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no contrast in:\n{markdown}"));
+    assert!(contrast.contains(&format!("`{OLD_LITGPT}`")), "{markdown}");
+    assert!(!contrast.contains(NEW_LITGPT), "{markdown}");
 }
