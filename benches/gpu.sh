@@ -25,7 +25,7 @@ status=0
 run_cell() { # NAME MATRIX FILTER... : one cell, CUDA only, JSON report
   local name=$1 matrix=$2
   shift 2
-  QCOMPAT_DEVICE=cuda timeout 180 "$qcompat" run --matrix "$matrix" "$@" --cache-dir "$out/cache" \
+  QCOMPAT_DEVICE=cuda timeout 240 "$qcompat" run --matrix "$matrix" "$@" --cache-dir "$out/cache" \
     --format json --output "$out/run-$name.json" || status=1
 }
 run_cell good matrices/lightning.toml --filter lightning=2.4.0 --filter bitsandbytes=0.49.2 --probe checkpoint-load
