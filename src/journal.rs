@@ -46,7 +46,10 @@ impl Journal {
             .append(true)
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
-        if !resume {
+        // A fresh run starts the journal empty, unless another run of this selection holds it (the lock lives as
+        // long as the journal): emptying it then would lose that run's finished cells, so both append instead.
+        let alone = fs4::fs_std::FileExt::try_lock_exclusive(&file).unwrap_or(false);
+        if !resume && alone {
             file.set_len(0).map_err(|e| Error::io(&path, e))?;
         }
         Ok((

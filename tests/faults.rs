@@ -270,6 +270,52 @@ fn two_runs_on_one_cache_build_each_environment_once_take_turns_in_a_cell_and_ag
     assert_eq!(created(&a) + created(&b), 3, "each environment built once");
 }
 
+/// A fresh run of a selection that another run is still working on must not empty the journal under it: the first
+/// run's finished cell stays there for its `--resume`, beside the second run's.
+#[test]
+fn a_second_fresh_run_of_the_same_selection_keeps_the_first_runs_finished_cells() {
+    let scratch = Scratch::new();
+    scratch.write("toy.toml", &matrix(&["1.0", "1.5.9"], "60s"));
+    let gate = scratch.path().join("gate");
+    let waiting = scratch.path().join("gate.waiting");
+    let start = || {
+        scratch
+            .run_command(&[
+                "run", "--matrix", "toy.toml", "--jobs", "1", "--format", "json",
+            ])
+            .env("QCOMPAT_TOY_GATE", &gate)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let entries = || journals(&scratch).lines().count();
+    // One slot, cells in order: the first run has journaled 1.0 once it waits in 1.5.9.
+    let first = start();
+    wait_for(&waiting, "the first run's gated probe");
+    assert_eq!(entries(), 1);
+    // The second runs 1.0 too (1.5.9's folder is the first run's until the gate opens) and journals it.
+    let second = start();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while entries() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let seen = journals(&scratch);
+    std::fs::write(&gate, "").unwrap();
+    let (first, second) = (
+        first.wait_with_output().unwrap(),
+        second.wait_with_output().unwrap(),
+    );
+    assert_eq!(
+        seen.lines().count(),
+        2,
+        "the first run's entry was lost:\n{seen}"
+    );
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
+    assert_eq!(entries(), 4, "both runs' cells are journaled");
+}
+
 fn journals(scratch: &Scratch) -> String {
     std::fs::read_dir(scratch.cache().join("runs/toy"))
         .unwrap()
