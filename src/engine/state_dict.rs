@@ -298,96 +298,26 @@ impl Params4bit {
         tensors: &HashMap<String, Tensor>,
         path: &Path,
     ) -> Result<Self, EngineError> {
-        let get = |suffix: Option<&str>| {
-            let name = suffix.map_or_else(
-                || weight_key.to_string(),
-                |suffix| format!("{weight_key}.{suffix}"),
-            );
-            tensors
-                .get(&name)
-                .ok_or_else(|| EngineError::MissingTensor {
-                    tensor: name,
-                    path: path.to_path_buf(),
-                })
+        let entries = Entries {
+            weight_key,
+            tensors,
+            path,
         };
-        let invalid = |reason: String| EngineError::InvalidQuantState {
-            tensor: weight_key.to_string(),
-            reason,
-        };
-        let json_bytes = u8_values(weight_key, get(Some(QUANT_STATE_SUFFIX))?)?;
-        let json: QuantStateJson = serde_json::from_slice(&json_bytes)
-            .map_err(|error| invalid(format!("quant_state JSON: {error}")))?;
-        if json.quant_type != "nf4" {
-            return Err(invalid(format!(
-                "quant_type {:?} (only nf4 is supported)",
-                json.quant_type
-            )));
-        }
-        check_blocksize(json.blocksize)?;
-        let dtype = FloatDtype::from_torch_name(&json.dtype).ok_or_else(|| {
-            invalid(format!(
-                "dtype {:?} is not float32, float16 or bfloat16",
-                json.dtype
-            ))
-        })?;
+        let (json, dtype) = entries.quant_state()?;
         let len: usize = json.shape.iter().product();
-        let packed = u8_values(weight_key, get(None)?)?;
+        let packed = u8_values(weight_key, entries.get(None)?)?;
         if packed.len() != nf4::packed_len(len) {
-            return Err(invalid(format!(
-                "{} packed bytes for {len} elements",
-                packed.len()
-            )));
+            return Err(
+                entries.invalid(format!("{} packed bytes for {len} elements", packed.len()))
+            );
         }
-        let blocks = nf4::block_count(len, json.blocksize);
-        let absmax_tensor = get(Some("absmax"))?;
-        let absmax = match (
-            json.nested_offset,
-            tensors.get(&format!("{weight_key}.nested_absmax")),
-        ) {
-            (Some(offset), Some(nested_absmax)) => {
-                let nested_blocksize = json
-                    .nested_blocksize
-                    .ok_or_else(|| invalid("no nested_blocksize".into()))?;
-                let nested = NestedAbsmax {
-                    codes: u8_values(&format!("{weight_key}.absmax"), absmax_tensor)?,
-                    nested_absmax: f32_values(
-                        &format!("{weight_key}.nested_absmax"),
-                        nested_absmax,
-                    )?,
-                    quant_map: f32_values(
-                        &format!("{weight_key}.nested_quant_map"),
-                        get(Some("nested_quant_map"))?,
-                    )?,
-                    offset: offset as f32,
-                    blocksize: nested_blocksize,
-                };
-                if nested.codes.len() != blocks
-                    || nested.quant_map.len() != 256
-                    || nested.nested_absmax.len() != blocks.div_ceil(nested_blocksize.max(1))
-                {
-                    return Err(invalid("nested absmax sizes do not match the shape".into()));
-                }
-                AbsmaxState::Nested(nested)
-            }
-            (None, None) => {
-                let absmax = f32_values(&format!("{weight_key}.absmax"), absmax_tensor)?;
-                if absmax.len() != blocks {
-                    return Err(invalid(format!(
-                        "{} absmax values for {blocks} blocks",
-                        absmax.len()
-                    )));
-                }
-                AbsmaxState::Plain(absmax)
-            }
-            _ => {
-                return Err(invalid(
-                    "nested_offset and nested_absmax must come together".into(),
-                ));
-            }
-        };
-        let quant_map = f32_values(&format!("{weight_key}.quant_map"), get(Some("quant_map"))?)?;
+        let absmax = entries.absmax(&json, nf4::block_count(len, json.blocksize))?;
+        let quant_map = f32_values(
+            &format!("{weight_key}.quant_map"),
+            entries.get(Some("quant_map"))?,
+        )?;
         if quant_map != NF4_CODEBOOK {
-            return Err(invalid("quant_map is not the NF4 codebook".into()));
+            return Err(entries.invalid("quant_map is not the NF4 codebook".into()));
         }
         Ok(Params4bit {
             packed,
@@ -396,6 +326,99 @@ impl Params4bit {
             dtype,
             blocksize: json.blocksize,
         })
+    }
+}
+
+/// The state-dict entries of one 4-bit weight, read with errors that name the tensor and the file.
+struct Entries<'a> {
+    weight_key: &'a str,
+    tensors: &'a HashMap<String, Tensor>,
+    path: &'a Path,
+}
+
+impl Entries<'_> {
+    /// The weight itself (`None`) or its entry `weight.SUFFIX`.
+    fn get(&self, suffix: Option<&str>) -> Result<&Tensor, EngineError> {
+        let name = suffix.map_or_else(
+            || self.weight_key.to_string(),
+            |suffix| format!("{}.{suffix}", self.weight_key),
+        );
+        self.tensors
+            .get(&name)
+            .ok_or_else(|| EngineError::MissingTensor {
+                tensor: name,
+                path: self.path.to_path_buf(),
+            })
+    }
+
+    fn invalid(&self, reason: String) -> EngineError {
+        EngineError::InvalidQuantState {
+            tensor: self.weight_key.to_string(),
+            reason,
+        }
+    }
+
+    /// bitsandbytes' JSON of the non-tensor fields, checked: NF4, a supported block size, a float dtype.
+    fn quant_state(&self) -> Result<(QuantStateJson, FloatDtype), EngineError> {
+        let json_bytes = u8_values(self.weight_key, self.get(Some(QUANT_STATE_SUFFIX))?)?;
+        let json: QuantStateJson = serde_json::from_slice(&json_bytes)
+            .map_err(|error| self.invalid(format!("quant_state JSON: {error}")))?;
+        if json.quant_type != "nf4" {
+            return Err(self.invalid(format!(
+                "quant_type {:?} (only nf4 is supported)",
+                json.quant_type
+            )));
+        }
+        check_blocksize(json.blocksize)?;
+        let dtype = FloatDtype::from_torch_name(&json.dtype).ok_or_else(|| {
+            self.invalid(format!(
+                "dtype {:?} is not float32, float16 or bfloat16",
+                json.dtype
+            ))
+        })?;
+        Ok((json, dtype))
+    }
+
+    /// The per-block absmax of `blocks` blocks: plain f32, or double-quantized (8-bit codes, their own absmax and
+    /// code map, an offset), as the JSON says.
+    fn absmax(&self, json: &QuantStateJson, blocks: usize) -> Result<AbsmaxState, EngineError> {
+        let key = |suffix: &str| format!("{}.{suffix}", self.weight_key);
+        let absmax = self.get(Some("absmax"))?;
+        match (json.nested_offset, self.tensors.get(&key("nested_absmax"))) {
+            (Some(offset), Some(nested_absmax)) => {
+                let nested_blocksize = json
+                    .nested_blocksize
+                    .ok_or_else(|| self.invalid("no nested_blocksize".into()))?;
+                let nested = NestedAbsmax {
+                    codes: u8_values(&key("absmax"), absmax)?,
+                    nested_absmax: f32_values(&key("nested_absmax"), nested_absmax)?,
+                    quant_map: f32_values(
+                        &key("nested_quant_map"),
+                        self.get(Some("nested_quant_map"))?,
+                    )?,
+                    offset: offset as f32,
+                    blocksize: nested_blocksize,
+                };
+                if nested.codes.len() != blocks
+                    || nested.quant_map.len() != 256
+                    || nested.nested_absmax.len() != blocks.div_ceil(nested_blocksize.max(1))
+                {
+                    return Err(self.invalid("nested absmax sizes do not match the shape".into()));
+                }
+                Ok(AbsmaxState::Nested(nested))
+            }
+            (None, None) => {
+                let absmax = f32_values(&key("absmax"), absmax)?;
+                if absmax.len() != blocks {
+                    return Err(self.invalid(format!(
+                        "{} absmax values for {blocks} blocks",
+                        absmax.len()
+                    )));
+                }
+                Ok(AbsmaxState::Plain(absmax))
+            }
+            _ => Err(self.invalid("nested_offset and nested_absmax must come together".into())),
+        }
     }
 }
 
