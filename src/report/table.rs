@@ -8,7 +8,8 @@ use crate::outcome::Outcome;
 use crate::results::Reference;
 
 const REFERENCE_LABEL: &str = "builtin reference";
-/// Width of a probe column; longer outcomes push the rest of the row right rather than being cut.
+/// Width of a probe column (at least; a longer probe name widens its column); longer outcomes push the rest of the
+/// row right rather than being cut.
 const COLUMN: usize = 16;
 
 /// Renders the table; `color` adds ANSI colors to outcomes (only on a terminal, and never with NO_COLOR).
@@ -51,28 +52,31 @@ fn write_grid(out: &mut String, view: &View<'_>, color: bool) {
         .unwrap_or(0)
         .max(label_width);
 
+    // A probe name longer than the column widens its own column, so every row stays under its header.
+    let widths: Vec<usize> = view.probes.iter().map(|p| p.len().max(COLUMN)).collect();
     let _ = write!(out, "{:key_width$}", "cell");
-    for probe in &view.probes {
-        let _ = write!(out, "  {probe:COLUMN$}");
+    for (probe, width) in view.probes.iter().zip(&widths) {
+        let _ = write!(out, "  {probe:width$}");
     }
     out.push('\n');
     if let Some(reference) = view.reference {
         let _ = write!(out, "{REFERENCE_LABEL:key_width$}");
-        for probe in &view.probes {
+        for (probe, width) in view.probes.iter().zip(&widths) {
             let mark = if reference.metrics.contains_key(*probe) {
                 "reference"
             } else {
                 "-"
             };
-            let _ = write!(out, "  {mark:COLUMN$}");
+            let _ = write!(out, "  {mark:width$}");
         }
         out.push('\n');
     }
     for (row, key) in view.rows.iter().zip(&keys) {
         let _ = write!(out, "{key:key_width$}");
-        for probe in &row.probes {
+        for (probe, width) in row.probes.iter().zip(&widths) {
+            let width = *width;
             let Some(probe) = probe else {
-                let _ = write!(out, "  {:COLUMN$}", "-");
+                let _ = write!(out, "  {:width$}", "-");
                 continue;
             };
             let swapped = if probe.substitutions.is_empty() {
@@ -84,7 +88,7 @@ fn write_grid(out: &mut String, view: &View<'_>, color: bool) {
             let _ = write!(
                 out,
                 "  {}",
-                paint(&format!("{text:COLUMN$}"), probe.outcome, color)
+                paint(&format!("{text:width$}"), probe.outcome, color)
             );
         }
         out.push('\n');
