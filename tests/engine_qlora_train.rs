@@ -128,3 +128,19 @@ fn the_training_oracle_catches_each_mutation() {
         );
     }
 }
+
+#[test]
+fn the_builtin_row_has_the_base_models_initial_loss() {
+    let checkpoint = checkpoint();
+    let run = real_replay();
+    let metrics = reference::reference_metrics(&checkpoint).unwrap();
+    let initial = metrics["qlora-train"]["initial_loss"].as_f64().unwrap();
+    // B is zero before the first step: the replay's first loss is the base model's, whatever A is.
+    let replayed = mlp_replay::replay(&checkpoint, &run, Deviation::default()).unwrap();
+    assert_eq!(initial, replayed.loss[0]);
+    let probe = run.loss[0];
+    assert!(
+        (probe - initial).abs() / initial <= mlp_replay::INITIAL_LOSS_RELATIVE_TOLERANCE,
+        "probe {probe}, engine {initial}"
+    );
+}

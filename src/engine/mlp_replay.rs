@@ -51,8 +51,15 @@ struct AdaptedBlock {
     proj: LoraAdapter,
 }
 
-/// `linear(x) + lora.delta(x)` for `x` of shape `(batch, time, in)`.
-fn adapted(linear: &FrozenLinear, lora: &LoraAdapter, x: &Tensor) -> candle_core::Result<Tensor> {
+/// `linear(x) + lora.delta(x)` for `x` of shape `(batch, time, in)` (`linear(x)` without an adapter).
+fn adapted(
+    linear: &FrozenLinear,
+    lora: Option<&LoraAdapter>,
+    x: &Tensor,
+) -> candle_core::Result<Tensor> {
+    let Some(lora) = lora else {
+        return linear.forward(x);
+    };
     let (batch, time, features) = x.dims3()?;
     let delta = lora
         .delta(&x.reshape((batch * time, features))?)?
@@ -60,18 +67,35 @@ fn adapted(linear: &FrozenLinear, lora: &LoraAdapter, x: &Tensor) -> candle_core
     linear.forward(x)? + delta
 }
 
-/// The probe's MLP-only forward: logits `(batch, time, vocab)`.
+/// The probe's MLP-only forward: logits `(batch, time, vocab)`. `blocks` holds each layer's adapters; empty, it is
+/// the base model (what every adapter computes at step 0, B being zero).
 fn forward(model: &Gpt, blocks: &[AdaptedBlock], tokens: &Tensor) -> Result<Tensor, EngineError> {
     let mut x = model.embed(tokens)?;
-    for ((norm_2, fc, proj), lora) in model.mlp_layers().zip(blocks) {
+    for (layer, (norm_2, fc, proj)) in model.mlp_layers().enumerate() {
         let norm_2 = norm_2.ok_or_else(|| EngineError::InvalidTrainingData {
             path: REPLAY_FILE.into(),
             reason: "the checkpoint has no norm_2 (shared_attention_norm)".into(),
         })?;
-        let hidden = adapted(fc, &lora.fc, &norm_2.forward(&x)?)?.gelu_erf()?;
-        x = (&x + adapted(proj, &lora.proj, &hidden)?)?;
+        let lora = blocks.get(layer);
+        let hidden = adapted(fc, lora.map(|l| &l.fc), &norm_2.forward(&x)?)?.gelu_erf()?;
+        x = (&x + adapted(proj, lora.map(|l| &l.proj), &hidden)?)?;
     }
     Ok(model.head(&x)?)
+}
+
+/// Mean next-token cross-entropy of `logits` `(batch, time, vocab)` against `targets` `(batch * time,)`.
+fn cross_entropy(logits: &Tensor, targets: &Tensor) -> candle_core::Result<Tensor> {
+    let vocab = logits.dim(2)?;
+    candle_nn::loss::cross_entropy(&logits.reshape(((), vocab))?, targets)
+}
+
+/// The loss before the first step on the engine's NF4 base, whatever the adapters' A (the builtin row's metric).
+pub fn initial_loss(checkpoint: &CheckpointDir) -> Result<f64, EngineError> {
+    let model = deviated_model(checkpoint, Deviation::default(), None)?;
+    let batch = &checkpoint.batch;
+    let logits = forward(&model, &[], &batch.inputs)?;
+    let loss = cross_entropy(&logits, &batch.targets.flatten_all()?)?;
+    Ok(f64::from(loss.to_scalar::<f32>()?))
 }
 
 /// The adapter named `module` (`transformer.h.N.mlp.fc`) from the probe's initial parameters.
@@ -119,9 +143,7 @@ pub fn replay(
     let targets = Tensor::new(run.targets.clone(), &Device::Cpu)?.flatten_all()?;
     let mut loss = Vec::with_capacity(run.optimizer.steps);
     for _ in 0..run.optimizer.steps {
-        let logits = forward(&model, &blocks, &inputs)?;
-        let vocab = logits.dim(2)?;
-        let value = candle_nn::loss::cross_entropy(&logits.reshape(((), vocab))?, &targets)?;
+        let value = cross_entropy(&forward(&model, &blocks, &inputs)?, &targets)?;
         loss.push(f64::from(value.to_scalar::<f32>()?));
         let objective = match deviation.gradient_factor {
             Some(factor) => (value * factor)?,

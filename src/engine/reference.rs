@@ -191,6 +191,10 @@ pub fn reference_metrics(
         LITGPT_QLORA.to_string(),
         json!({ "loss": curve[..QLORA_STEPS], "ref_loss_f32": ref_loss }),
     );
+    metrics.insert(
+        QLORA_TRAIN.to_string(),
+        json!({ "initial_loss": super::mlp_replay::initial_loss(checkpoint)? }),
+    );
     Ok(metrics)
 }
 
