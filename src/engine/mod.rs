@@ -13,6 +13,7 @@ pub mod generate;
 pub mod kernels;
 pub mod linear4bit;
 pub mod lora;
+pub mod mlp_replay;
 pub mod model;
 pub mod nf4;
 #[cfg(target_arch = "x86_64")]

@@ -112,14 +112,14 @@ pub struct LoraConfig {
     pub seed: u64,
 }
 
-struct LayerNorm {
+pub(super) struct LayerNorm {
     weight: Tensor,
     bias: Tensor,
     eps: f64,
 }
 
 impl LayerNorm {
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+    pub(super) fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         fused::layer_norm(x, &self.weight, &self.bias, self.eps)
     }
 }
@@ -343,27 +343,49 @@ impl Gpt {
 
     /// Logits `(batch, time, padded_vocab_size)` for token ids `(batch, time)` (u32).
     pub fn forward(&self, tokens: &Tensor) -> candle_core::Result<Tensor> {
-        let (batch, time) = tokens.dims2()?;
+        let (_, time) = tokens.dims2()?;
         if time > self.config.block_size {
             candle_core::bail!(
                 "sequence length {time} exceeds block_size {}",
                 self.config.block_size
             );
         }
-        let mut x = self.wte.index_select(&tokens.flatten_all()?, 0)?.reshape((
-            batch,
-            time,
-            self.config.n_embd,
-        ))?;
-        if self.config.scale_embeddings {
-            x = (x * (self.config.n_embd as f64).sqrt())?;
-        }
+        let mut x = self.embed(tokens)?;
         let cos = self.rope.cos.narrow(0, 0, time)?;
         let sin = self.rope.sin.narrow(0, 0, time)?;
         for block in &self.blocks {
             x = self.block_forward(block, &x, &cos, &sin)?;
         }
-        self.lm_head.forward(&self.ln_f.forward(&x)?)
+        self.head(&x)
+    }
+
+    /// Token embeddings `(batch, time, n_embd)` for token ids `(batch, time)`.
+    pub(super) fn embed(&self, tokens: &Tensor) -> candle_core::Result<Tensor> {
+        let (batch, time) = tokens.dims2()?;
+        let x = self.wte.index_select(&tokens.flatten_all()?, 0)?.reshape((
+            batch,
+            time,
+            self.config.n_embd,
+        ))?;
+        if self.config.scale_embeddings {
+            x * (self.config.n_embd as f64).sqrt()
+        } else {
+            Ok(x)
+        }
+    }
+
+    /// Logits from the last block's output: `lm_head(ln_f(x))`.
+    pub(super) fn head(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        self.lm_head.forward(&self.ln_f.forward(x)?)
+    }
+
+    /// Each block's MLP layers, `(norm_2, mlp.fc, mlp.proj)`; `norm_2` is `None` where the config shares norm_1.
+    pub(super) fn mlp_layers(
+        &self,
+    ) -> impl Iterator<Item = (Option<&LayerNorm>, &FrozenLinear, &FrozenLinear)> {
+        self.blocks
+            .iter()
+            .map(|block| (block.norm_2.as_ref(), &block.fc, &block.mlp_proj))
     }
 
     fn block_forward(

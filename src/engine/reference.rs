@@ -24,8 +24,9 @@ pub const BNB_KERNELS: &str = "bnb-kernels";
 pub const BNB_KERNELS_ODD: &str = "bnb-kernels-odd";
 pub const LITGPT_FINETUNE: &str = "litgpt-finetune";
 pub const LITGPT_FINETUNE_CONFIG: &str = "litgpt-finetune-config";
+pub const QLORA_TRAIN: &str = "qlora-train";
 /// The probes the engine has a counterpart for (checks, and for some a reference row entry).
-pub const IMPLEMENTED: [&str; 7] = [
+pub const IMPLEMENTED: [&str; 8] = [
     CHECKPOINT_LOAD,
     LITGPT_QLORA,
     LITGPT_GENERATE,
@@ -33,6 +34,7 @@ pub const IMPLEMENTED: [&str; 7] = [
     BNB_KERNELS_ODD,
     LITGPT_FINETUNE,
     LITGPT_FINETUNE_CONFIG,
+    QLORA_TRAIN,
 ];
 
 /// The litgpt-qlora probe's schedule (6 AdamW steps, lr 1e-2, LoRA r=8, alpha=16), mirrored so curves line up.
@@ -189,6 +191,10 @@ pub fn reference_metrics(
         LITGPT_QLORA.to_string(),
         json!({ "loss": curve[..QLORA_STEPS], "ref_loss_f32": ref_loss }),
     );
+    metrics.insert(
+        QLORA_TRAIN.to_string(),
+        json!({ "initial_loss": super::mlp_replay::initial_loss(checkpoint)? }),
+    );
     Ok(metrics)
 }
 
@@ -205,6 +211,7 @@ pub fn compare(
     let compared = match probe {
         CHECKPOINT_LOAD => compare_checkpoint_load(checkpoint, &mut output),
         LITGPT_QLORA => compare_litgpt_qlora(checkpoint, &mut output),
+        QLORA_TRAIN => super::mlp_replay::compare(checkpoint, &mut output),
         LITGPT_GENERATE => super::generate::compare(checkpoint, &mut output),
         BNB_KERNELS | BNB_KERNELS_ODD => super::kernels::compare(probe, &mut output),
         LITGPT_FINETUNE | LITGPT_FINETUNE_CONFIG => {

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::EngineError;
 use super::evidence::ProbeOutput;
-use super::model::{BaseWeights, LoraConfig};
+use super::model::{BaseWeights, Gpt, LoraConfig};
 use super::nf4::DEFAULT_BLOCKSIZE;
 use super::state_dict::Params4bit;
 use super::train::{self, CheckpointDir, TrainingBatch};
@@ -40,7 +40,20 @@ pub struct Hyper {
     pub steps: usize,
 }
 
-/// `litgpt-qlora.replay.json`.
+impl Hyper {
+    /// candle's AdamW with these hyper-parameters (the learning rate scaled as `deviation` asks).
+    pub(super) fn adamw(&self, deviation: Deviation) -> ParamsAdamW {
+        ParamsAdamW {
+            lr: self.lr * deviation.lr_factor.unwrap_or(1.0),
+            beta1: self.betas[0],
+            beta2: self.betas[1],
+            eps: self.eps,
+            weight_decay: self.weight_decay,
+        }
+    }
+}
+
+/// `litgpt-qlora.replay.json` (and `qlora-train.replay.json`, see engine::mlp_replay).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Replay {
     pub lora_r: usize,
@@ -71,13 +84,13 @@ pub struct Deviation {
     pub codebook: Option<[f32; 16]>,
 }
 
-fn matrix(rows: &[Vec<f32>]) -> Result<Tensor, EngineError> {
+pub(super) fn matrix(rows: &[Vec<f32>]) -> Result<Tensor, EngineError> {
     let cols = rows.first().map_or(0, Vec::len);
     let flat: Vec<f32> = rows.iter().flatten().copied().collect();
     Ok(Tensor::from_vec(flat, (rows.len(), cols), &Device::Cpu)?)
 }
 
-fn rows(tensor: &Tensor) -> Result<Vec<Vec<f32>>, EngineError> {
+pub(super) fn rows(tensor: &Tensor) -> Result<Vec<Vec<f32>>, EngineError> {
     Ok(tensor.to_vec2::<f32>()?)
 }
 
@@ -93,9 +106,9 @@ fn litgpt_names(replay: &Replay, layer: usize) -> Option<(String, String)> {
 /// The model on an NF4 base whose codes are decoded with `codebook` (absmax kept): a stack with the wrong table.
 fn model_with_codebook(
     checkpoint: &CheckpointDir,
-    lora: LoraConfig,
+    lora: Option<LoraConfig>,
     codebook: &[f32; 16],
-) -> Result<super::model::Gpt, EngineError> {
+) -> Result<Gpt, EngineError> {
     let mut tensors = checkpoint.tensors.clone();
     for name in super::model::linear_weight_names(&checkpoint.config) {
         let original = &checkpoint.tensors[&name];
@@ -113,13 +126,29 @@ fn model_with_codebook(
         );
     }
     let c = checkpoint.config.clone();
-    super::model::Gpt::from_tensors(
+    Gpt::from_tensors(
         c,
         &tensors,
         &checkpoint.weights_path,
         BaseWeights::Dense,
-        Some(lora),
+        lora,
     )
+}
+
+/// The engine's model for a replay: on its own NF4 base, or on the base `deviation` asks for.
+pub(super) fn deviated_model(
+    checkpoint: &CheckpointDir,
+    deviation: Deviation,
+    lora: Option<LoraConfig>,
+) -> Result<Gpt, EngineError> {
+    let base = deviation.base.unwrap_or(BaseWeights::Nf4 {
+        blocksize: DEFAULT_BLOCKSIZE,
+        double_quant: false,
+    });
+    match deviation.codebook {
+        Some(codebook) => model_with_codebook(checkpoint, lora, &codebook),
+        None => checkpoint.model(base, lora),
+    }
 }
 
 /// Replays the probe's run on the engine (with `deviation`, for the mutation tests).
@@ -129,19 +158,12 @@ pub fn replay(
     deviation: Deviation,
 ) -> Result<Replayed, EngineError> {
     let c = &checkpoint.config;
-    let base = deviation.base.unwrap_or(BaseWeights::Nf4 {
-        blocksize: DEFAULT_BLOCKSIZE,
-        double_quant: false,
-    });
     let lora = LoraConfig {
         rank: run.lora_r,
         alpha: run.lora_alpha,
         seed: 0,
     };
-    let model = match deviation.codebook {
-        Some(codebook) => model_with_codebook(checkpoint, lora, &codebook)?,
-        None => checkpoint.model(base, Some(lora))?,
-    };
+    let model = deviated_model(checkpoint, deviation, Some(lora))?;
     // lora_vars: per layer query A, query B, value A, value B. LitGPT stacks [A_q; A_v] and [B_q; B_v].
     let vars = model.lora_vars();
     let (r, q_out) = (run.lora_r, c.n_head * c.head_size);
@@ -162,14 +184,7 @@ pub fn replay(
         names.push((a_name, b_name));
     }
     let h = &run.optimizer;
-    let params = ParamsAdamW {
-        lr: h.lr * deviation.lr_factor.unwrap_or(1.0),
-        beta1: h.betas[0],
-        beta2: h.betas[1],
-        eps: h.eps,
-        weight_decay: h.weight_decay,
-    };
-    let mut optimizer = AdamW::new(vars.clone(), params)?;
+    let mut optimizer = AdamW::new(vars.clone(), h.adamw(deviation))?;
     let batch = TrainingBatch {
         inputs: Tensor::new(run.inputs.clone(), &Device::Cpu)?,
         targets: Tensor::new(run.targets.clone(), &Device::Cpu)?,

@@ -1,0 +1,146 @@
+//! The engine's training oracle for qlora-train (engine::mlp_replay) on the fixture checkpoint, against a replay
+//! that lightning 2.3.0.dev20240428 + bitsandbytes 0.49.2 + torch 2.3.0 exported on CPU (tests/fixtures/).
+
+use std::path::{Path, PathBuf};
+
+use qcompat::engine::mlp_replay;
+use qcompat::engine::model::BaseWeights;
+use qcompat::engine::reference::{self, NumericCheck};
+use qcompat::engine::replay::{Deviation, Replay};
+use qcompat::engine::train::CheckpointDir;
+use serde_json::json;
+
+fn checkpoint() -> CheckpointDir {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/checkpoints");
+    reference::fixture_checkpoint(&fixtures).unwrap()
+}
+
+fn replay_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/qlora-train.replay.json")
+}
+
+fn real_replay() -> Replay {
+    serde_json::from_str(&std::fs::read_to_string(replay_path()).unwrap()).unwrap()
+}
+
+/// The checks `compare` makes of a passing qlora-train probe whose artifact folder holds `run` (or nothing).
+fn checks(checkpoint: &CheckpointDir, run: Option<&Replay>) -> Vec<NumericCheck> {
+    let artifacts = tempfile::tempdir().unwrap();
+    if let Some(run) = run {
+        std::fs::write(
+            artifacts.path().join(mlp_replay::REPLAY_FILE),
+            serde_json::to_string(run).unwrap(),
+        )
+        .unwrap();
+    }
+    reference::compare("qlora-train", checkpoint, artifacts.path(), &json!({}))
+}
+
+#[test]
+fn the_real_run_replays_within_tolerance() {
+    assert!(reference::IMPLEMENTED.contains(&"qlora-train"));
+    let checks = checks(&checkpoint(), Some(&real_replay()));
+    eprintln!("{checks:?}");
+    assert_eq!(checks.len(), 3, "{checks:?}");
+    for check in &checks {
+        assert!(check.ok, "{check:?}");
+    }
+}
+
+#[test]
+fn a_missing_replay_is_a_failing_check() {
+    let checks = checks(&checkpoint(), None);
+    let signatures: Vec<String> = checks.iter().map(NumericCheck::signature).collect();
+    assert_eq!(
+        signatures,
+        ["numeric: no artifact qlora-train.replay.json (missing)"]
+    );
+}
+
+/// Each mutation is a stack that trains wrongly: the engine runs the probe's steps with it, and its loss curve and
+/// trained adapters stand in for the probe's. Every one must turn the real run's pass into a numeric failure.
+#[test]
+fn the_training_oracle_catches_each_mutation() {
+    let checkpoint = checkpoint();
+    let run = real_replay();
+    let wrong_codebook: [f32; 16] = std::array::from_fn(|i| -1.0 + 2.0 * i as f32 / 15.0);
+    let mutations = [
+        (
+            "LoRA gradient zeroed",
+            Deviation {
+                gradient_factor: Some(0.0),
+                ..Deviation::default()
+            },
+        ),
+        (
+            "LoRA gradient scaled by 1e-4",
+            Deviation {
+                gradient_factor: Some(1e-4),
+                ..Deviation::default()
+            },
+        ),
+        (
+            "learning rate x10",
+            Deviation {
+                lr_factor: Some(10.0),
+                ..Deviation::default()
+            },
+        ),
+        (
+            "learning rate x0.1",
+            Deviation {
+                lr_factor: Some(0.1),
+                ..Deviation::default()
+            },
+        ),
+        (
+            "quantization skipped",
+            Deviation {
+                base: Some(BaseWeights::Dense),
+                ..Deviation::default()
+            },
+        ),
+        (
+            "uniform 4-bit codebook instead of NF4",
+            Deviation {
+                codebook: Some(wrong_codebook),
+                ..Deviation::default()
+            },
+        ),
+    ];
+    for (label, deviation) in mutations {
+        let mutated = mlp_replay::replay(&checkpoint, &run, deviation).unwrap();
+        let broken = Replay {
+            loss: mutated.loss,
+            trained: mutated.trained,
+            ..run.clone()
+        };
+        let checks = checks(&checkpoint, Some(&broken));
+        let failed: Vec<String> = checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| format!("{} = {:.3e}", c.signature(), c.value))
+            .collect();
+        eprintln!("{label}: {failed:?}");
+        assert!(
+            !failed.is_empty() && failed.iter().all(|s| s.starts_with("numeric: ")),
+            "{label}: {checks:?}"
+        );
+    }
+}
+
+#[test]
+fn the_builtin_row_has_the_base_models_initial_loss() {
+    let checkpoint = checkpoint();
+    let run = real_replay();
+    let metrics = reference::reference_metrics(&checkpoint).unwrap();
+    let initial = metrics["qlora-train"]["initial_loss"].as_f64().unwrap();
+    // B is zero before the first step: the replay's first loss is the base model's, whatever A is.
+    let replayed = mlp_replay::replay(&checkpoint, &run, Deviation::default()).unwrap();
+    assert_eq!(initial, replayed.loss[0]);
+    let probe = run.loss[0];
+    assert!(
+        (probe - initial).abs() / initial <= mlp_replay::INITIAL_LOSS_RELATIVE_TOLERANCE,
+        "probe {probe}, engine {initial}"
+    );
+}
