@@ -19,10 +19,14 @@ cargo build --release --quiet
 qcompat="$PWD/target/release/qcompat"
 
 # measure LABEL CMD...: appends "seconds rss_kib" of one run to $work/LABEL.runs; stdout and stderr go to
-# $work/LABEL.log (kept: a side that fails shows why).
+# $work/LABEL.log (kept: a side that fails shows why). Every side starts alike: no output file of an earlier run to
+# delete (writing a new file is the work measured, freeing an old one is not) and no dirty pages of an earlier side
+# still being written back by the kernel's threads on the same two cores.
 measure() {
   local label=$1
   shift
+  rm -f "$work/qcompat-nf4.safetensors" "$work/bnb-nf4.safetensors" "$work/floor.bin"
+  sync
   local start end
   start=$(date +%s.%N)
   /usr/bin/time -v -o "$work/$label.time" "$@" >> "$work/$label.log" 2>&1

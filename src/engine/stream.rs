@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 use std::fs::File;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::path::Path;
 use std::sync::mpsc::{SyncSender, sync_channel};
 
@@ -259,13 +259,58 @@ impl<'a> Output<'a> {
     }
 }
 
+/// Where the output goes: a temporary file beside the path, renamed over it once complete, so an error or a crash
+/// never leaves half a checkpoint there (nor removes the one that was); or the path itself when it is not a regular
+/// file (`/dev/null`).
+enum Destination {
+    Temporary(tempfile::NamedTempFile),
+    Direct(File),
+}
+
+impl Destination {
+    fn open(path: &Path) -> Result<Self, EngineError> {
+        if path.metadata().is_ok_and(|m| !m.is_file()) {
+            return Ok(Self::Direct(
+                File::create(path).map_err(EngineError::io(path))?,
+            ));
+        }
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        // The usual mode for a new file under the user's umask (a temporary file alone would be 0600).
+        let file = tempfile::Builder::new()
+            .prefix(".qcompat-quantize-")
+            .permissions(std::fs::Permissions::from_mode(0o666))
+            .tempfile_in(dir)
+            .map_err(EngineError::io(dir))?;
+        Ok(Self::Temporary(file))
+    }
+
+    fn file(&self) -> &File {
+        match self {
+            Self::Temporary(file) => file.as_file(),
+            Self::Direct(file) => file,
+        }
+    }
+
+    fn finish(self, path: &Path) -> Result<(), EngineError> {
+        if let Self::Temporary(file) = self {
+            file.persist(path)
+                .map_err(|e| EngineError::io(path)(e.error))?;
+        }
+        Ok(())
+    }
+}
+
 /// Runs `produce` with an [`Output`] whose writes land in `path`; the writer's I/O error wins over a send failure.
 fn write_all<'a, T>(
     path: &Path,
     produce: impl FnOnce(&Output<'a>) -> Result<T, EngineError>,
 ) -> Result<T, EngineError> {
-    let file = File::create(path).map_err(EngineError::io(path))?;
-    std::thread::scope(|scope| {
+    let destination = Destination::open(path)?;
+    let file = destination.file();
+    let produced = std::thread::scope(|scope| {
         let (jobs, queue) = sync_channel::<(Cow<'a, [u8]>, u64)>(16);
         let writer = scope.spawn(move || {
             queue
@@ -276,7 +321,9 @@ fn write_all<'a, T>(
         let written = writer.join().expect("the writer thread does not panic");
         written.map_err(EngineError::io(path))?;
         produced
-    })
+    })?;
+    destination.finish(path)?;
+    Ok(produced)
 }
 
 /// Quantizes every 2-D floating-point `…weight` tensor of the safetensors file `input` (except `skip`) into the
@@ -474,6 +521,36 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_failure_midway_leaves_the_previous_output_and_no_partial_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let cpu = Device::Cpu;
+        let mut values = vec![0.5f32; 64 * 4];
+        values[200] = f32::NAN;
+        let tensors = HashMap::from([
+            (
+                "a.weight".to_string(),
+                Tensor::ones((64, 4), DType::F32, &cpu).unwrap(),
+            ),
+            (
+                "b.weight".to_string(),
+                Tensor::from_vec(values, (64, 4), &cpu).unwrap(),
+            ),
+        ]);
+        let input = dir.path().join("nan.safetensors");
+        candle_core::safetensors::save(&tensors, &input).unwrap();
+        let output = dir.path().join("out.safetensors");
+        std::fs::write(&output, b"the previous output").unwrap();
+        let error = quantize_file(&input, &output, 64, false, &[]).unwrap_err();
+        assert!(matches!(error, EngineError::NonFinite { .. }), "{error}");
+        assert_eq!(std::fs::read(&output).unwrap(), b"the previous output");
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left.len(), 2, "no temporary file is left behind: {left:?}");
     }
 
     #[test]
