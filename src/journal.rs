@@ -47,8 +47,9 @@ impl Journal {
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
         // A fresh run starts the journal empty, unless another run of this selection holds it (the lock lives as
-        // long as the journal): emptying it then would lose that run's finished cells, so both append instead.
-        let alone = fs4::fs_std::FileExt::try_lock_exclusive(&file).unwrap_or(false);
+        // long as the journal): emptying it then would lose that run's finished cells, so both append instead. A
+        // filesystem without locks cannot tell; it keeps the old behaviour.
+        let alone = fs4::fs_std::FileExt::try_lock_exclusive(&file).unwrap_or(true);
         if !resume && alone {
             file.set_len(0).map_err(|e| Error::io(&path, e))?;
         }
