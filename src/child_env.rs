@@ -6,6 +6,7 @@
 //! credentials), which the code under test never sees.
 
 use std::ffi::{OsStr, OsString};
+use std::path::Path;
 
 /// Exact names every child may see (thread counts too: CI sets them to fit the runner's cores).
 const NAMES: [&str; 20] = [
@@ -65,6 +66,40 @@ impl ChildEnv {
     }
 
     /// What uv sees: the probe's share and uv's own settings.
+    /// A probe's environment in the cell's virtual environment, the interpreter `python`'s: the allow-listed
+    /// variables as if that environment were activated (its `bin` first on PATH, VIRTUAL_ENV set), as a user's shell,
+    /// tox or `uv run` would have them. Code under test that shells out then finds the cell's own tools, not this
+    /// machine's: bitsandbytes 0.49 runs `pip list` at import, and reached this machine's (pyenv) pip, listing the
+    /// wrong packages and spending ~5 s of every probe process waiting for it.
+    pub fn for_probe_in(&self, python: &Path) -> Vec<(OsString, OsString)> {
+        let mut vars: Vec<(OsString, OsString)> = self
+            .for_probe()
+            .filter(|(name, _)| *name != "PATH")
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .collect();
+        let Some(bin) = python.parent().filter(|b| !b.as_os_str().is_empty()) else {
+            vars.extend(self.var("PATH"));
+            return vars;
+        };
+        let mut path = bin.as_os_str().to_owned();
+        if let Some((_, host)) = self.var("PATH") {
+            path.push(":");
+            path.push(host);
+        }
+        vars.push(("PATH".into(), path));
+        if let Some(root) = bin.parent() {
+            vars.push(("VIRTUAL_ENV".into(), root.as_os_str().to_owned()));
+        }
+        // A uv environment has no pip of its own, so that `pip list` still finds this machine's pip further down
+        // PATH, which would ask the index for a newer pip first.
+        vars.push(("PIP_DISABLE_PIP_VERSION_CHECK".into(), "1".into()));
+        vars
+    }
+
+    fn var(&self, name: &str) -> Option<(OsString, OsString)> {
+        self.vars.iter().find(|(n, _)| n == name).cloned()
+    }
+
     pub fn for_uv(&self) -> impl Iterator<Item = (&OsStr, &OsStr)> {
         self.vars
             .iter()
@@ -126,5 +161,23 @@ mod tests {
             Some(OsStr::new("UV_DEFAULT_INDEX"))
         );
         assert_eq!(uv.len(), probe.len() + 1);
+    }
+
+    #[test]
+    fn a_probe_runs_as_if_its_environment_were_activated() {
+        let env = names([("PATH", "/usr/bin:/bin"), ("HOME", "/h")].into_iter());
+        let vars = env.for_probe_in(Path::new("/cache/envs/abc/bin/python"));
+        let get = |name: &str| {
+            vars.iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.to_str().unwrap().to_string())
+        };
+        assert_eq!(
+            get("PATH").as_deref(),
+            Some("/cache/envs/abc/bin:/usr/bin:/bin")
+        );
+        assert_eq!(get("VIRTUAL_ENV").as_deref(), Some("/cache/envs/abc"));
+        assert_eq!(get("HOME").as_deref(), Some("/h"));
+        assert_eq!(vars.iter().filter(|(n, _)| n == "PATH").count(), 1);
     }
 }

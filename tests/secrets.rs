@@ -72,6 +72,20 @@ fn neither_uv_nor_a_probe_receives_ci_secrets_and_index_credentials_stay_off_com
         probe_env.keys().collect::<Vec<_>>()
     );
     assert!(probe_env.contains_key("PATH") && probe_env.contains_key("QCOMPAT_RESULT"));
+    // The probe runs as in its activated environment: its own `bin` first on PATH (bitsandbytes shells out to pip).
+    let venv = probe_env["VIRTUAL_ENV"].as_str().unwrap();
+    assert!(
+        venv.starts_with(&*scratch.cache().join("envs").to_string_lossy()),
+        "{venv}"
+    );
+    assert!(
+        probe_env["PATH"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{venv}/bin:")),
+        "{}",
+        probe_env["PATH"]
+    );
 
     let uv_envs = dumps(&scratch, "uv-env.");
     assert!(uv_envs.len() >= 3, "venv, install and freeze ran");

@@ -307,3 +307,16 @@ fn a_failure_only_the_quantized_path_shows_is_reported_as_specific_to_quantizati
         "{html}"
     );
 }
+
+/// A cell is done when its probe process is: nothing in qcompat keeps the log pipe open behind it. (The spawning
+/// command used to hold the pipe's write ends, so every cell waited out the 5 s drain limit after its probe exited:
+/// half of a warm lightning cell's time.)
+#[test]
+fn a_cell_ends_when_its_probe_process_does() {
+    let scratch = Scratch::new();
+    scratch.write("toy.toml", TOY);
+    let (report, output) = json(&scratch, "toy.toml", &["--filter", "toyquant=1.0"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let process_s = report["cells"][0]["process_s"].as_f64().unwrap();
+    assert!(process_s < 4.0, "the toy probe process took {process_s} s");
+}

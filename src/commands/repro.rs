@@ -61,7 +61,7 @@ pub fn run(args: ReproArgs, settings: HarnessSettings) -> Result<ExitStatus> {
     // The same allow-listed environment as `run`'s probes: what reproduces there reproduces here.
     probe
         .env_clear()
-        .envs(settings.child_env.for_probe())
+        .envs(settings.child_env.for_probe_in(&python))
         .arg(probes_dir.scripts.join(RUNNER))
         .args(&plan.probes)
         .env("QCOMPAT_RESULT", &results)

@@ -81,7 +81,7 @@ async fn run_process(job: &ProbeJob<'_>, probes: &[String]) -> Result<Vec<(Strin
         .arg(job.scripts.join(RUNNER))
         .args(probes)
         .env_clear()
-        .envs(job.env.for_probe())
+        .envs(job.env.for_probe_in(job.python))
         .env("QCOMPAT_RESULT", &result_path)
         .env("QCOMPAT_FIXTURES", job.fixtures)
         .env("QCOMPAT_ARTIFACTS", job.artifacts)
@@ -98,6 +98,9 @@ async fn run_process(job: &ProbeJob<'_>, probes: &[String]) -> Result<Vec<(Strin
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| Error::infra_caused(format!("starting {}", job.python.display()), e))?;
+    // The command keeps its copies of the log pipe's write ends for as long as it lives: dropped now, the pipe ends
+    // when the probe's processes are gone, instead of the drain below waiting out its whole limit every time.
+    drop(command);
     // Killed (the whole tree) when this scope ends, however it ends: settled, timed out, or dropped mid-way
     // because the run was interrupted or another cell failed.
     let group = child.id().map(Group::adopt);
