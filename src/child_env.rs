@@ -65,12 +65,9 @@ impl ChildEnv {
             .map(|(name, value)| (name.as_os_str(), value.as_os_str()))
     }
 
-    /// What uv sees: the probe's share and uv's own settings.
     /// A probe's environment in the cell's virtual environment, the interpreter `python`'s: the allow-listed
     /// variables as if that environment were activated (its `bin` first on PATH, VIRTUAL_ENV set), as a user's shell,
-    /// tox or `uv run` would have them. Code under test that shells out then finds the cell's own tools, not this
-    /// machine's: bitsandbytes 0.49 runs `pip list` at import, and reached this machine's (pyenv) pip, listing the
-    /// wrong packages and spending ~5 s of every probe process waiting for it.
+    /// tox or `uv run` would have them, so code under test that shells out finds the cell's own tools first.
     pub fn for_probe_in(&self, python: &Path) -> Vec<(OsString, OsString)> {
         let mut vars: Vec<(OsString, OsString)> = self
             .for_probe()
@@ -90,8 +87,8 @@ impl ChildEnv {
         if let Some(root) = bin.parent() {
             vars.push(("VIRTUAL_ENV".into(), root.as_os_str().to_owned()));
         }
-        // A uv environment has no pip of its own, so that `pip list` still finds this machine's pip further down
-        // PATH, which would ask the index for a newer pip first.
+        // bitsandbytes 0.49 runs `pip list` at import. A uv environment has no pip of its own, so that reaches this
+        // machine's pip further down PATH (under tox too), which would first ask the index for a newer pip.
         vars.push(("PIP_DISABLE_PIP_VERSION_CHECK".into(), "1".into()));
         vars
     }
@@ -100,6 +97,7 @@ impl ChildEnv {
         self.vars.iter().find(|(n, _)| n == name).cloned()
     }
 
+    /// What uv sees: the probe's share and uv's own settings.
     pub fn for_uv(&self) -> impl Iterator<Item = (&OsStr, &OsStr)> {
         self.vars
             .iter()
