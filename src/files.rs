@@ -6,20 +6,28 @@ use std::path::Path;
 use crate::error::{Error, Result};
 
 /// Writes through a temporary file and a rename, so a reader never sees half a file, and a crash leaves the old one.
-/// The file gets the usual mode for a new file under the user's umask (a temporary file alone would be 0600).
 pub fn write_atomically(path: &Path, text: &str) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = folder_of(path);
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let mut file = tempfile::Builder::new()
-        .permissions(std::fs::Permissions::from_mode(0o666))
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, e))?;
+    let mut file = temporary_beside(path).map_err(|e| Error::io(dir, e))?;
     std::io::Write::write_all(&mut file, text.as_bytes()).map_err(|e| Error::io(path, e))?;
     file.persist(path).map_err(|e| Error::io(path, e.error))?;
     Ok(())
+}
+
+/// A new temporary file in `path`'s folder, to be persisted over `path` once complete. It gets the usual mode for a
+/// new file under the user's umask (a temporary file alone would be 0600).
+pub fn temporary_beside(path: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    tempfile::Builder::new()
+        .prefix(".qcompat-")
+        .permissions(std::fs::Permissions::from_mode(0o666))
+        .tempfile_in(folder_of(path))
+}
+
+fn folder_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 #[cfg(test)]

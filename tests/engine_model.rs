@@ -181,52 +181,7 @@ fn litgpt_qlora_metrics_compare_with_the_engine() {
 #[test]
 fn the_training_oracle_catches_each_mutation() {
     let run = real_replay();
-    let wrong_codebook: [f32; 16] = std::array::from_fn(|i| -1.0 + 2.0 * i as f32 / 15.0);
-    let mutations = [
-        (
-            "LoRA gradient zeroed",
-            Deviation {
-                gradient_factor: Some(0.0),
-                ..Deviation::default()
-            },
-        ),
-        (
-            "LoRA gradient scaled by 1e-4",
-            Deviation {
-                gradient_factor: Some(1e-4),
-                ..Deviation::default()
-            },
-        ),
-        (
-            "learning rate x10",
-            Deviation {
-                lr_factor: Some(10.0),
-                ..Deviation::default()
-            },
-        ),
-        (
-            "learning rate x0.1",
-            Deviation {
-                lr_factor: Some(0.1),
-                ..Deviation::default()
-            },
-        ),
-        (
-            "quantization skipped",
-            Deviation {
-                base: Some(BaseWeights::Dense),
-                ..Deviation::default()
-            },
-        ),
-        (
-            "uniform 4-bit codebook instead of NF4",
-            Deviation {
-                codebook: Some(wrong_codebook),
-                ..Deviation::default()
-            },
-        ),
-    ];
-    for (label, deviation) in mutations {
+    for (label, deviation) in Deviation::mutations() {
         let mutated = replay::replay(&checkpoint(), &run, deviation).unwrap();
         let broken = Replay {
             loss: mutated.loss,
@@ -287,16 +242,6 @@ fn greedy_decode_agrees_with_litgpt_generate() {
         .collect();
     assert_eq!(json!(ours), real["tokens"], "all 8 tokens, no tie forgiven");
     // A stack that decodes something else: the first token replaced by the engine's least likely one.
-    let model = checkpoint()
-        .model(
-            BaseWeights::Nf4 {
-                blocksize: 64,
-                double_quant: false,
-            },
-            None,
-        )
-        .unwrap();
-    let prompt: Vec<u32> = serde_json::from_value(real["prompt"].clone()).unwrap();
     let steps = qcompat::engine::generate::greedy(&model, &prompt, 1).unwrap();
     let worst = steps[0]
         .1

@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 
 use qcompat::engine::mlp_replay;
-use qcompat::engine::model::BaseWeights;
 use qcompat::engine::reference::{self, NumericCheck};
 use qcompat::engine::replay::{Deviation, Replay};
 use qcompat::engine::train::CheckpointDir;
@@ -63,52 +62,7 @@ fn a_missing_replay_is_a_failing_check() {
 fn the_training_oracle_catches_each_mutation() {
     let checkpoint = checkpoint();
     let run = real_replay();
-    let wrong_codebook: [f32; 16] = std::array::from_fn(|i| -1.0 + 2.0 * i as f32 / 15.0);
-    let mutations = [
-        (
-            "LoRA gradient zeroed",
-            Deviation {
-                gradient_factor: Some(0.0),
-                ..Deviation::default()
-            },
-        ),
-        (
-            "LoRA gradient scaled by 1e-4",
-            Deviation {
-                gradient_factor: Some(1e-4),
-                ..Deviation::default()
-            },
-        ),
-        (
-            "learning rate x10",
-            Deviation {
-                lr_factor: Some(10.0),
-                ..Deviation::default()
-            },
-        ),
-        (
-            "learning rate x0.1",
-            Deviation {
-                lr_factor: Some(0.1),
-                ..Deviation::default()
-            },
-        ),
-        (
-            "quantization skipped",
-            Deviation {
-                base: Some(BaseWeights::Dense),
-                ..Deviation::default()
-            },
-        ),
-        (
-            "uniform 4-bit codebook instead of NF4",
-            Deviation {
-                codebook: Some(wrong_codebook),
-                ..Deviation::default()
-            },
-        ),
-    ];
-    for (label, deviation) in mutations {
+    for (label, deviation) in Deviation::mutations() {
         let mutated = mlp_replay::replay(&checkpoint, &run, deviation).unwrap();
         let broken = Replay {
             loss: mutated.loss,

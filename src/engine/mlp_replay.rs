@@ -24,9 +24,7 @@ use super::linear4bit::FrozenLinear;
 use super::lora::LoraAdapter;
 use super::model::Gpt;
 use super::reference::relative_diff;
-use super::replay::{
-    Deviation, Replay, Replayed, deviated_model, loss_difference, matrix, rows, update_difference,
-};
+use super::replay::{Deviation, Replay, Replayed, check_training, deviated_model, matrix, rows};
 use super::train::CheckpointDir;
 
 pub const REPLAY_FILE: &str = "qlora-train.replay.json";
@@ -178,14 +176,11 @@ pub fn compare(checkpoint: &CheckpointDir, output: &mut ProbeOutput) -> Result<(
         initial,
         INITIAL_LOSS_RELATIVE_TOLERANCE,
     );
-    output.check(
-        "training_loss_max_rel_diff",
-        loss_difference(&run.loss, &engine.loss),
+    check_training(
+        output,
+        &run,
+        &engine,
         LOSS_RELATIVE_TOLERANCE,
-    );
-    output.check(
-        "lora_update_rel_diff",
-        update_difference(&run, &run.trained, &engine),
         UPDATE_RELATIVE_TOLERANCE,
     );
     Ok(())

@@ -84,6 +84,59 @@ pub struct Deviation {
     pub codebook: Option<[f32; 16]>,
 }
 
+impl Deviation {
+    /// The broken stacks the mutation tests replay (each must turn a real run's pass into a numeric failure): the
+    /// LoRA gradient zeroed or scaled by 1e-4, the learning rate x10 or x0.1, quantization skipped, and a uniform
+    /// 4-bit codebook instead of NF4.
+    pub fn mutations() -> [(&'static str, Deviation); 6] {
+        let uniform: [f32; 16] = std::array::from_fn(|i| -1.0 + 2.0 * i as f32 / 15.0);
+        [
+            (
+                "LoRA gradient zeroed",
+                Deviation {
+                    gradient_factor: Some(0.0),
+                    ..Deviation::default()
+                },
+            ),
+            (
+                "LoRA gradient scaled by 1e-4",
+                Deviation {
+                    gradient_factor: Some(1e-4),
+                    ..Deviation::default()
+                },
+            ),
+            (
+                "learning rate x10",
+                Deviation {
+                    lr_factor: Some(10.0),
+                    ..Deviation::default()
+                },
+            ),
+            (
+                "learning rate x0.1",
+                Deviation {
+                    lr_factor: Some(0.1),
+                    ..Deviation::default()
+                },
+            ),
+            (
+                "quantization skipped",
+                Deviation {
+                    base: Some(BaseWeights::Dense),
+                    ..Deviation::default()
+                },
+            ),
+            (
+                "uniform 4-bit codebook instead of NF4",
+                Deviation {
+                    codebook: Some(uniform),
+                    ..Deviation::default()
+                },
+            ),
+        ]
+    }
+}
+
 pub(super) fn matrix(rows: &[Vec<f32>]) -> Result<Tensor, EngineError> {
     let cols = rows.first().map_or(0, Vec::len);
     let flat: Vec<f32> = rows.iter().flatten().copied().collect();
@@ -259,15 +312,32 @@ pub fn compare(checkpoint: &CheckpointDir, output: &mut ProbeOutput) -> Result<(
         return Ok(());
     };
     let engine = replay(checkpoint, &run, Deviation::default())?;
-    output.check(
-        "training_loss_max_rel_diff",
-        loss_difference(&run.loss, &engine.loss),
+    check_training(
+        output,
+        &run,
+        &engine,
         LOSS_RELATIVE_TOLERANCE,
-    );
-    output.check(
-        "lora_update_rel_diff",
-        update_difference(&run, &run.trained, &engine),
         UPDATE_RELATIVE_TOLERANCE,
     );
     Ok(())
+}
+
+/// The two checks of a replayed training run: the loss at every step, and the LoRA update, within the tolerances.
+pub(super) fn check_training(
+    output: &mut ProbeOutput,
+    run: &Replay,
+    engine: &Replayed,
+    loss_tolerance: f64,
+    update_tolerance: f64,
+) {
+    output.check(
+        "training_loss_max_rel_diff",
+        loss_difference(&run.loss, &engine.loss),
+        loss_tolerance,
+    );
+    output.check(
+        "lora_update_rel_diff",
+        update_difference(run, &run.trained, engine),
+        update_tolerance,
+    );
 }

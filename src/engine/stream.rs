@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 use std::fs::File;
-use std::os::unix::fs::{FileExt, PermissionsExt};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::mpsc::{SyncSender, sync_channel};
 
@@ -274,16 +274,7 @@ impl Destination {
                 File::create(path).map_err(EngineError::io(path))?,
             ));
         }
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        // The usual mode for a new file under the user's umask (a temporary file alone would be 0600).
-        let file = tempfile::Builder::new()
-            .prefix(".qcompat-quantize-")
-            .permissions(std::fs::Permissions::from_mode(0o666))
-            .tempfile_in(dir)
-            .map_err(EngineError::io(dir))?;
+        let file = crate::files::temporary_beside(path).map_err(EngineError::io(path))?;
         Ok(Self::Temporary(file))
     }
 
