@@ -178,6 +178,7 @@ impl Harness {
             let count = cells.len();
             let mut running = JoinSet::new();
             let mut results: Vec<Option<CellResult>> = vec![None; count];
+            let interruption = supervisor.interruption();
             // Cells start in the order given (a task pool would start them in whatever order its tasks were first
             // polled); the first error ends the run at once, and dropping the set aborts the cells still running.
             for (i, cell) in cells.into_iter().enumerate() {
@@ -185,10 +186,12 @@ impl Harness {
                     settle(&mut running, &mut results).await?;
                 }
                 let (harness, observer) = (Arc::clone(self), Arc::clone(observer));
-                let probes = probes.to_vec();
+                let (probes, interruption) = (probes.to_vec(), interruption.clone());
                 running.spawn(async move {
                     observer.started(&cell);
                     let result = harness.run_cell(&cell, &probes).await?;
+                    // A cell whose probe the interrupt killed is not finished: never record it.
+                    interruption.check()?;
                     observer.finished(&result);
                     Ok::<_, Error>((i, result))
                 });

@@ -96,13 +96,22 @@ impl Supervisor {
         let signals = runtime.block_on(async { listen() });
         runtime.spawn(async move {
             let name = interrupted(signals).await;
-            kill_all();
+            // Told before the kill: whatever a killed child's death produces after this is seen as interrupted
+            // work (see `interruption`), never as a result.
             let _ = tell.send(Some(name));
+            kill_all();
         });
         Ok(Self {
             runtime: Some(runtime),
             signalled,
         })
+    }
+
+    /// The signal that interrupted this run, if one arrived: a result produced after it may come from a child the
+    /// interrupt killed, so work checks this before recording anything (a journal must not keep a cell that died
+    /// of Ctrl-C as a crash).
+    pub fn interruption(&self) -> Interruption {
+        Interruption(self.signalled.clone())
     }
 
     /// Runs `work` to completion, or until Ctrl-C or SIGTERM (then every child group is killed at once and the
@@ -123,6 +132,20 @@ impl Supervisor {
                 result = work => result,
             }
         })
+    }
+}
+
+/// A handle on the supervisor's interrupt, for work running on its runtime.
+#[derive(Clone)]
+pub struct Interruption(tokio::sync::watch::Receiver<Option<&'static str>>);
+
+impl Interruption {
+    /// `Err(Error::Interrupted)` once Ctrl-C or SIGTERM arrived.
+    pub fn check(&self) -> Result<()> {
+        match *self.0.borrow() {
+            Some(name) => Err(Error::Interrupted(name)),
+            None => Ok(()),
+        }
     }
 }
 
