@@ -85,6 +85,9 @@ pub struct RunArgs {
     pub verbose: bool,
     #[command(flatten)]
     pub snapshot: SnapshotArgs,
+    /// Run every probe in a fresh interpreter, never forked from a shared preloaded one.
+    #[arg(long)]
+    pub isolate: bool,
     #[command(flatten)]
     pub env: EnvArgs,
 }
@@ -190,6 +193,9 @@ pub struct MonitorArgs {
     /// Cells and bisection probes run at once (default: the number of cores).
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// Run every probe in a fresh interpreter, never forked from a shared preloaded one.
+    #[arg(long)]
+    pub isolate: bool,
     #[command(flatten)]
     pub env: EnvArgs,
 }
@@ -238,6 +244,9 @@ pub struct BisectArgs {
     /// Write the report here instead of standard output.
     #[arg(long)]
     pub output: Option<PathBuf>,
+    /// Run every probe in a fresh interpreter, never forked from a shared preloaded one.
+    #[arg(long)]
+    pub isolate: bool,
     #[command(flatten)]
     pub env: EnvArgs,
 }

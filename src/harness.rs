@@ -21,6 +21,7 @@ use crate::index::IndexSettings;
 use crate::matrix::{Cell, Known, Matrix};
 use crate::outcome::{self, Outcome, Verdict};
 use crate::probe::catalog::{self, Materialized};
+use crate::probe::preload::Preloader;
 use crate::probe::runner::{CellRun, ProbeJob, ProbeRun, run_probes};
 use crate::results::{CellResult, EnvInfo, ProbeResult, Reference};
 use crate::supervisor::Supervisor;
@@ -39,6 +40,8 @@ pub struct HarnessSettings {
     pub device: String,
     /// The allow-listed environment uv and the probes get (never qcompat's own: CI secrets stay here).
     pub child_env: ChildEnv,
+    /// Fork probe processes from shared preloaded interpreters where cells allow (false: `--isolate`).
+    pub preload: bool,
 }
 
 /// The machine's side of a cell: where environments are cached, and what builds them.
@@ -66,6 +69,8 @@ pub struct Harness {
     /// The fixture checkpoint as the built-in engine reads it, loaded once when the matrix runs a probe the engine
     /// implements; every passing cell is checked against it.
     reference: Option<Arc<CheckpointDir>>,
+    /// Shared preloaded interpreters to fork probe processes from; `None` (`--isolate`) runs every probe fresh.
+    preloader: Option<Preloader>,
 }
 
 impl Harness {
@@ -93,6 +98,17 @@ impl Harness {
         } else {
             None
         };
+        let preloader = Preloader::new(
+            if settings.preload {
+                &matrix.preload
+            } else {
+                &[]
+            },
+            &probes_dir.scripts,
+            matrix.timeout,
+            runs_dir.join("preload.log"),
+            uv.env.clone(),
+        );
         let mut index = settings.index;
         if let Some(as_of) = &mut index.as_of {
             as_of.exempt = crate::matrix::explicit_axes(matrix);
@@ -113,6 +129,7 @@ impl Harness {
             probes_dir,
             runs_dir,
             reference,
+            preloader,
         })
     }
 
@@ -179,9 +196,14 @@ impl Harness {
             let mut running = JoinSet::new();
             let mut results: Vec<Option<CellResult>> = vec![None; count];
             let interruption = supervisor.interruption();
+            let keys: Vec<_> = cells.iter().map(Cell::key).collect();
+            let company = match &self.preloader {
+                Some(preloader) => preloader.expect_company(&keys),
+                None => vec![false; count],
+            };
             // Cells start in the order given (a task pool would start them in whatever order its tasks were first
             // polled); the first error ends the run at once, and dropping the set aborts the cells still running.
-            for (i, cell) in cells.into_iter().enumerate() {
+            for (i, (cell, company)) in cells.into_iter().zip(company).enumerate() {
                 while running.len() >= jobs.max(1) {
                     settle(&mut running, &mut results).await?;
                 }
@@ -189,7 +211,7 @@ impl Harness {
                 let (probes, interruption) = (probes.to_vec(), interruption.clone());
                 running.spawn(async move {
                     observer.started(&cell);
-                    let result = harness.run_cell(&cell, &probes).await?;
+                    let result = harness.run_cell(&cell, &probes, company).await?;
                     // A cell whose probe the interrupt killed is not finished: never record it.
                     interruption.check()?;
                     observer.finished(&result);
@@ -203,7 +225,13 @@ impl Harness {
         })
     }
 
-    async fn run_cell(self: &Arc<Self>, cell: &Cell, probes: &[String]) -> Result<CellResult> {
+    /// `company`: another cell of this run probably shares the cell's preloadable packages (see [`Preloader`]).
+    async fn run_cell(
+        self: &Arc<Self>,
+        cell: &Cell,
+        probes: &[String],
+        company: bool,
+    ) -> Result<CellResult> {
         let spec = self.env_spec(cell);
         let harness = Arc::clone(self);
         let provisioned = tokio::task::spawn_blocking(move || {
@@ -256,6 +284,10 @@ impl Harness {
             timeout: self.policy.timeout,
             device: &self.device,
             env: &self.toolchain.uv.env,
+            base: match &self.preloader {
+                Some(preloader) => preloader.base_for(&env.python, company).await,
+                None => None,
+            },
         };
         let run = run_probes(&job).await?;
         let (results, import_s, probe_s) = self
@@ -289,7 +321,8 @@ impl Harness {
         let (mut import_s, mut probe_s) = (0.0, 0.0);
         let mut results = Vec::new();
         for name in probes {
-            let Some((_, probe_run)) = run.probes.iter().find(|(n, _)| n == name) else {
+            let Some((_, probe_run, interpreter)) = run.probes.iter().find(|(n, _, _)| n == name)
+            else {
                 continue;
             };
             let checks = self.reference_checks(name, probe_run, artifacts).await?;
@@ -301,7 +334,10 @@ impl Harness {
                 probe_s += rest;
             }
             let evidence = Evidence::of(probe_run, checks);
-            results.push(probe_result(name, verdict, evidence, Some(log)));
+            results.push(ProbeResult {
+                interpreter: Some(*interpreter),
+                ..probe_result(name, verdict, evidence, Some(log))
+            });
         }
         Ok((results, import_s, probe_s))
     }
@@ -448,6 +484,7 @@ fn probe_result(
         substitutions: evidence.substitutions,
         checks: evidence.checks,
         log: log.map(|l| l.display().to_string()),
+        interpreter: None,
     }
 }
 

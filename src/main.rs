@@ -27,7 +27,8 @@ fn main() -> ExitCode {
         cli::Command::Probes => commands::probes::run(),
         cli::Command::Completions { shell } => commands::completions::run(shell),
         cli::Command::Repro(args) => {
-            let harness = settings::harness_settings(&args.env);
+            // A reproduction runs as a user would: in a fresh interpreter.
+            let harness = settings::harness_settings(&args.env, false);
             commands::repro::run(args, harness)
         }
         cli::Command::Engine(args) => commands::engine::run(&args),

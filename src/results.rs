@@ -63,6 +63,9 @@ pub struct ProbeResult {
     /// The pin that fixes a known environment-recipe failure (`setuptools = "<70"`), from the signature.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// Fresh, or forked from a preloaded base; absent when no process ran (no environment) and in snapshots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interpreter: Option<crate::probe::preload::ProbeInterpreter>,
 }
 
 /// The `builtin` reference row: metrics per probe, computed by the engine on the fixture checkpoint.

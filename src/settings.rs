@@ -58,7 +58,7 @@ impl RunSettings {
             resume: args.resume,
             list: args.list,
             snapshot: snapshot_mode(args.snapshot),
-            harness: harness_settings(&args.env),
+            harness: harness_settings(&args.env, !args.isolate),
             step_summary: var("GITHUB_STEP_SUMMARY").map(PathBuf::from),
             detail: match (args.quiet, args.verbose) {
                 (true, _) => Detail::Quiet,
@@ -82,7 +82,7 @@ impl BisectSettings {
     pub fn resolve(args: BisectArgs) -> Self {
         Self {
             jobs: args.jobs.unwrap_or_else(default_jobs),
-            harness: harness_settings(&args.env),
+            harness: harness_settings(&args.env, !args.isolate),
             invocation: invocation(),
             args,
         }
@@ -102,7 +102,7 @@ impl MonitorSettings {
     pub fn resolve(args: MonitorArgs) -> Self {
         Self {
             jobs: args.jobs.unwrap_or_else(default_jobs),
-            harness: harness_settings(&args.env),
+            harness: harness_settings(&args.env, !args.isolate),
             invocation: invocation(),
             args,
         }
@@ -138,7 +138,8 @@ fn snapshot_mode(args: SnapshotArgs) -> Option<(Mode, Option<PathBuf>)> {
     Some((mode, args.snapshot))
 }
 
-pub fn harness_settings(args: &EnvArgs) -> HarnessSettings {
+/// `preload`: fork probe processes from shared preloaded interpreters where cells allow (off: `--isolate`).
+pub fn harness_settings(args: &EnvArgs, preload: bool) -> HarnessSettings {
     HarnessSettings {
         cache_root: args.cache_dir.clone().unwrap_or_else(default_cache_root),
         index: IndexSettings {
@@ -147,6 +148,7 @@ pub fn harness_settings(args: &EnvArgs) -> HarnessSettings {
         },
         device: var("QCOMPAT_DEVICE").unwrap_or_else(|| "auto".into()),
         child_env: ChildEnv::from_vars(std::env::vars_os()),
+        preload,
     }
 }
 

@@ -22,7 +22,11 @@ pub fn run(args: PlanArgs) -> Result<ExitStatus> {
         filters: args.filters.clone(),
         probes: args.probes.clone(),
     };
-    let mut plan = Plan::new(matrix, &selection, &harness_settings(&args.env).index)?;
+    let mut plan = Plan::new(
+        matrix,
+        &selection,
+        &harness_settings(&args.env, false).index,
+    )?;
     let needs_cuda = needs_cuda(&plan, args.snapshot.clone())?;
     plan.shards = shard::split(
         &needs_cuda,

@@ -7,9 +7,8 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::{PipeWriter, Read, Write};
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
@@ -24,15 +23,15 @@ pub struct Drain {
     done: tokio::sync::oneshot::Receiver<()>,
 }
 
-/// Opens `log` for appending and returns the child's stdout and stderr, both writing into it through the cap.
-pub fn open(log: &Path) -> Result<(Stdio, Stdio, Drain)> {
+/// Opens `log` for appending and returns the write end of the pipe into it (through the cap) for a child's stdout
+/// and stderr.
+pub fn open(log: &Path) -> Result<(PipeWriter, Drain)> {
     let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
         .map_err(|e| Error::io(log, e))?;
     let (reader, writer) = std::io::pipe().map_err(|e| Error::io(log, e))?;
-    let stderr = writer.try_clone().map_err(|e| Error::io(log, e))?;
     let (sender, done) = tokio::sync::oneshot::channel();
     let path = log.to_path_buf();
     std::thread::spawn(move || {
@@ -44,7 +43,7 @@ pub fn open(log: &Path) -> Result<(Stdio, Stdio, Drain)> {
         }
         sender.send(()).ok();
     });
-    Ok((writer.into(), stderr.into(), Drain { done }))
+    Ok((writer, Drain { done }))
 }
 
 impl Drain {

@@ -134,6 +134,10 @@ const SUPPORT: &[(&str, &str)] = &[
         "_finetune.py",
         include_str!("../../fixtures/probes/_finetune.py"),
     ),
+    (
+        super::preload::FORKSERVER,
+        include_str!("../../fixtures/probes/_forkserver.py"),
+    ),
 ];
 
 /// The fixture checkpoint shared by the probes and the built-in engine.

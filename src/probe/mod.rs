@@ -3,5 +3,6 @@
 
 pub mod capped_log;
 pub mod catalog;
+pub mod preload;
 pub mod protocol;
 pub mod runner;

@@ -4,15 +4,23 @@
 //! process group so that a timeout kills everything it started, grandchildren included. When a probe times out or
 //! the process dies, the probes that had not started run again in a fresh process: one hung probe costs its own
 //! result, never its neighbours'.
+//!
+//! A cell whose heavy packages a preloaded base holds byte-identical forks its probe process from that base
+//! ([`super::preload`]); the forked process is just as much its own process group, and everything below treats it
+//! alike.
 
+use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::process::Command;
 
 use super::capped_log;
 use super::catalog::RUNNER;
+use super::preload::{Base, Forked, ProbeInterpreter, SETUP_FAILED};
 use super::protocol::{Event, ProbeReport, parse_events};
 use crate::child_env::ChildEnv;
 use crate::error::{Error, Result};
@@ -35,6 +43,8 @@ pub struct ProbeJob<'a> {
     pub device: &'a str,
     /// The allow-listed environment: the code under test never sees qcompat's own (CI secrets).
     pub env: &'a ChildEnv,
+    /// The preloaded base to fork from; `None` runs a fresh interpreter.
+    pub base: Option<Arc<Base>>,
 }
 
 /// How one probe ended, as far as the process is concerned.
@@ -46,20 +56,25 @@ pub enum ProbeRun {
     Died(String),
 }
 
-/// Probe results in the order asked, plus the wall time of all processes together.
+/// Probe results in the order asked (each with the interpreter that ran it), plus the wall time of all processes.
 pub struct CellRun {
-    pub probes: Vec<(String, ProbeRun)>,
+    pub probes: Vec<(String, ProbeRun, ProbeInterpreter)>,
     pub process_s: f64,
 }
 
 pub async fn run_probes(job: &ProbeJob<'_>) -> Result<CellRun> {
-    let mut results: Vec<(String, ProbeRun)> = Vec::new();
+    let mut results = Vec::new();
     let mut remaining: Vec<String> = job.probes.to_vec();
+    let mut base = job.base.clone();
     let started = Instant::now();
     while !remaining.is_empty() {
-        let finished = run_process(job, &remaining).await?;
+        let Some((finished, interpreter)) = run_process(job, &remaining, base.as_deref()).await?
+        else {
+            base = None; // the fork could not become this cell's interpreter: fresh from now on
+            continue;
+        };
         let done: Vec<String> = finished.iter().map(|(name, _)| name.clone()).collect();
-        results.extend(finished);
+        results.extend(finished.into_iter().map(|(n, r)| (n, r, interpreter)));
         remaining.retain(|p| !done.contains(p));
     }
     Ok(CellRun {
@@ -68,29 +83,85 @@ pub async fn run_probes(job: &ProbeJob<'_>) -> Result<CellRun> {
     })
 }
 
-/// One Python process over `probes`; returns the probes it settled (at least one, so the caller progresses).
-async fn run_process(job: &ProbeJob<'_>, probes: &[String]) -> Result<Vec<(String, ProbeRun)>> {
+/// A probe process: started fresh, or forked from a base.
+enum Process {
+    Fresh(tokio::process::Child),
+    Forked(Forked),
+}
+
+impl Process {
+    fn interpreter(&self) -> ProbeInterpreter {
+        match self {
+            Process::Fresh(_) => ProbeInterpreter::Fresh,
+            Process::Forked(_) => ProbeInterpreter::Forked,
+        }
+    }
+
+    fn pid(&self) -> Option<u32> {
+        match self {
+            Process::Fresh(child) => child.id(),
+            Process::Forked(forked) => Some(forked.pid as u32),
+        }
+    }
+
+    /// The exit status; `None` when a forked process's base died first, so its status is lost.
+    async fn wait(&mut self) -> Result<Option<ExitStatus>> {
+        use std::os::unix::process::ExitStatusExt;
+        match self {
+            Process::Fresh(child) => child
+                .wait()
+                .await
+                .map(Some)
+                .map_err(|e| Error::infra_caused("waiting for a probe process", e)),
+            Process::Forked(forked) => Ok((&mut forked.exit).await.ok().map(ExitStatus::from_raw)),
+        }
+    }
+}
+
+/// The whole environment of a probe process in `job`'s cell.
+fn probe_env(job: &ProbeJob<'_>, result_path: &Path) -> Vec<(OsString, OsString)> {
+    let mut vars = job.env.for_probe_in(job.python);
+    // The first probe in an environment writes `.pyc` for what it imports; later runs load them (an import of
+    // torch + lightning + bitsandbytes: 16 s compiling, 6 s from bytecode). Measured against compiling everything
+    // at install (`uv --compile-bytecode`): same warm runs, ~17 s more CPU per new environment. The allow-listed
+    // environment never carries this machine's PYTHONDONTWRITEBYTECODE.
+    vars.extend(
+        [
+            ("QCOMPAT_RESULT", result_path.as_os_str()),
+            ("QCOMPAT_FIXTURES", job.fixtures.as_os_str()),
+            ("QCOMPAT_ARTIFACTS", job.artifacts.as_os_str()),
+            ("QCOMPAT_DEVICE", job.device.as_ref()),
+            ("PYTHONUNBUFFERED", "1".as_ref()),
+        ]
+        .map(|(name, value)| (name.into(), value.to_owned())),
+    );
+    vars
+}
+
+/// Starts one Python process over `probes` with its output going to `log`: forked from `base` when given (and it
+/// forks), else fresh.
+async fn start(
+    job: &ProbeJob<'_>,
+    probes: &[String],
+    base: Option<&Base>,
+    log: std::io::PipeWriter,
+) -> Result<Process> {
     let result_path = job.artifacts.join("results.jsonl");
     std::fs::write(&result_path, b"").map_err(|e| Error::io(&result_path, e))?;
-    let (log, log_err, drain) = capped_log::open(job.log)?;
-
+    let env = probe_env(job, &result_path);
+    let mut argv = vec![job.scripts.join(RUNNER).into_os_string()];
+    argv.extend(probes.iter().map(OsString::from));
+    if let Some(forked) = fork(base, job.python, &argv, &env, &log).await {
+        return Ok(Process::Forked(forked));
+    }
+    let log_err = log.try_clone().map_err(|e| Error::io(job.log, e))?;
     let mut command = Command::new(job.python);
     // SAFETY: the hook only calls prctl, which is async-signal-safe.
     unsafe { command.pre_exec(supervisor::die_with_parent) };
-    let mut child = command
-        .arg(job.scripts.join(RUNNER))
-        .args(probes)
+    let child = command
+        .args(&argv)
         .env_clear()
-        .envs(job.env.for_probe_in(job.python))
-        .env("QCOMPAT_RESULT", &result_path)
-        .env("QCOMPAT_FIXTURES", job.fixtures)
-        .env("QCOMPAT_ARTIFACTS", job.artifacts)
-        .env("QCOMPAT_DEVICE", job.device)
-        .env("PYTHONUNBUFFERED", "1")
-        // The first probe in an environment writes `.pyc` for what it imports; later runs load them (an import of
-        // torch + lightning + bitsandbytes: 16 s compiling, 6 s from bytecode). Measured against compiling
-        // everything at install (`uv --compile-bytecode`): same warm runs, ~17 s more CPU per new environment. The
-        // allow-listed environment never carries this machine's PYTHONDONTWRITEBYTECODE.
+        .envs(env)
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log_err)
@@ -98,12 +169,53 @@ async fn run_process(job: &ProbeJob<'_>, probes: &[String]) -> Result<Vec<(Strin
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| Error::infra_caused(format!("starting {}", job.python.display()), e))?;
-    // The command keeps its copies of the log pipe's write ends for as long as it lives: dropped now, the pipe ends
-    // when the probe's processes are gone, instead of the drain below waiting out its whole limit every time.
+    // Dropping the command closes its copies of the log pipe's write ends: the pipe then ends when the probe's
+    // processes are gone, instead of the drain waiting out its whole limit every time.
     drop(command);
+    Ok(Process::Fresh(child))
+}
+
+/// Asks `base` to fork the process; `None` (run it fresh) without a base, with text the base cannot take as JSON
+/// (non-UTF-8 paths or variables), or when it does not fork.
+async fn fork(
+    base: Option<&Base>,
+    python: &Path,
+    argv: &[OsString],
+    env: &[(OsString, OsString)],
+    log: &std::io::PipeWriter,
+) -> Option<Forked> {
+    use std::os::fd::AsRawFd;
+    let base = base?;
+    let text = |s: &OsString| s.to_str().map(str::to_string);
+    let argv: Vec<String> = argv.iter().map(text).collect::<Option<_>>()?;
+    let env: BTreeMap<String, String> = env
+        .iter()
+        .map(|(name, value)| Some((text(name)?, text(value)?)))
+        .collect::<Option<_>>()?;
+    // The base opens the log pipe through this process's fd table, so the fork writes where a fresh process would.
+    let log = PathBuf::from(format!(
+        "/proc/{}/fd/{}",
+        std::process::id(),
+        log.as_raw_fd()
+    ));
+    base.fork(python, &argv, &env, &log).await
+}
+
+/// One Python process over `probes`; returns the probes it settled (at least one, so the caller progresses) and
+/// the interpreter that ran them, or `None` when a forked process could not become the cell's interpreter or lost
+/// its base (the probes then rerun in a fresh process).
+async fn run_process(
+    job: &ProbeJob<'_>,
+    probes: &[String],
+    base: Option<&Base>,
+) -> Result<Option<(Vec<(String, ProbeRun)>, ProbeInterpreter)>> {
+    let result_path = job.artifacts.join("results.jsonl");
+    let (log, drain) = capped_log::open(job.log)?;
+    let mut child = start(job, probes, base, log).await?;
+    let interpreter = child.interpreter();
     // Killed (the whole tree) when this scope ends, however it ends: settled, timed out, or dropped mid-way
     // because the run was interrupted or another cell failed.
-    let group = child.id().map(Group::adopt);
+    let group = child.pid().map(Group::adopt);
 
     let mut settled: Vec<(String, ProbeRun)> = Vec::new();
     let mut running: Option<String> = None;
@@ -112,7 +224,7 @@ async fn run_process(job: &ProbeJob<'_>, probes: &[String]) -> Result<Vec<(Strin
     let mut seen = 0;
     let status = loop {
         let exited = tokio::select! {
-            status = child.wait() => Some(status.map_err(|e| Error::infra_caused("waiting for a probe process", e))?),
+            status = child.wait() => Some(status?),
             _ = tokio::time::sleep(POLL) => None,
         };
         let events = read_events(&result_path);
@@ -147,7 +259,10 @@ async fn run_process(job: &ProbeJob<'_>, probes: &[String]) -> Result<Vec<(Strin
             child.wait().await.ok();
             ProbeRun::TimedOut(job.timeout)
         }
-        Some(status) => {
+        // The base died under a forked process: its outcome is unknowable, so the probes rerun fresh.
+        Some(None) => return Ok(None),
+        Some(Some(status)) if seen == 0 && is_setup_failure(&child, &status) => return Ok(None),
+        Some(Some(status)) => {
             let how = died(&status).unwrap_or_else(|| "exited without reporting".into());
             ProbeRun::Died(match at {
                 Some(place) => format!("{how} during {place}"),
@@ -155,7 +270,14 @@ async fn run_process(job: &ProbeJob<'_>, probes: &[String]) -> Result<Vec<(Strin
             })
         }
     };
-    Ok(settled_or_blamed(settled, running, probes, ending))
+    Ok(Some((
+        settled_or_blamed(settled, running, probes, ending),
+        interpreter,
+    )))
+}
+
+fn is_setup_failure(child: &Process, status: &ExitStatus) -> bool {
+    matches!(child, Process::Forked(_)) && status.code() == Some(SETUP_FAILED)
 }
 
 /// Adds the probe that was running (or, if none had started, the first one asked) with `ending` — unless every

@@ -1,10 +1,12 @@
 //! The terminal table: one row per cell, one column per probe, then the signatures with the cells they hit, the
-//! known issues that may be fixed upstream, the substitutions and the reference row.
+//! known issues that may be fixed upstream, the substitutions, the runs forked from a preloaded interpreter and the
+//! reference row.
 
 use std::fmt::Write;
 
 use super::view::View;
 use crate::outcome::Outcome;
+use crate::probe::preload::ProbeInterpreter;
 use crate::results::Reference;
 
 const REFERENCE_LABEL: &str = "builtin reference";
@@ -26,6 +28,7 @@ pub fn render(view: &View<'_>, color: bool) -> String {
     write_contrasts(&mut out, view);
     write_fixed_upstream(&mut out, view);
     write_substitutions(&mut out, view);
+    write_forked(&mut out, view);
     if let Some(reference) = view.reference {
         write_reference(&mut out, reference);
     }
@@ -84,7 +87,12 @@ fn write_grid(out: &mut String, view: &View<'_>, color: bool) {
             } else {
                 "*"
             };
-            let text = format!("{}{swapped}{}", probe.outcome, view.mark(probe));
+            let forked = if probe.interpreter == Some(ProbeInterpreter::Forked) {
+                "^"
+            } else {
+                ""
+            };
+            let text = format!("{}{swapped}{forked}{}", probe.outcome, view.mark(probe));
             let _ = write!(
                 out,
                 "  {}",
@@ -158,6 +166,21 @@ fn write_substitutions(out: &mut String, view: &View<'_>) {
     out.push_str("\n* ran with substitutions on this machine:\n");
     for s in &view.substitutions {
         let _ = writeln!(out, "    {s}");
+    }
+}
+
+fn write_forked(out: &mut String, view: &View<'_>) {
+    let forked = view
+        .rows
+        .iter()
+        .flat_map(|r| r.probes.iter().flatten())
+        .filter(|p| p.interpreter == Some(ProbeInterpreter::Forked))
+        .count();
+    if forked > 0 {
+        let _ = writeln!(
+            out,
+            "\n^ {forked} probe run(s) forked from a shared preloaded interpreter (--isolate runs every probe fresh)"
+        );
     }
 }
 

@@ -222,6 +222,7 @@ impl SnapshotProbe {
             checks: Vec::new(),
             log: None,
             hint: self.signature.as_deref().and_then(crate::recipe::hint),
+            interpreter: None,
         }
     }
 }
