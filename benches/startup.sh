@@ -3,7 +3,10 @@
 # environments, side by side in one run (interleaved rounds, medians), on the six lightning cells of the issue
 # (checkpoint-load; bitsandbytes 0.49.2, torch 2.3.0, numpy<2, setuptools<70), 2 jobs on both sides.
 #   warm: environments built on both sides;  cold: new environments on both sides (uv's cache warm).
-# Prints each round and the medians, then qcompat ÷ tox-uv (issue 9's goal: warm ≤ 0.5).
+# qcompat runs twice warm: as is (probes fork from a shared preloaded interpreter where cells allow) and --isolate
+# (every probe in a fresh interpreter, as before preloading).
+# Prints each round and the medians, then qcompat ÷ tox-uv (issue 9's goal: warm ≤ 0.5), the per-cell import time and
+# the overhead ratio wall ÷ (probe process time ÷ jobs) of both qcompat sides.
 # Usage: benches/startup.sh [RUNS]     (needs the package index or a warm uv cache, and python3 with pip)
 set -euo pipefail
 # Both sides get bytecode the same way: written by the first run in an environment.
@@ -25,11 +28,11 @@ lightnings=(2.3.0.dev20240428 2.3.0.dev20240519 2.3.0.dev20240526 2.3.0 2.4.0.de
 filters=(--filter bitsandbytes=0.49.2 --probe checkpoint-load)
 for v in "${lightnings[@]}"; do filters+=(--filter "lightning=$v"); done
 
-qc() { # NAME CACHE: one timed `qcompat run` of the six cells
+qc() { # NAME CACHE [FLAG]: one timed `qcompat run` of the six cells
   local t0 t1
   t0=$(now)
   "$bin" run --matrix matrices/lightning.toml "${filters[@]}" --jobs 2 --cache-dir "$2" --format json \
-    --output "$work/$1.json" 2>>"$work/qcompat.log" || true
+    --output "$work/$1.json" ${3:-} 2>>"$work/qcompat.log" || true
   t1=$(now)
   echo -e "$1\t$(python3 -c "print($t1 - $t0)")" >>"$log"
 }
@@ -68,6 +71,7 @@ toxrun setup-tox-1 "$work/tox-warm"
 toxrun setup-tox-2 "$work/tox-warm"
 for i in $(seq "$runs"); do
   qc "warm-qcompat-$i" "$work/cache-warm"
+  qc "warm-isolate-$i" "$work/cache-warm" --isolate
   toxrun "warm-tox-$i" "$work/tox-warm"
   rm -rf "$work/cache-cold" "$work/tox-cold"
   qc "cold-qcompat-$i" "$work/cache-cold"
@@ -75,11 +79,20 @@ for i in $(seq "$runs"); do
   toxrun "cold-tox-$i" "$work/tox-cold"
 done
 cat "$log"
-python3 - "$log" <<'PY'
-import statistics, sys
+python3 - "$log" "$work" <<'PY'
+import json, statistics, sys
 rows = [line.split("\t") for line in open(sys.argv[1]) if line.strip()]
 median = lambda prefix: statistics.median(float(t) for n, t in rows if n.startswith(prefix))
-for case in ("warm", "cold"):
-    q, t = median(case + "-qcompat-"), median(case + "-tox-")
-    print("%s: qcompat %.1f s, tox-uv %.1f s, qcompat / tox-uv = %.3f" % (case, q, t, q / t))
+for side, case in (("qcompat", "warm"), ("isolate", "warm"), ("qcompat", "cold")):
+    q, t = median("%s-%s-" % (case, side)), median(case + "-tox-")
+    print("%s %s: %.1f s, tox-uv %.1f s, ratio %.3f" % (case, side, q, t, q / t))
+for side in ("qcompat", "isolate"):
+    runs = [(n, float(t)) for n, t in rows if n.startswith("warm-%s-" % side)]
+    imports, overheads = [], []
+    for name, wall in runs:
+        cells = json.load(open("%s/%s.json" % (sys.argv[2], name)))["cells"]
+        imports += [c["import_s"] for c in cells]
+        overheads.append(wall / (sum(c["process_s"] for c in cells) / 2))
+    print("warm %s: import per cell median %.2f s; overhead wall / (process time / jobs) median %.3f"
+          % (side, statistics.median(imports), statistics.median(overheads)))
 PY
