@@ -13,14 +13,17 @@ runs=${1:-3}
 base_rev=${BASE_REV:-52e7ba0}
 work=$(mktemp -d)
 cache=${BENCH_CACHE:-$work/cache}
+cargo build --release --quiet
+bin=$work/qcompat
+cp target/release/qcompat "$bin"
 git worktree add --quiet --detach "$work/base" "$base_rev"
 trap 'git worktree remove --force "$work/base"' EXIT
-# One target folder: the dependencies build once; the base binary is copied out before this checkout's is built.
+# One target folder, so the dependencies build once. Cargo does not link target/release/qcompat again for a checkout
+# it already built: both binaries are copied out, and this checkout's put back.
 (cd "$work/base" && CARGO_TARGET_DIR="$OLDPWD/target" cargo build --release --quiet)
 base_bin=$work/base-qcompat
 cp target/release/qcompat "$base_bin"
-cargo build --release --quiet
-bin=$PWD/target/release/qcompat
+cp "$bin" target/release/qcompat
 log=$work/rounds.tsv
 
 timed() { # NAME BINARY [FLAG]: one `run --check` of the lightning matrix
