@@ -98,12 +98,13 @@ impl Harness {
         } else {
             None
         };
+        let preload: &[String] = if settings.preload {
+            &matrix.preload
+        } else {
+            &[]
+        };
         let preloader = Preloader::new(
-            if settings.preload {
-                &matrix.preload
-            } else {
-                &[]
-            },
+            preload,
             &probes_dir.scripts,
             matrix.timeout,
             runs_dir.join("preload.log"),
@@ -196,11 +197,7 @@ impl Harness {
             let mut running = JoinSet::new();
             let mut results: Vec<Option<CellResult>> = vec![None; count];
             let interruption = supervisor.interruption();
-            let keys: Vec<_> = cells.iter().map(Cell::key).collect();
-            let company = match &self.preloader {
-                Some(preloader) => preloader.expect_company(&keys),
-                None => vec![false; count],
-            };
+            let company = self.expect_company(&cells);
             // Cells start in the order given (a task pool would start them in whatever order its tasks were first
             // polled); the first error ends the run at once, and dropping the set aborts the cells still running.
             for (i, (cell, company)) in cells.into_iter().zip(company).enumerate() {
@@ -225,7 +222,16 @@ impl Harness {
         })
     }
 
-    /// `company`: another cell of this run probably shares the cell's preloadable packages (see [`Preloader`]).
+    /// Per cell: whether another of `cells` probably shares its preloadable packages (see [`Preloader`]).
+    fn expect_company(&self, cells: &[Cell]) -> Vec<bool> {
+        let keys: Vec<_> = cells.iter().map(Cell::key).collect();
+        match &self.preloader {
+            Some(preloader) => preloader.expect_company(&keys),
+            None => vec![false; cells.len()],
+        }
+    }
+
+    /// `company`: another cell of this run probably shares the cell's preloadable packages.
     async fn run_cell(
         self: &Arc<Self>,
         cell: &Cell,
