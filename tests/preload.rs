@@ -229,3 +229,60 @@ fn a_forked_process_sees_only_its_own_cells_packages() {
         "{paths:?}"
     );
 }
+
+/// Pids of the base interpreters `qcompat` started (its children running `_forkserver.py`; a fork keeps that
+/// command line, but its parent is the base).
+fn bases_of(qcompat: u32) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            // pid (comm) state ppid …: the comm may hold spaces, so count from its closing parenthesis.
+            let ppid = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?;
+            (String::from_utf8_lossy(&cmdline).contains("_forkserver.py")
+                && ppid == qcompat.to_string())
+            .then(|| e.file_name().to_string_lossy().into_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn ctrl_c_during_a_forked_probe_leaves_neither_the_probe_nor_its_base() {
+    let scratch = Scratch::new();
+    scratch.write(
+        "heavy.toml",
+        &HEAVY.replace("timeout = \"3s\"", "timeout = \"60s\""),
+    );
+    // Two cells sharing toyheavy 1.0: both fork; 1.4 hangs with a grandchild.
+    let run = scratch
+        .run_command(&[
+            "run",
+            "--matrix",
+            "heavy.toml",
+            "--jobs",
+            "1",
+            "--filter",
+            "toyheavy=1.0",
+            "--filter",
+            "toyquant=1.0",
+            "--filter",
+            "toyquant=1.4",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid_file = scratch
+        .cache()
+        .join("runs/heavy/toyquant=1.4_toyheavy=1.0/artifacts/grandchild.pid");
+    let grandchild = common::wait_for(&pid_file, "the hanging release");
+    let bases = bases_of(run.id());
+    assert_eq!(bases.len(), 1, "one base serves both cells: {bases:?}");
+    // SAFETY: sends SIGINT to the qcompat process this test spawned.
+    unsafe { libc::kill(run.id() as i32, libc::SIGINT) };
+    let output = run.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    assert_gone(&grandchild);
+    assert_gone(&bases[0]);
+}
