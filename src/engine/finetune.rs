@@ -46,13 +46,7 @@ pub fn step0_loss(checkpoint: &CheckpointDir, step0: &Step0) -> Result<f64, Engi
         .map_err(|_| {
             invalid("masked (negative) targets: the probe trains on unmasked samples".into())
         })?;
-    let model = checkpoint.model(
-        BaseWeights::Nf4 {
-            blocksize: DEFAULT_BLOCKSIZE,
-            double_quant: false,
-        },
-        None,
-    )?;
+    let model = checkpoint.model(BaseWeights::PLUGIN_NF4, None)?;
     let batch = TrainingBatch {
         inputs: Tensor::new(step0.inputs.clone(), &Device::Cpu)?,
         targets: Tensor::new(targets, &Device::Cpu)?,

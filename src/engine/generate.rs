@@ -11,7 +11,6 @@ use serde::Deserialize;
 use super::EngineError;
 use super::evidence::ProbeOutput;
 use super::model::{BaseWeights, Gpt};
-use super::nf4::DEFAULT_BLOCKSIZE;
 use super::train::CheckpointDir;
 
 pub const GENERATE_FILE: &str = "litgpt-generate.json";
@@ -79,13 +78,7 @@ pub fn compare(checkpoint: &CheckpointDir, output: &mut ProbeOutput) -> Result<(
     let Some(run) = output.json_as::<Generated>(GENERATE_FILE, "{prompt, tokens}") else {
         return Ok(());
     };
-    let model = checkpoint.model(
-        BaseWeights::Nf4 {
-            blocksize: DEFAULT_BLOCKSIZE,
-            double_quant: false,
-        },
-        None,
-    )?;
+    let model = checkpoint.model(BaseWeights::PLUGIN_NF4, None)?;
     let steps = greedy(&model, &run.prompt, run.tokens.len())?;
     output.check(
         "greedy_tokens_contradicted",

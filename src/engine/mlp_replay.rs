@@ -24,7 +24,9 @@ use super::linear4bit::FrozenLinear;
 use super::lora::LoraAdapter;
 use super::model::Gpt;
 use super::reference::relative_diff;
-use super::replay::{Deviation, Replay, Replayed, check_training, deviated_model, matrix, rows};
+use super::replay::{
+    Deviation, Replay, Replayed, check_training, deviated_model, matrix, rows, train_steps,
+};
 use super::train::CheckpointDir;
 
 pub const REPLAY_FILE: &str = "qlora-train.replay.json";
@@ -139,16 +141,12 @@ pub fn replay(
     let mut optimizer = AdamW::new(vars, run.optimizer.adamw(deviation))?;
     let inputs = Tensor::new(run.inputs.clone(), &Device::Cpu)?;
     let targets = Tensor::new(run.targets.clone(), &Device::Cpu)?.flatten_all()?;
-    let mut loss = Vec::with_capacity(run.optimizer.steps);
-    for _ in 0..run.optimizer.steps {
-        let value = cross_entropy(&forward(&model, &blocks, &inputs)?, &targets)?;
-        loss.push(f64::from(value.to_scalar::<f32>()?));
-        let objective = match deviation.gradient_factor {
-            Some(factor) => (value * factor)?,
-            None => value,
-        };
-        optimizer.backward_step(&objective)?;
-    }
+    let loss = train_steps(run.optimizer.steps, &mut optimizer, deviation, || {
+        Ok(cross_entropy(
+            &forward(&model, &blocks, &inputs)?,
+            &targets,
+        )?)
+    })?;
     let mut trained = BTreeMap::new();
     for (layer, block) in blocks.iter().enumerate() {
         for (part, lora) in [("fc", &block.fc), ("proj", &block.proj)] {

@@ -12,6 +12,7 @@ use super::EngineError;
 use super::fused;
 use super::linear4bit::FrozenLinear;
 use super::lora::{LoraAdapter, SplitMix64};
+use super::nf4::DEFAULT_BLOCKSIZE;
 use super::state_dict::Params4bit;
 
 /// The fields of LitGPT's config the forward depends on (`config.json`, the full `Config` as a dict).
@@ -103,6 +104,15 @@ pub enum BaseWeights {
         blocksize: usize,
         double_quant: bool,
     },
+}
+
+impl BaseWeights {
+    /// NF4 as Lightning's bitsandbytes plugin quantizes (bitsandbytes' default blocksize, no double quantization):
+    /// the base every probe's numbers are checked against.
+    pub const PLUGIN_NF4: BaseWeights = BaseWeights::Nf4 {
+        blocksize: DEFAULT_BLOCKSIZE,
+        double_quant: false,
+    };
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -156,10 +156,7 @@ fn max_abs_err(weights: &[(String, Params4bit, Tensor)]) -> Result<f64, EngineEr
 fn qlora_options() -> TrainOptions {
     TrainOptions {
         steps: QLORA_STEPS,
-        base: BaseWeights::Nf4 {
-            blocksize: DEFAULT_BLOCKSIZE,
-            double_quant: false,
-        },
+        base: BaseWeights::PLUGIN_NF4,
         lora: LoraConfig {
             rank: 8,
             alpha: 16.0,

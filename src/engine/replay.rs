@@ -188,16 +188,34 @@ fn model_with_codebook(
     )
 }
 
+/// Takes `steps` optimizer steps on the loss `loss_of` computes (its gradient scaled as `deviation` asks); returns
+/// each step's loss before its update. Both replays train this way.
+pub(super) fn train_steps(
+    steps: usize,
+    optimizer: &mut AdamW,
+    deviation: Deviation,
+    mut loss_of: impl FnMut() -> Result<Tensor, EngineError>,
+) -> Result<Vec<f64>, EngineError> {
+    let mut loss = Vec::with_capacity(steps);
+    for _ in 0..steps {
+        let value = loss_of()?;
+        loss.push(f64::from(value.to_scalar::<f32>()?));
+        let objective = match deviation.gradient_factor {
+            Some(factor) => (value * factor)?,
+            None => value,
+        };
+        optimizer.backward_step(&objective)?;
+    }
+    Ok(loss)
+}
+
 /// The engine's model for a replay: on its own NF4 base, or on the base `deviation` asks for.
 pub(super) fn deviated_model(
     checkpoint: &CheckpointDir,
     deviation: Deviation,
     lora: Option<LoraConfig>,
 ) -> Result<Gpt, EngineError> {
-    let base = deviation.base.unwrap_or(BaseWeights::Nf4 {
-        blocksize: DEFAULT_BLOCKSIZE,
-        double_quant: false,
-    });
+    let base = deviation.base.unwrap_or(BaseWeights::PLUGIN_NF4);
     match deviation.codebook {
         Some(codebook) => model_with_codebook(checkpoint, lora, &codebook),
         None => checkpoint.model(base, lora),
@@ -242,16 +260,9 @@ pub fn replay(
         inputs: Tensor::new(run.inputs.clone(), &Device::Cpu)?,
         targets: Tensor::new(run.targets.clone(), &Device::Cpu)?,
     };
-    let mut loss = Vec::with_capacity(h.steps);
-    for _ in 0..h.steps {
-        let value = train::loss(&model, &batch)?;
-        loss.push(f64::from(value.to_scalar::<f32>()?));
-        let objective = match deviation.gradient_factor {
-            Some(factor) => (value * factor)?,
-            None => value,
-        };
-        optimizer.backward_step(&objective)?;
-    }
+    let loss = train_steps(h.steps, &mut optimizer, deviation, || {
+        Ok(train::loss(&model, &batch)?)
+    })?;
     let mut trained = BTreeMap::new();
     for (layer, (a_name, b_name)) in names.into_iter().enumerate() {
         let v = &vars[layer * 4..layer * 4 + 4];

@@ -81,10 +81,7 @@ impl Default for TrainOptions {
     fn default() -> Self {
         TrainOptions {
             steps: 10,
-            base: BaseWeights::Nf4 {
-                blocksize: 64,
-                double_quant: false,
-            },
+            base: BaseWeights::PLUGIN_NF4,
             lora: LoraConfig {
                 rank: 8,
                 alpha: 16.0,
