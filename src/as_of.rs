@@ -58,91 +58,25 @@ impl AsOf {
 
 /// The current moment, RFC 3339 UTC: when a query axis is listed without `--as-of`.
 pub fn now() -> String {
-    let epoch = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    format_epoch(epoch)
+    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }
 
-/// Seconds since the epoch of a PEP 700 `upload-time` or a `--as-of` value.
+/// Seconds since the epoch of a PEP 700 `upload-time` or a `--as-of` value: `YYYY-MM-DD` (midnight UTC) or an RFC
+/// 3339 UTC timestamp (`Z` or `+00:00`, fractions of a second allowed; humantime's parser). A date that does not
+/// exist (February 30) is none, not the day it would roll over to.
 pub fn parse_epoch(text: &str) -> Option<i64> {
-    let number = |s: &str| -> Option<i64> {
-        s.chars()
-            .all(|c| c.is_ascii_digit())
-            .then(|| s.parse().ok())?
+    let stamp = if text.contains('T') {
+        text.to_string()
+    } else {
+        format!("{text}T00:00:00Z")
     };
-    let (date, time) = match text.split_once('T') {
-        Some((d, t)) => (d, Some(t)),
-        None => (text, None),
-    };
-    let mut parts = date.split('-');
-    let (y, m, d) = (
-        number(parts.next()?)?,
-        number(parts.next()?)?,
-        number(parts.next()?)?,
-    );
-    if parts.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    let seconds = match time {
-        None => 0,
-        Some(t) => {
-            let t = t.strip_suffix('Z').or_else(|| t.strip_suffix("+00:00"))?;
-            let t = t.split('.').next()?;
-            let mut hms = t.split(':');
-            let (h, mi, s) = (
-                number(hms.next()?)?,
-                number(hms.next()?)?,
-                number(hms.next()?)?,
-            );
-            if hms.next().is_some() || h > 23 || mi > 59 || s > 60 {
-                return None;
-            }
-            h * 3600 + mi * 60 + s
-        }
-    };
-    Some(days_from_civil(y, m, d) * 86_400 + seconds)
+    let moment = humantime::parse_rfc3339_weak(&stamp).ok()?;
+    i64::try_from(moment.duration_since(UNIX_EPOCH).ok()?.as_secs()).ok()
 }
 
 fn format_epoch(epoch: i64) -> String {
-    let (days, seconds) = (epoch.div_euclid(86_400), epoch.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        seconds / 3600,
-        seconds / 60 % 60,
-        seconds % 60
-    )
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (
-        if m <= 2 {
-            yoe + era * 400 + 1
-        } else {
-            yoe + era * 400
-        },
-        m,
-        d,
-    )
+    let moment = UNIX_EPOCH + std::time::Duration::from_secs(epoch.max(0) as u64);
+    humantime::format_rfc3339_seconds(moment).to_string()
 }
 
 #[cfg(test)]
@@ -162,6 +96,15 @@ mod tests {
             "2000-02-29T00:00:00Z"
         );
         assert!(AsOf::parse("2024-13-01").is_err());
+        assert!(
+            AsOf::parse("2024-02-30").is_err(),
+            "no such day: never read as March 1st"
+        );
+        assert!(AsOf::parse("2023-02-29").is_err());
+        assert!(
+            AsOf::parse("2024-06-15T08:00:00+02:00").is_err(),
+            "UTC only"
+        );
         assert!(AsOf::parse("June 2024").is_err());
         assert!(day.admits_epoch(day.epoch) && !day.admits_epoch(day.epoch + 1));
     }

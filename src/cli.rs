@@ -58,7 +58,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE", requires = "shard")]
     pub part: Option<PathBuf>,
     /// Cells run at once (default: the number of cores).
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one)]
     pub jobs: Option<usize>,
     /// Only cells with this axis value (repeatable; AXIS=VERSION; several on one axis are alternatives).
     #[arg(long = "filter", value_name = "AXIS=VALUE")]
@@ -191,7 +191,7 @@ pub struct MonitorArgs {
     #[arg(long)]
     pub update: bool,
     /// Cells and bisection probes run at once (default: the number of cores).
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one)]
     pub jobs: Option<usize>,
     /// Run every probe in a fresh interpreter, never forked from a shared preloaded one.
     #[arg(long)]
@@ -221,7 +221,7 @@ pub struct BisectArgs {
     #[arg(long = "filter", value_name = "AXIS=VALUE")]
     pub filters: Vec<String>,
     /// Versions probed at once per round (default: the number of cores).
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one)]
     pub jobs: Option<usize>,
     /// Count every failure as bad, not only the bad endpoint's signature.
     #[arg(long)]
@@ -406,4 +406,13 @@ pub enum EngineCommand {
         #[arg(long)]
         fixtures: PathBuf,
     },
+}
+
+/// A count that zero makes meaningless (`--jobs 0` would run nothing and wait for ever).
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }

@@ -15,15 +15,16 @@ use tokio::task::JoinSet;
 use crate::child_env::ChildEnv;
 use crate::engine::reference::{self, NumericCheck};
 use crate::engine::train::CheckpointDir;
-use crate::env::{Cache, EnvFailure, EnvSpec, Interpreter, Uv};
+use crate::env::{Cache, Env, EnvFailure, EnvSpec, Interpreter, Uv};
 use crate::error::{Error, Result};
 use crate::index::IndexSettings;
 use crate::matrix::{Cell, Known, Matrix};
 use crate::outcome::{self, Outcome, Verdict};
 use crate::probe::catalog::{self, Materialized};
-use crate::probe::preload::Preloader;
-use crate::probe::runner::{CellRun, ProbeJob, ProbeRun, run_probes};
+use crate::probe::preload::{Base, Preloader};
+use crate::probe::runner::{CellRun, ProbeJob, ProbeRun, foreground_command, run_probes};
 use crate::results::{CellResult, EnvInfo, ProbeResult, Reference};
+use crate::sink::Sink;
 use crate::supervisor::Supervisor;
 
 /// Told as cells start and finish (progress display, the resume journal).
@@ -33,6 +34,7 @@ pub trait CellObserver: Send + Sync {
 }
 
 /// What the harness needs from the settings: where the cache is, where packages come from, which device to use.
+#[derive(Clone)]
 pub struct HarnessSettings {
     pub cache_root: PathBuf,
     pub index: IndexSettings,
@@ -59,6 +61,17 @@ pub struct CellPolicy {
     timeout: Duration,
 }
 
+/// A cell's environment, or why it has none (its outcome for every probe, and the resolver's or installer's words).
+pub enum Provision {
+    Ready(Env),
+    Failed {
+        outcome: Outcome,
+        signature: String,
+        /// uv's whole explanation.
+        message: String,
+    },
+}
+
 pub struct Harness {
     toolchain: Toolchain,
     policy: CellPolicy,
@@ -71,14 +84,16 @@ pub struct Harness {
     reference: Option<Arc<CheckpointDir>>,
     /// Shared preloaded interpreters to fork probe processes from; `None` (`--isolate`) runs every probe fresh.
     preloader: Option<Preloader>,
+    sink: Arc<dyn Sink>,
 }
 
 impl Harness {
-    /// Sets up the cache, interpreter, uv and probes for `matrix`; every failure here is exit 3.
-    pub fn new(matrix: &Matrix, settings: HarnessSettings) -> Result<Self> {
+    /// Sets up the cache, interpreter, uv and probes for `matrix`; every failure here is exit 3. `sink` hears
+    /// what goes wrong without stopping the work (a log that cannot be written).
+    pub fn new(matrix: &Matrix, settings: HarnessSettings, sink: Arc<dyn Sink>) -> Result<Self> {
         let cache = Cache::open(settings.cache_root)?;
         let python = Interpreter::find(matrix.python.as_deref())?;
-        let uv = Uv::find_or_bootstrap(&cache.root, &python.path, settings.child_env)?;
+        let uv = Uv::find_or_bootstrap(&cache.root, &python.path, settings.child_env, &*sink)?;
         let probes_dir = catalog::materialize(&cache.root)?;
         let runs_dir = cache.root.join("runs").join(&matrix.name);
         std::fs::create_dir_all(&runs_dir).map_err(|e| Error::io(&runs_dir, e))?;
@@ -109,6 +124,7 @@ impl Harness {
             matrix.timeout,
             runs_dir.join("preload.log"),
             uv.env.clone(),
+            Arc::clone(&sink),
         );
         let mut index = settings.index;
         if let Some(as_of) = &mut index.as_of {
@@ -131,6 +147,7 @@ impl Harness {
             runs_dir,
             reference,
             preloader,
+            sink,
         })
     }
 
@@ -180,6 +197,33 @@ impl Harness {
             overrides: cell.override_requirements(),
             index: self.toolchain.index.clone(),
         }
+    }
+
+    /// Where `cell`'s environment lives, and the commands that build it there by hand (`qcompat repro`).
+    pub fn rebuild_commands(&self, cell: &Cell) -> (PathBuf, String) {
+        let spec = self.env_spec(cell);
+        let venv = self.toolchain.cache.env_dir(&spec);
+        let commands = spec.rebuild_commands(&self.toolchain.uv, &venv);
+        (venv, commands)
+    }
+
+    /// `cell`'s probe process for the foreground (`qcompat repro`: the output on the terminal, no timeout), with
+    /// the result file it will write, in a fresh `runs/<matrix>/<cell>/repro/`.
+    pub fn foreground_probes(
+        &self,
+        cell: &Cell,
+        python: &Path,
+        probes: &[String],
+    ) -> Result<(std::process::Command, PathBuf)> {
+        let artifacts = self.runs_dir.join(cell.key().slug()).join("repro");
+        if artifacts.exists() {
+            std::fs::remove_dir_all(&artifacts).map_err(|e| Error::io(&artifacts, e))?;
+        }
+        std::fs::create_dir_all(&artifacts).map_err(|e| Error::io(&artifacts, e))?;
+        // The log is not written: the output goes to the terminal.
+        let log = artifacts.join("probes.log");
+        let job = self.probe_job(python, probes, &artifacts, &log, None);
+        Ok((foreground_command(&job), artifacts.join("results.jsonl")))
     }
 
     /// Runs `cells` with at most `jobs` at once under `supervisor`, starting them in order; results come back in
@@ -238,63 +282,22 @@ impl Harness {
         probes: &[String],
         company: bool,
     ) -> Result<CellResult> {
-        let spec = self.env_spec(cell);
-        let harness = Arc::clone(self);
-        let provisioned = tokio::task::spawn_blocking(move || {
-            harness
-                .toolchain
-                .cache
-                .provision(&harness.toolchain.uv, &spec)
-        })
-        .await
-        .map_err(|e| Error::infra_caused("the environment task panicked", e))?;
-        let env = match provisioned {
-            Ok(env) => env,
-            // A machine fault (disk, lock, uv itself) says nothing about the stack: stop, never record it.
-            Err(EnvFailure::Infra(error)) => {
-                return Err(Error::infra_caused(
-                    format!("building the environment of {}", cell.key()),
-                    error,
-                ));
-            }
-            Err(EnvFailure::Unresolvable(message)) => {
-                let signature = outcome::resolver_signature(&message);
-                return Ok(unprovisioned(
-                    cell,
-                    probes,
-                    Outcome::Unresolvable,
-                    signature,
-                ));
-            }
-            Err(EnvFailure::InstallError(message)) => {
-                let signature = outcome::normalize(message.trim_start_matches("error: "));
-                return Ok(unprovisioned(
-                    cell,
-                    probes,
-                    Outcome::InstallError,
-                    signature,
-                ));
+        let env = match self.provision(cell).await? {
+            Provision::Ready(env) => env,
+            Provision::Failed {
+                outcome, signature, ..
+            } => {
+                return Ok(unprovisioned(cell, probes, outcome, signature));
             }
         };
-
         // Another run of this matrix on this cache may be running this very cell: one at a time in its folder.
         let _folder = self.lock_cell(cell).await?;
         let (artifacts, log) = self.cell_outputs(cell)?;
-        let job = ProbeJob {
-            python: &env.python,
-            probes,
-            scripts: &self.probes_dir.scripts,
-            fixtures: &self.probes_dir.fixtures,
-            artifacts: &artifacts,
-            log: &log,
-            timeout: self.policy.timeout,
-            device: &self.device,
-            env: &self.toolchain.uv.env,
-            base: match &self.preloader {
-                Some(preloader) => preloader.base_for(&env.python, company).await,
-                None => None,
-            },
+        let base = match &self.preloader {
+            Some(preloader) => preloader.base_for(&env.python, company).await,
+            None => None,
         };
+        let job = self.probe_job(&env.python, probes, &artifacts, &log, base);
         let run = run_probes(&job).await?;
         let (results, import_s, probe_s) = self
             .verdicts(cell, probes, &run, &env.resolved, &artifacts, &log)
@@ -346,6 +349,61 @@ impl Harness {
             });
         }
         Ok((results, import_s, probe_s))
+    }
+
+    /// The cell's environment, from the cache or built now. A machine fault (disk, lock, uv itself) says nothing
+    /// about the stack: it stops the run and is never recorded; a resolver or install failure is the cell's outcome.
+    pub async fn provision(self: &Arc<Self>, cell: &Cell) -> Result<Provision> {
+        let spec = self.env_spec(cell);
+        let harness = Arc::clone(self);
+        let provisioned = tokio::task::spawn_blocking(move || {
+            let toolchain = &harness.toolchain;
+            toolchain.cache.provision(&toolchain.uv, &spec)
+        })
+        .await
+        .map_err(|e| Error::infra_caused("the environment task panicked", e))?;
+        Ok(match provisioned {
+            Ok(env) => Provision::Ready(env),
+            Err(EnvFailure::Infra(error)) => {
+                return Err(Error::infra_caused(
+                    format!("building the environment of {}", cell.key()),
+                    error,
+                ));
+            }
+            Err(EnvFailure::Unresolvable(message)) => Provision::Failed {
+                outcome: Outcome::Unresolvable,
+                signature: outcome::resolver_signature(&message),
+                message,
+            },
+            Err(EnvFailure::InstallError(message)) => Provision::Failed {
+                outcome: Outcome::InstallError,
+                signature: outcome::normalize(message.trim_start_matches("error: ")),
+                message,
+            },
+        })
+    }
+
+    fn probe_job<'a>(
+        &'a self,
+        python: &'a Path,
+        probes: &'a [String],
+        artifacts: &'a Path,
+        log: &'a Path,
+        base: Option<Arc<Base>>,
+    ) -> ProbeJob<'a> {
+        ProbeJob {
+            python,
+            probes,
+            scripts: &self.probes_dir.scripts,
+            fixtures: &self.probes_dir.fixtures,
+            artifacts,
+            log,
+            timeout: self.policy.timeout,
+            device: &self.device,
+            env: &self.toolchain.uv.env,
+            base,
+            sink: &self.sink,
+        }
     }
 
     /// An exclusive lock on the cell's folder, held until the returned file is dropped.

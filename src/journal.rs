@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::matrix::Cell;
 use crate::results::CellResult;
+use crate::sink::Sink;
 
 pub struct Journal {
     path: PathBuf,
@@ -32,10 +33,11 @@ impl Journal {
         name: &str,
         resume: bool,
         probes: &[String],
+        sink: &dyn Sink,
     ) -> Result<(Self, Vec<CellResult>)> {
         let path = dir.join(name);
         let earlier = if resume {
-            read(&path, probes)?
+            read(&path, probes, sink)?
         } else {
             Vec::new()
         };
@@ -62,23 +64,23 @@ impl Journal {
         ))
     }
 
-    pub fn record(&self, probes: &[String], cell: &CellResult) {
+    /// Appends `cell`; a line that cannot be written costs only the ability to resume, said to `sink`.
+    pub fn record(&self, probes: &[String], cell: &CellResult, sink: &dyn Sink) {
         let entry = Entry {
             probes: probes.to_vec(),
             cell: cell.clone(),
         };
         let line = serde_json::to_string(&entry).expect("journal entries serialize") + "\n";
         let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        // A journal that cannot be written costs only the ability to resume; say so and carry on.
         if let Err(e) = file.write_all(line.as_bytes()).and_then(|()| file.flush()) {
-            eprintln!("warning: could not write {}: {e}", self.path.display());
+            sink.warn(&format!("could not write {}: {e}", self.path.display()));
         }
     }
 }
 
 /// The cells a journal holds for `probes`. A missing journal holds none; a line that does not parse (the last one,
 /// torn by a kill) is reported and its cell runs again.
-fn read(path: &Path, probes: &[String]) -> Result<Vec<CellResult>> {
+fn read(path: &Path, probes: &[String], sink: &dyn Sink) -> Result<Vec<CellResult>> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -89,11 +91,11 @@ fn read(path: &Path, probes: &[String]) -> Result<Vec<CellResult>> {
         match serde_json::from_str::<Entry>(line) {
             Ok(entry) if entry.probes == probes => cells.push(entry.cell),
             Ok(_) => {}
-            Err(e) => eprintln!(
-                "warning: {}:{}: unreadable journal entry ({e}): that cell runs again",
+            Err(e) => sink.warn(&format!(
+                "{}:{}: unreadable journal entry ({e}): that cell runs again",
                 path.display(),
                 number + 1
-            ),
+            )),
         }
     }
     Ok(cells)

@@ -46,6 +46,8 @@ pub struct Plan {
     pub listed: Option<String>,
     /// The cells split for parallel jobs (`plan --shards N`); empty when not split.
     pub shards: Vec<Shard>,
+    /// What planning could not check (an index that did not answer), for the caller to say.
+    pub warnings: Vec<String>,
 }
 
 /// One shard of a plan: a runner label and the positions of its cells in [`Plan::cells`].
@@ -91,7 +93,8 @@ impl Plan {
     pub fn new(matrix: Matrix, selection: &Selection, index: &IndexSettings) -> Result<Self> {
         let probes = selected_probes(&matrix, &selection.probes)?;
         let filters = parse_filters(&matrix, &selection.filters)?;
-        let axis_versions = axis_versions(&matrix, index)?;
+        let mut warnings = Vec::new();
+        let axis_versions = axis_versions(&matrix, index, &mut warnings)?;
         let all_cells = matrix::expand(&matrix, &axis_versions);
         let cells: Vec<Cell> = all_cells
             .iter()
@@ -115,6 +118,7 @@ impl Plan {
             as_of: index.as_of.clone(),
             listed: None,
             shards: Vec::new(),
+            warnings,
         };
         let queried = plan
             .matrix
@@ -172,6 +176,7 @@ impl Plan {
             as_of,
             listed: input.listed,
             shards: input.shards,
+            warnings: Vec::new(),
         };
         if plan.content_hash() != plan.hash {
             return Err(bad(
@@ -354,13 +359,17 @@ fn valid_values(
 }
 
 /// Each axis's versions: explicit ones as written, query axes as the index lists them now.
-fn axis_versions(matrix: &Matrix, settings: &IndexSettings) -> Result<Vec<Vec<Version>>> {
+fn axis_versions(
+    matrix: &Matrix,
+    settings: &IndexSettings,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Vec<Version>>> {
     matrix
         .axes
         .iter()
         .map(|axis| match &axis.values {
             AxisValues::Explicit(versions) => {
-                published::check_explicit(axis, versions, settings)?;
+                warnings.extend(published::check_explicit(axis, versions, settings)?);
                 Ok(versions.clone())
             }
             AxisValues::Query { specifiers, pre } => {

@@ -1,4 +1,6 @@
-//! Progress on long runs: an indicatif bar on a terminal, one plain line per finished cell otherwise (CI logs).
+//! What the library says while it works, on the terminal: [`Terminal`] is the binary's [`Sink`]. Progress on long
+//! runs is an indicatif bar on a terminal and one plain line per finished cell otherwise (CI logs); notes and
+//! warnings go above the bar.
 //!
 //! The bar's message names the running cells by the axes that vary across the run only: the full keys of a
 //! three-axis matrix do not fit a terminal line, and the axes every cell shares say nothing.
@@ -8,9 +10,9 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
-
-use crate::cell_key::CellKey;
-use crate::results::CellResult;
+use qcompat::cell_key::CellKey;
+use qcompat::results::CellResult;
+use qcompat::sink::Sink;
 
 /// How much a run says on stderr while it runs (`-q`, default, `-v`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -23,7 +25,67 @@ pub enum Detail {
     Verbose,
 }
 
-pub struct Progress {
+/// The binary's sink: one progress display per batch of cells, notes unless `-q`, warnings always.
+pub struct Terminal {
+    detail: Detail,
+    batch: Mutex<Option<Progress>>,
+}
+
+impl Terminal {
+    pub fn new(detail: Detail) -> Self {
+        Self {
+            detail,
+            batch: Mutex::new(None),
+        }
+    }
+
+    /// `line` above the progress bar when one is showing, else on stderr.
+    fn say(&self, line: &str) {
+        match self.batch.lock().expect("batch lock").as_ref() {
+            Some(progress) => progress.println(line),
+            None => eprintln!("{line}"),
+        }
+    }
+}
+
+impl Sink for Terminal {
+    fn cells_starting(&self, cells: &[CellKey]) {
+        let progress = Progress::new(cells.len())
+            .naming_by(cells)
+            .detail(self.detail);
+        *self.batch.lock().expect("batch lock") = Some(progress);
+    }
+
+    fn cell_started(&self, cell: &CellKey) {
+        if let Some(progress) = self.batch.lock().expect("batch lock").as_ref() {
+            progress.started(&cell.to_string());
+        }
+    }
+
+    fn cell_finished(&self, cell: &CellResult) {
+        if let Some(progress) = self.batch.lock().expect("batch lock").as_ref() {
+            progress.finished(cell);
+        }
+    }
+
+    fn cells_ended(&self) {
+        if let Some(progress) = self.batch.lock().expect("batch lock").take() {
+            progress.clear();
+        }
+    }
+
+    fn note(&self, text: &str) {
+        if self.detail != Detail::Quiet {
+            self.say(text);
+        }
+    }
+
+    fn warn(&self, text: &str) {
+        self.say(&format!("warning: {text}"));
+    }
+}
+
+struct Progress {
     bar: Option<ProgressBar>,
     detail: Detail,
     /// Axes whose value differs between the run's cells; empty: show whole keys.
@@ -39,7 +101,7 @@ struct State {
 }
 
 impl Progress {
-    pub fn new(total: usize) -> Self {
+    fn new(total: usize) -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new(total as u64);
             bar.set_style(
@@ -65,7 +127,7 @@ impl Progress {
     }
 
     /// `-q` drops the bar and every line; `-v` adds each cell's environment and log to its line.
-    pub fn detail(mut self, detail: Detail) -> Self {
+    fn detail(mut self, detail: Detail) -> Self {
         if detail == Detail::Quiet {
             self.bar = None;
         }
@@ -74,12 +136,12 @@ impl Progress {
     }
 
     /// Names running cells by the axes that vary across `cells` (the cells this run will run).
-    pub fn naming_by(mut self, cells: &[CellKey]) -> Self {
+    fn naming_by(mut self, cells: &[CellKey]) -> Self {
         self.varying = varying_axes(cells);
         self
     }
 
-    pub fn started(&self, key: &str) {
+    fn started(&self, key: &str) {
         let mut state = self.state.lock().expect("progress lock");
         state.running.push(key.to_string());
         let labels: Vec<String> = state.running.iter().map(|k| self.label(k)).collect();
@@ -102,7 +164,7 @@ impl Progress {
             .join(",")
     }
 
-    pub fn finished(&self, cell: &CellResult) {
+    fn finished(&self, cell: &CellResult) {
         let mut state = self.state.lock().expect("progress lock");
         let key = cell.key.to_string();
         state.running.retain(|k| *k != key);
@@ -137,17 +199,14 @@ impl Progress {
     }
 
     /// A line for the reader, above the bar on a terminal.
-    pub fn note(&self, line: &str) {
-        if self.detail == Detail::Quiet {
-            return;
-        }
+    fn println(&self, line: &str) {
         match &self.bar {
             Some(bar) => bar.println(line),
             None => eprintln!("{line}"),
         }
     }
 
-    pub fn clear(&self) {
+    fn clear(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
@@ -169,7 +228,7 @@ fn verbose_detail(cell: &CellResult) -> String {
 }
 
 /// The axes whose value is not the same in every cell, in key order.
-pub fn varying_axes(cells: &[CellKey]) -> Vec<String> {
+fn varying_axes(cells: &[CellKey]) -> Vec<String> {
     let Some(first) = cells.first() else {
         return Vec::new();
     };

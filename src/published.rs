@@ -14,10 +14,15 @@ use crate::version::Version;
 /// Published neighbours named on each side of a missing version.
 const NEIGHBOURS: usize = 2;
 
-/// Exit 2 at the first version of `axis` that the index (or find-links) does not publish.
-pub fn check_explicit(axis: &Axis, versions: &[Version], settings: &IndexSettings) -> Result<()> {
+/// Exit 2 at the first version of `axis` that the index (or find-links) does not publish. An index that cannot be
+/// asked leaves the versions unchecked: the warning that says so comes back.
+pub fn check_explicit(
+    axis: &Axis,
+    versions: &[Version],
+    settings: &IndexSettings,
+) -> Result<Option<String>> {
     if settings.offline && !settings.no_index {
-        return Ok(());
+        return Ok(None);
     }
     // Whatever `--as-of` says: an explicit axis's release is installed as of then whatever its upload time, so it
     // need only exist now.
@@ -28,11 +33,10 @@ pub fn check_explicit(axis: &Axis, versions: &[Version], settings: &IndexSetting
     let published = match index::list_versions(&axis.name, &now) {
         Ok(published) => published,
         Err(error) => {
-            eprintln!(
-                "warning: versions of `{}` not checked against the index: {error}",
+            return Ok(Some(format!(
+                "versions of `{}` not checked against the index: {error}",
                 axis.name
-            );
-            return Ok(());
+            )));
         }
     };
     for (version, at) in versions.iter().zip(&axis.written_at) {
@@ -44,7 +48,7 @@ pub fn check_explicit(axis: &Axis, versions: &[Version], settings: &IndexSetting
             )));
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 /// `==2.3.0` installs `2.3.0+cpu` too, so a version without a local label matches any local build of it.

@@ -8,8 +8,8 @@ use std::sync::Once;
 
 use crate::index::normalize;
 use crate::matrix::Matrix;
-use crate::progress::Progress;
 use crate::results::CellResult;
+use crate::sink::Sink;
 
 /// A signature fragment, and the pin that fixes it.
 const RECIPES: [(&str, &str); 5] = [
@@ -74,14 +74,14 @@ impl ResolverNote {
         (!left.is_empty()).then(|| left.join(", "))
     }
 
-    /// Prints the note above the progress display for the first cell that has an environment.
-    pub fn tell(&self, cell: &CellResult, progress: &Progress) {
+    /// Says the note once, for the first cell that has an environment.
+    pub fn tell(&self, cell: &CellResult, sink: &dyn Sink) {
         if cell.env.is_none() || self.said.is_completed() {
             return;
         }
         self.said.call_once(|| {
             if let Some(choices) = self.choices(&cell.resolved) {
-                progress.note(&format!(
+                sink.note(&format!(
                     "note: the matrix leaves these to the resolver, which chose {choices}; pin them in [pins] \
                      to choose (see the README's recommended pins)"
                 ));

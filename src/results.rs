@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cell_key::CellKey;
 use crate::engine::reference::NumericCheck;
+use crate::error::Error;
 use crate::outcome::Outcome;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -89,6 +90,35 @@ impl RunReport {
         }
     }
 
+    /// `Some` when no probe run of the report reached a verdict: every cell went without an environment. Such a
+    /// run tested nothing and must not pass for green (docs/cli.md, "Exit codes").
+    pub fn nothing_tested(&self) -> Option<NothingTested> {
+        let probes: Vec<&ProbeResult> = self.cells.iter().flat_map(|c| &c.probes).collect();
+        let untested =
+            |p: &&ProbeResult| matches!(p.outcome, Outcome::Unresolvable | Outcome::InstallError);
+        if probes.is_empty() || !probes.iter().all(untested) {
+            return None;
+        }
+        let count = |outcome: Outcome| probes.iter().filter(|p| p.outcome == outcome).count();
+        // A resolver that cannot find a package at all was pointed at the wrong place (index settings); one that
+        // finds the packages but no versions that go together was given a matrix that cannot be.
+        let not_found = probes.iter().any(|p| {
+            p.signature
+                .as_deref()
+                .is_some_and(|s| s.contains("was not found in"))
+        });
+        let cause = if count(Outcome::InstallError) > 0 || not_found {
+            Cause::Machine
+        } else {
+            Cause::Matrix
+        };
+        Some(NothingTested {
+            cause,
+            unresolvable: count(Outcome::Unresolvable),
+            install_error: count(Outcome::InstallError),
+        })
+    }
+
     /// Probe runs that are regressions: the one count behind the exit code and every report's headline.
     pub fn regressions(&self) -> usize {
         self.cells
@@ -96,5 +126,41 @@ impl RunReport {
             .flat_map(|c| &c.probes)
             .filter(|p| p.outcome.is_regression())
             .count()
+    }
+}
+
+/// A run in which nothing reached a verdict, and whose fault that is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NothingTested {
+    pub cause: Cause,
+    pub unresolvable: usize,
+    pub install_error: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// The machine or the index settings: installs that failed, packages the index did not have (exit 3).
+    Machine,
+    /// The matrix: versions that cannot be installed together (exit 2).
+    Matrix,
+}
+
+impl NothingTested {
+    /// The error a command ends with.
+    pub fn error(&self) -> Error {
+        let what = format!(
+            "nothing was tested: no cell got an environment ({} unresolvable, {} install-error probe runs)",
+            self.unresolvable, self.install_error
+        );
+        match self.cause {
+            Cause::Machine => Error::infra(format!(
+                "{what}; the installs failed or the index does not have the packages: check the network, \
+                 the index settings (UV_INDEX_URL, --find-links) and the report's signatures"
+            )),
+            Cause::Matrix => Error::BadInput(format!(
+                "{what}; the matrix asks for versions that cannot be installed together: see the report's \
+                 signatures, and narrow the axes, pins or [[include]] cells"
+            )),
+        }
     }
 }

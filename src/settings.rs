@@ -1,33 +1,43 @@
-//! Settings: the command line, the environment and the defaults, resolved once into the library's own types. The
-//! library reads no environment variable and takes no clap type; everything it needs is passed down from here.
+//! Settings: the command line, the environment and the defaults, resolved once per command into the library's own
+//! types, and checked before any work starts: a flag that names a missing folder, an unwritable `--output` or a
+//! combination that means nothing is refused here (exit 2 naming the flag), never discovered after an hour of
+//! cells. The library reads no environment variable and takes no clap type; everything it needs is passed from here.
 
-use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use qcompat::child_env::ChildEnv;
+use qcompat::error::{Error, Result};
 use qcompat::harness::HarnessSettings;
 use qcompat::index::IndexSettings;
 use qcompat::plan::Selection;
-use qcompat::progress::Detail;
 use qcompat::report;
 use qcompat::snapshot::Mode;
 
-use crate::cli::{BisectArgs, EnvArgs, MonitorArgs, RunArgs, SnapshotArgs};
+use crate::cli::{
+    BisectArgs, DiffArgs, DiffFormat, EnvArgs, MergeArgs, MonitorArgs, PlanArgs, PlanFormat,
+    ReportArgs, ReproArgs, RunArgs, SnapshotArgs,
+};
+use crate::output::{Output, check_writable};
+use crate::progress::Detail;
+
+/// Where `run` gets its plan: made from a matrix now, or read from a plan file (narrowed to one shard).
+pub enum PlanSource {
+    Matrix(PathBuf),
+    File {
+        path: PathBuf,
+        /// `--shard K/N`, and `--part FILE` for its partial snapshot.
+        shard: Option<(usize, usize)>,
+        part: Option<PathBuf>,
+    },
+}
 
 /// Everything `qcompat run` needs.
 pub struct RunSettings {
-    /// `--matrix`, or else `--plan`.
-    pub matrix: Option<PathBuf>,
-    pub plan: Option<PathBuf>,
-    /// `--shard K/N` and `--part FILE`.
-    pub shard: Option<String>,
-    pub part: Option<PathBuf>,
+    pub source: PlanSource,
     pub selection: Selection,
     pub jobs: usize,
     pub format: report::Format,
-    pub output: Option<PathBuf>,
-    /// ANSI colors in the table: only on a terminal, and never with NO_COLOR.
-    pub color: bool,
+    pub output: Output,
     pub resume: bool,
     pub list: bool,
     /// `--check` or `--update`, with the snapshot file when one was named.
@@ -40,32 +50,47 @@ pub struct RunSettings {
 }
 
 impl RunSettings {
-    pub fn resolve(args: RunArgs) -> Self {
-        let color = color_for(args.output.as_deref());
-        Self {
-            matrix: args.matrix,
-            plan: args.plan,
-            shard: args.shard,
-            part: args.part,
+    pub fn resolve(args: RunArgs) -> Result<Self> {
+        let source = match (args.matrix, args.plan) {
+            (_, Some(path)) => PlanSource::File {
+                path,
+                shard: args
+                    .shard
+                    .as_deref()
+                    .map(qcompat::shard::parse_id)
+                    .transpose()?,
+                part: args.part,
+            },
+            (Some(matrix), None) if args.shard.is_none() => PlanSource::Matrix(matrix),
+            (Some(_), None) => {
+                return Err(Error::BadInput(
+                    "--shard K/N splits a plan: make one with `qcompat plan --matrix M --output PLAN.json` \
+                     and run `qcompat run --plan PLAN.json --shard K/N`"
+                        .into(),
+                ));
+            }
+            (None, None) => unreachable!("clap requires --matrix or --plan"),
+        };
+        Ok(Self {
+            source,
             selection: Selection {
                 filters: args.filters,
                 probes: args.probes,
             },
             jobs: args.jobs.unwrap_or_else(default_jobs),
             format: args.format.into(),
-            output: args.output,
-            color,
+            output: Output::resolve("--output", args.output)?,
             resume: args.resume,
             list: args.list,
             snapshot: snapshot_mode(args.snapshot),
-            harness: harness_settings(&args.env, !args.isolate),
-            step_summary: var("GITHUB_STEP_SUMMARY").map(PathBuf::from),
+            harness: harness_settings(&args.env, !args.isolate)?,
+            step_summary: step_summary()?,
             detail: match (args.quiet, args.verbose) {
                 (true, _) => Detail::Quiet,
                 (_, true) => Detail::Verbose,
                 _ => Detail::Normal,
             },
-        }
+        })
     }
 }
 
@@ -74,18 +99,23 @@ pub struct BisectSettings {
     pub args: BisectArgs,
     pub jobs: usize,
     pub harness: HarnessSettings,
+    pub output: Output,
     /// The command line as typed, for the report's "found with".
     pub invocation: String,
 }
 
 impl BisectSettings {
-    pub fn resolve(args: BisectArgs) -> Self {
-        Self {
+    pub fn resolve(args: BisectArgs) -> Result<Self> {
+        if let Some(repo) = &args.repo {
+            check_repo(repo)?;
+        }
+        Ok(Self {
             jobs: args.jobs.unwrap_or_else(default_jobs),
-            harness: harness_settings(&args.env, !args.isolate),
+            harness: harness_settings(&args.env, !args.isolate)?,
+            output: Output::resolve("--output", args.output.clone())?,
             invocation: invocation(),
             args,
-        }
+        })
     }
 }
 
@@ -94,18 +124,109 @@ pub struct MonitorSettings {
     pub args: MonitorArgs,
     pub jobs: usize,
     pub harness: HarnessSettings,
+    pub output: Output,
     /// The command line as typed, for the bisect report's "found with".
     pub invocation: String,
 }
 
 impl MonitorSettings {
-    pub fn resolve(args: MonitorArgs) -> Self {
-        Self {
+    pub fn resolve(args: MonitorArgs) -> Result<Self> {
+        Ok(Self {
             jobs: args.jobs.unwrap_or_else(default_jobs),
-            harness: harness_settings(&args.env, !args.isolate),
+            harness: harness_settings(&args.env, !args.isolate)?,
+            output: Output::resolve("--output", args.output.clone())?,
             invocation: invocation(),
             args,
-        }
+        })
+    }
+}
+
+/// Everything `qcompat plan` needs.
+pub struct PlanSettings {
+    pub args: PlanArgs,
+    pub index: IndexSettings,
+    /// `--output`: where the whole plan is also written.
+    pub plan_file: Option<Output>,
+    pub format: PlanFormat,
+}
+
+impl PlanSettings {
+    pub fn resolve(args: PlanArgs) -> Result<Self> {
+        let plan_file = match &args.output {
+            Some(path) => Some(Output::resolve("--output", Some(path.clone()))?),
+            None => None,
+        };
+        Ok(Self {
+            index: harness_settings(&args.env, false)?.index,
+            format: args.format,
+            plan_file,
+            args,
+        })
+    }
+}
+
+/// Everything `qcompat merge` needs.
+pub struct MergeSettings {
+    pub parts: Vec<PathBuf>,
+    pub output: PathBuf,
+}
+
+impl MergeSettings {
+    pub fn resolve(args: MergeArgs) -> Result<Self> {
+        check_writable("--output", &args.output)?;
+        Ok(Self {
+            parts: args.parts,
+            output: args.output,
+        })
+    }
+}
+
+/// Everything `qcompat diff` needs.
+pub struct DiffSettings {
+    pub old: PathBuf,
+    pub new: PathBuf,
+    pub format: DiffFormat,
+}
+
+impl DiffSettings {
+    pub fn resolve(args: DiffArgs) -> Result<Self> {
+        Ok(Self {
+            old: args.old,
+            new: args.new,
+            format: args.format,
+        })
+    }
+}
+
+/// Everything `qcompat report` needs.
+pub struct ReportSettings {
+    pub snapshot: PathBuf,
+    pub format: report::Format,
+    pub output: Output,
+}
+
+impl ReportSettings {
+    pub fn resolve(args: ReportArgs) -> Result<Self> {
+        Ok(Self {
+            snapshot: args.snapshot,
+            format: args.format.into(),
+            output: Output::resolve("--output", args.output)?,
+        })
+    }
+}
+
+/// Everything `qcompat repro` needs: it runs as a user would, in a fresh interpreter.
+pub struct ReproSettings {
+    pub args: ReproArgs,
+    pub harness: HarnessSettings,
+}
+
+impl ReproSettings {
+    pub fn resolve(args: ReproArgs) -> Result<Self> {
+        Ok(Self {
+            harness: harness_settings(&args.env, false)?,
+            args,
+        })
     }
 }
 
@@ -120,15 +241,6 @@ fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// Whether a table printed to standard output may carry ANSI colors.
-pub fn color_for(output: Option<&std::path::Path>) -> bool {
-    output.is_none() && std::io::stdout().is_terminal() && no_color_unset()
-}
-
-fn no_color_unset() -> bool {
-    std::env::var_os("NO_COLOR").is_none()
-}
-
 fn snapshot_mode(args: SnapshotArgs) -> Option<(Mode, Option<PathBuf>)> {
     let mode = match (args.check, args.update) {
         (true, _) => Mode::Check,
@@ -138,18 +250,50 @@ fn snapshot_mode(args: SnapshotArgs) -> Option<(Mode, Option<PathBuf>)> {
     Some((mode, args.snapshot))
 }
 
+/// `$GITHUB_STEP_SUMMARY`, checked now: a summary that cannot be appended to fails the job before its cells run.
+fn step_summary() -> Result<Option<PathBuf>> {
+    let Some(path) = var("GITHUB_STEP_SUMMARY").map(PathBuf::from) else {
+        return Ok(None);
+    };
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| {
+            Error::BadInput(format!(
+                "GITHUB_STEP_SUMMARY={}: cannot append to it: {e}",
+                path.display()
+            ))
+        })?;
+    Ok(Some(path))
+}
+
+/// `--repo`: a git work tree or repository, checked before any probe runs.
+fn check_repo(repo: &Path) -> Result<()> {
+    let is_repo = repo.join(".git").exists() || repo.join("HEAD").is_file();
+    if is_repo {
+        return Ok(());
+    }
+    let why = if repo.is_dir() {
+        "not a git clone (no .git)"
+    } else {
+        "no such folder"
+    };
+    Err(Error::BadInput(format!("--repo {}: {why}", repo.display())))
+}
+
 /// `preload`: fork probe processes from shared preloaded interpreters where cells allow (off: `--isolate`).
-pub fn harness_settings(args: &EnvArgs, preload: bool) -> HarnessSettings {
-    HarnessSettings {
+pub fn harness_settings(args: &EnvArgs, preload: bool) -> Result<HarnessSettings> {
+    Ok(HarnessSettings {
         cache_root: args.cache_dir.clone().unwrap_or_else(default_cache_root),
         index: IndexSettings {
             as_of: args.as_of.clone(),
-            ..index_settings(&args.find_links, args.offline)
+            ..index_settings(&args.find_links, args.offline)?
         },
         device: var("QCOMPAT_DEVICE").unwrap_or_else(|| "auto".into()),
         child_env: ChildEnv::from_vars(std::env::vars_os()),
         preload,
-    }
+    })
 }
 
 /// `--cache-dir`, else `QCOMPAT_CACHE_DIR`, else the user cache dir.
@@ -165,29 +309,72 @@ fn default_cache_root() -> PathBuf {
 }
 
 /// Index settings follow the user's own (`UV_*` first, then `PIP_*`), so qcompat sees the same versions that uv
-/// will install from; `--find-links` and `--offline` from the command line are added.
-fn index_settings(find_links: &[String], offline: bool) -> IndexSettings {
-    let first = |names: &[&str]| names.iter().find_map(|n| var(n));
-    let truthy = |v: Option<String>| {
-        v.is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
+/// will install from; `--find-links` and `--offline` from the command line are added. A find-links folder that
+/// does not exist would make every cell unresolvable: it is refused, naming where it was given.
+fn index_settings(find_links: &[String], offline: bool) -> Result<IndexSettings> {
+    let truthy = |v: Option<(&str, String)>| {
+        v.is_some_and(|(_, v)| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
     };
-    let mut links: Vec<String> = first(&["UV_FIND_LINKS", "PIP_FIND_LINKS"])
-        .map(|v| {
-            v.split([' ', ','])
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect()
-        })
-        .unwrap_or_default();
-    links.extend(find_links.iter().cloned());
-    IndexSettings {
-        index_url: first(&["UV_INDEX_URL", "UV_DEFAULT_INDEX", "PIP_INDEX_URL"]),
-        find_links: links,
+    let mut links: Vec<(String, String)> = Vec::new();
+    if let Some((name, value)) = first(&["UV_FIND_LINKS", "PIP_FIND_LINKS"]) {
+        let given = value.split([' ', ',']).filter(|s| !s.is_empty());
+        links.extend(given.map(|link| (name.to_string(), link.to_string())));
+    }
+    links.extend(
+        find_links
+            .iter()
+            .map(|l| ("--find-links".into(), l.clone())),
+    );
+    for (origin, link) in &links {
+        check_find_links(origin, link)?;
+    }
+    Ok(IndexSettings {
+        index_url: first(&["UV_INDEX_URL", "UV_DEFAULT_INDEX", "PIP_INDEX_URL"]).map(|(_, v)| v),
+        find_links: links.into_iter().map(|(_, link)| link).collect(),
         no_index: truthy(first(&["UV_NO_INDEX", "PIP_NO_INDEX"])),
         offline: offline || truthy(first(&["UV_OFFLINE"])),
-        timeout: var("QCOMPAT_INDEX_TIMEOUT").and_then(|t| humantime::parse_duration(&t).ok()),
+        timeout: index_timeout()?,
         as_of: None,
+    })
+}
+
+/// A find-links location: a URL is the index's business; a path must be a folder of packages.
+fn check_find_links(origin: &str, link: &str) -> Result<()> {
+    if link.contains("://") && !link.starts_with("file://") {
+        return Ok(());
     }
+    let path = Path::new(link.strip_prefix("file://").unwrap_or(link));
+    if path.is_dir() {
+        return Ok(());
+    }
+    let why = if path.exists() {
+        "not a folder"
+    } else {
+        "no such folder"
+    };
+    let given = if origin.starts_with('-') {
+        format!("{origin} {link}")
+    } else {
+        format!("{origin}={link}")
+    };
+    Err(Error::BadInput(format!(
+        "{given}: {why}; find-links names a folder of wheels and source archives"
+    )))
+}
+
+/// `QCOMPAT_INDEX_TIMEOUT`: a duration (`30s`); one that does not parse is refused, not ignored.
+fn index_timeout() -> Result<Option<std::time::Duration>> {
+    var("QCOMPAT_INDEX_TIMEOUT")
+        .map(|text| {
+            humantime::parse_duration(&text)
+                .map_err(|e| Error::BadInput(format!("QCOMPAT_INDEX_TIMEOUT={text}: {e}")))
+        })
+        .transpose()
+}
+
+/// The first of `names` that is set, with its value.
+fn first(names: &[&'static str]) -> Option<(&'static str, String)> {
+    names.iter().find_map(|n| var(n).map(|v| (*n, v)))
 }
 
 /// A set, non-empty environment variable.

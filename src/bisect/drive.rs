@@ -40,25 +40,12 @@ impl<'a> Job<'a> {
             )));
         }
         let mut base = Vec::new();
-        for other in axes.iter().filter(|a| **a != axis) {
-            let mut values: Vec<&Version> = plan
-                .cells
-                .iter()
-                .filter_map(|c| c.version_of(other))
-                .collect();
-            values.sort();
-            values.dedup();
-            match values.as_slice() {
-                [one] => base.push((other.to_string(), (*one).clone())),
-                [] => {}
-                several => {
-                    let listed: Vec<String> = several.iter().map(ToString::to_string).collect();
-                    return Err(Error::BadInput(format!(
-                        "axis `{other}` has {} values ({}): hold it with --filter {other}=VERSION",
-                        several.len(),
-                        listed.join(", ")
-                    )));
-                }
+        for (other, declared) in axes.iter().zip(&plan.axis_versions) {
+            if *other == axis {
+                continue;
+            }
+            if let Some(held) = held_value(plan, other, declared)? {
+                base.push((other.to_string(), held));
             }
         }
         Ok(Self {
@@ -120,8 +107,8 @@ impl<'a> Job<'a> {
     /// Holding the good side's cell, forces the blamed dependency through its versions between the two sides.
     fn recurse_into_culprit(&self, session: &mut Session<'_>, found: &mut Bisection) -> Result<()> {
         let Some(culprit) = blame::culprit(&found.blame, found.frame.as_deref()).cloned() else {
-            eprintln!(
-                "bisect: no changed dependency holds the failing frame; nothing to recurse into"
+            session.note(
+                "bisect: no changed dependency holds the failing frame; nothing to recurse into",
             );
             return Ok(());
         };
@@ -187,6 +174,36 @@ impl<'a> Job<'a> {
                 }
             })
             .collect()
+    }
+}
+
+/// The one value the selected cells give `axis`, to hold it at while another axis is bisected. Values that only an
+/// `[[include]]` cell brings are not part of the grid a bisection walks along: they are left out when the axis's
+/// own (`declared`) versions leave exactly one, so an extra cell in the matrix does not stop its bisections.
+fn held_value(plan: &Plan, axis: &str, declared: &[Version]) -> Result<Option<Version>> {
+    let mut values: Vec<&Version> = plan
+        .cells
+        .iter()
+        .filter_map(|c| c.version_of(axis))
+        .collect();
+    values.sort();
+    values.dedup();
+    let in_grid: Vec<&Version> = values
+        .iter()
+        .copied()
+        .filter(|v| declared.contains(v))
+        .collect();
+    match (values.as_slice(), in_grid.as_slice()) {
+        ([], _) => Ok(None),
+        ([one], _) | (_, [one]) => Ok(Some((*one).clone())),
+        (several, _) => {
+            let listed: Vec<String> = several.iter().map(ToString::to_string).collect();
+            Err(Error::BadInput(format!(
+                "axis `{axis}` has {} values ({}): hold it with --filter {axis}=VERSION",
+                several.len(),
+                listed.join(", ")
+            )))
+        }
     }
 }
 

@@ -2,8 +2,6 @@
 //! probed cell in a journal of its own (a rerun of a finished bisect probes nothing; Ctrl-C keeps what finished),
 //! verifies the endpoints and drives the search.
 
-use std::sync::Arc;
-
 use serde::Serialize;
 
 use super::blame::{self, Change};
@@ -11,12 +9,10 @@ use super::commits::Commit;
 use super::search::{Judgement, Search};
 use super::{BadFailure, Step};
 use crate::error::{Error, Result};
-use crate::harness::{CellObserver, Harness};
-use crate::journal::{self, Journal};
 use crate::matrix::Cell;
 use crate::outcome::Outcome;
+use crate::pipeline::Pipeline;
 use crate::results::CellResult;
-use crate::supervisor::Supervisor;
 use crate::version::Version;
 
 /// One search: a package, its candidates from the good end to the bad end, and how a version becomes a cell.
@@ -77,96 +73,44 @@ pub struct Side {
     pub install: String,
 }
 
+/// Probes versions through a pipeline whose journal is the bisect journal ([`JournalUse::bisect`]).
 pub struct Session<'a> {
-    harness: Arc<Harness>,
-    supervisor: &'a Supervisor,
-    probes: Vec<String>,
+    pipeline: &'a mut Pipeline,
     /// Probes per round: one per job, so two cores halve the open range three ways instead of two.
     per_round: usize,
-    journal: Arc<JournalObserver>,
-    /// Every cell probed so far, from the journal or this session.
-    known: Vec<CellResult>,
 }
 
 impl<'a> Session<'a> {
-    pub fn open(
-        harness: Arc<Harness>,
-        supervisor: &'a Supervisor,
-        journal_name: &str,
-        probes: Vec<String>,
-        jobs: usize,
-    ) -> Result<Self> {
-        let (journal, known) = Journal::open(harness.runs_dir(), journal_name, true, &probes)?;
-        Ok(Self {
-            harness,
-            supervisor,
-            journal: Arc::new(JournalObserver {
-                journal,
-                probes: probes.clone(),
-            }),
-            probes,
-            per_round: jobs.max(1),
-            known,
-        })
+    pub fn new(pipeline: &'a mut Pipeline) -> Self {
+        let per_round = pipeline.jobs();
+        Self {
+            pipeline,
+            per_round,
+        }
     }
 
-    /// Results of `cells`, with whether each ran now (false: the journal had it for the same environment).
+    /// Says `text` to the pipeline's sink.
+    pub fn note(&self, text: &str) {
+        self.pipeline.sink().note(text);
+    }
+
+    /// Results of `cells`, with whether each ran now (false: the journal had it).
     fn probe(&mut self, cells: &[Cell]) -> Result<Vec<(CellResult, bool)>> {
-        let fresh_cells: Vec<Cell> = cells
-            .iter()
-            .filter(|c| self.remembered(c).is_none())
-            .cloned()
-            .collect();
-        let observer: Arc<dyn CellObserver> = self.journal.clone();
-        let fresh = self.harness.run_cells(
-            self.supervisor,
-            fresh_cells,
-            &self.probes,
-            self.per_round,
-            &observer,
-        )?;
-        self.known.extend(fresh.iter().cloned());
-        cells
-            .iter()
-            .map(|cell| {
-                let key = cell.key();
-                if let Some(result) = fresh.iter().find(|r| r.key == key) {
-                    return Ok((result.clone(), true));
-                }
-                let result = self
-                    .remembered(cell)
-                    .cloned()
-                    .ok_or_else(|| Error::infra(format!("no result for {key} after probing it")))?;
-                Ok((result, false))
-            })
-            .collect()
-    }
-
-    /// A result for `cell` from the journal: one that ran in the environment the cell would get now, or one whose
-    /// versions the resolver proved unsatisfiable (a property of the versions, not of the moment; an install error
-    /// may be the network's and runs again).
-    fn remembered(&self, cell: &Cell) -> Option<&CellResult> {
-        let hash = self.harness.env_hash(cell);
-        let key = cell.key();
-        self.known.iter().rev().find(|r| {
-            journal::reusable(r, cell, &hash)
-                || (r.key == key
-                    && r.env.is_none()
-                    && r.probes.iter().all(|p| p.outcome == Outcome::Unresolvable))
-        })
+        let probed = self.pipeline.results(cells)?;
+        Ok(probed.into_iter().map(|p| (p.result, p.ran)).collect())
     }
 
     /// Verifies the endpoints, then searches between them.
     pub fn bisect(&mut self, request: &Request<'_>) -> Result<Bisection> {
         let seq = &request.candidates;
         let last = seq.len() - 1;
-        eprintln!(
+        self.note(&format!(
             "bisect {}: {} candidates from {} (good) to {} (bad); checking the endpoints",
             request.package,
             seq.len(),
             seq[0],
             seq[last]
-        );
+        ));
         let ends = self.probe(&[(request.cell)(&seq[0]), (request.cell)(&seq[last])])?;
         let bad_failure = self.check_endpoints(request, &ends)?;
         let mut trail = Trail {
@@ -188,13 +132,13 @@ impl<'a> Session<'a> {
                 break;
             }
             let names: Vec<String> = points.iter().map(|&i| seq[i].to_string()).collect();
-            eprintln!(
+            self.note(&format!(
                 "bisect {}: probing {} ({} candidates open, about {} rounds left)",
                 request.package,
                 names.join(", "),
                 search.open().len(),
                 search.rounds_left(self.per_round)
-            );
+            ));
             let cells: Vec<Cell> = points.iter().map(|&i| (request.cell)(&seq[i])).collect();
             let mut judged = Vec::new();
             for (&i, (result, ran)) in points.iter().zip(self.probe(&cells)?) {
@@ -222,7 +166,7 @@ impl<'a> Session<'a> {
             let cell = (request.cell)(&seq[i]);
             Side {
                 version: seq[i].to_string(),
-                install: self.harness.install_line(&cell),
+                install: self.pipeline.harness().install_line(&cell),
                 cell: Some(cell),
                 result: trail.results[i].clone(),
             }
@@ -322,13 +266,19 @@ impl<'a> Session<'a> {
             return Error::BadInput(format!("{flag} {version} {expected}: {what}"));
         }
         let nearest = self.nearest_installable(request, index);
-        Error::BadInput(format!(
+        let message = format!(
             "{flag} {version} cannot be installed ({what}){}",
             nearest.map_or_else(
                 || " and neither can its three nearest candidates".to_string(),
                 |v| format!("; the nearest installable version is {v}")
             )
-        ))
+        );
+        // An install that failed is the machine's (network, disk, a build); versions that do not go together are
+        // the request's to change.
+        match worst.outcome {
+            Outcome::InstallError => Error::infra(message),
+            _ => Error::BadInput(message),
+        }
     }
 
     /// The nearest candidate inward from `index` whose environment builds (at most three tried).
@@ -371,19 +321,5 @@ impl Trail {
         self.probe_runs += usize::from(ran);
         self.steps.push(Step::new(version, &result, judgement, ran));
         self.results[i] = Some(result);
-    }
-}
-
-/// Appends every finished cell to the session's journal.
-struct JournalObserver {
-    journal: Journal,
-    probes: Vec<String>,
-}
-
-impl CellObserver for JournalObserver {
-    fn started(&self, _cell: &Cell) {}
-
-    fn finished(&self, cell: &CellResult) {
-        self.journal.record(&self.probes, cell);
     }
 }

@@ -7,14 +7,14 @@ use qcompat::bisect::render::{self, Context};
 use qcompat::bisect::session::Session;
 use qcompat::error::{Error, Result};
 use qcompat::exit::ExitStatus;
-use qcompat::files::write_atomically;
-use qcompat::harness::Harness;
+use qcompat::pipeline::{JournalUse, Pipeline};
 use qcompat::plan::{Plan, Selection};
-use qcompat::supervisor::Supervisor;
+use qcompat::sink::Sink;
 use qcompat::version::parse_version;
 use qcompat::{matrix, snapshot};
 
 use crate::cli::BisectFormat;
+use crate::progress::{Detail, Terminal};
 use crate::settings::BisectSettings;
 
 pub fn run(settings: BisectSettings) -> Result<ExitStatus> {
@@ -51,16 +51,11 @@ pub fn run(settings: BisectSettings) -> Result<ExitStatus> {
         }
     };
 
-    let harness = Arc::new(Harness::new(&plan.matrix, settings.harness)?);
-    let supervisor = Supervisor::new()?;
-    let journal = format!("bisect-{}.jsonl", plan.probes.join("+"));
-    let mut session = Session::open(
-        harness,
-        &supervisor,
-        &journal,
-        plan.probes.clone(),
-        settings.jobs,
-    )?;
+    let sink: Arc<dyn Sink> = Arc::new(Terminal::new(Detail::Normal));
+    super::say_warnings(&plan, &*sink);
+    let journal = JournalUse::bisect(&plan);
+    let mut pipeline = Pipeline::open(&plan, settings.harness, journal, settings.jobs, sink)?;
+    let mut session = Session::new(&mut pipeline);
     let found = pairs
         .iter()
         .map(|(good, bad)| job.run(&mut session, good, bad))
@@ -77,10 +72,7 @@ pub fn run(settings: BisectSettings) -> Result<ExitStatus> {
         BisectFormat::Json => render::json(&found),
         BisectFormat::Markdown => render::markdown(&found, &context),
     };
-    match &args.output {
-        Some(path) => write_atomically(path, &text)?,
-        None => print!("{text}"),
-    }
+    settings.output.write(&text)?;
     Ok(ExitStatus::Success)
 }
 

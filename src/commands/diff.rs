@@ -5,23 +5,25 @@ use qcompat::error::{Error, Result};
 use qcompat::exit::ExitStatus;
 use qcompat::snapshot;
 
-use crate::cli::{DiffArgs, DiffFormat};
+use crate::cli::DiffFormat;
+use crate::output;
+use crate::settings::DiffSettings;
 
-pub fn run(args: DiffArgs) -> Result<ExitStatus> {
-    let old = snapshot::read(&args.old)?;
-    let new = snapshot::read(&args.new)?;
+pub fn run(settings: DiffSettings) -> Result<ExitStatus> {
+    let old = snapshot::read(&settings.old)?;
+    let new = snapshot::read(&settings.new)?;
     let diff = diff::diff(&old, &new).map_err(|e| {
         Error::BadInput(format!(
             "{} and {}: {e}",
-            args.old.display(),
-            args.new.display()
+            settings.old.display(),
+            settings.new.display()
         ))
     })?;
-    let text = match args.format {
+    let text = match settings.format {
         DiffFormat::Table => render::table(&diff),
         DiffFormat::Markdown => render::markdown(&diff),
         DiffFormat::Json => render::json(&diff),
     };
-    print!("{text}");
+    output::stdout(text.as_bytes())?;
     Ok(ExitStatus::findings_if(diff.has_regression()))
 }

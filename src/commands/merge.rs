@@ -5,20 +5,20 @@ use qcompat::exit::ExitStatus;
 use qcompat::files::write_atomically;
 use qcompat::snapshot;
 
-use crate::cli::MergeArgs;
+use crate::settings::MergeSettings;
 
-pub fn run(args: MergeArgs) -> Result<ExitStatus> {
-    let parts = args
+pub fn run(settings: MergeSettings) -> Result<ExitStatus> {
+    let parts = settings
         .parts
         .iter()
         .map(|path| Ok((path.clone(), snapshot::read(path)?)))
         .collect::<Result<Vec<_>>>()?;
     let merged = snapshot::merge_parts(&parts)?;
-    write_atomically(&args.output, &snapshot::render(&merged))?;
+    write_atomically(&settings.output, &snapshot::render(&merged))?;
     eprintln!(
         "merged {} parts into {}: {} cells",
         parts.len(),
-        args.output.display(),
+        settings.output.display(),
         merged.cells.len()
     );
     Ok(ExitStatus::Success)

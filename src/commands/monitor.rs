@@ -11,19 +11,18 @@ use qcompat::diff::SnapshotDiff;
 use qcompat::error::{Error, Result};
 use qcompat::exit::ExitStatus;
 use qcompat::files::write_atomically;
-use qcompat::harness::{CellObserver, Harness};
 use qcompat::index::IndexSettings;
-use qcompat::journal::{self, Journal};
-use qcompat::matrix::{self, AxisValues, Cell};
+use qcompat::matrix::{self, AxisValues};
 use qcompat::monitor::{self, MonitorReport, render};
+use qcompat::pipeline::{JournalUse, Pipeline};
 use qcompat::plan::{Plan, Selection};
-use qcompat::progress::Progress;
-use qcompat::results::{CellResult, RunReport};
+use qcompat::results::RunReport;
+use qcompat::sink::Sink;
 use qcompat::snapshot::{self, Snapshot};
-use qcompat::supervisor::Supervisor;
 use qcompat::{diff, probe};
 
-use crate::cli::{BisectFormat, MonitorArgs};
+use crate::cli::BisectFormat;
+use crate::progress::{Detail, Terminal};
 use crate::settings::MonitorSettings;
 
 pub fn run(settings: MonitorSettings) -> Result<ExitStatus> {
@@ -47,27 +46,25 @@ pub fn run(settings: MonitorSettings) -> Result<ExitStatus> {
         bisect_errors: Vec::new(),
     };
     if cells.is_empty() {
-        emit(&settings.args, &settings.invocation, &report, &plan)?;
+        emit(&settings, &report, &plan)?;
         return Ok(ExitStatus::Success);
     }
 
     let index = settings.harness.index.clone();
-    let harness = Arc::new(Harness::new(&plan.matrix, settings.harness)?);
-    let supervisor = Supervisor::new()?;
+    let sink: Arc<dyn Sink> = Arc::new(Terminal::new(Detail::Normal));
+    super::say_warnings(&plan, &*sink);
     // The bisect command's journal: the bisections below reuse the new cells instead of probing them again.
-    let journal_name = format!("bisect-{}.jsonl", plan.probes.join("+"));
-    let results = run_new(
-        &harness,
-        &supervisor,
-        &journal_name,
-        cells,
-        &plan,
-        settings.jobs,
-    )?;
-    let mut fresh = Snapshot::from_report(
-        &RunReport::new(plan.matrix.name.clone(), results),
-        &plan.matrix,
-    );
+    let journal = JournalUse::bisect(&plan);
+    let harness = settings.harness.clone();
+    let mut pipeline = Pipeline::open(&plan, harness, journal, settings.jobs, sink)?;
+    let results = pipeline
+        .results(&cells)?
+        .into_iter()
+        .map(|probed| probed.result)
+        .collect();
+    let ran = RunReport::new(plan.matrix.name.clone(), results);
+    let nothing_tested = ran.nothing_tested();
+    let mut fresh = Snapshot::from_report(&ran, &plan.matrix);
     fresh.listed = plan.listed.clone();
     let probes: Vec<String> = probe::catalog::names()
         .filter(|p| plan.matrix.probes.iter().any(|m| m == p))
@@ -77,13 +74,7 @@ pub fn run(settings: MonitorSettings) -> Result<ExitStatus> {
 
     if let Some(old) = &recorded {
         let found = diff::diff(old, &merged)?;
-        let mut session = Session::open(
-            harness,
-            &supervisor,
-            &journal_name,
-            plan.probes.clone(),
-            settings.jobs,
-        )?;
+        let mut session = Session::new(&mut pipeline);
         bisect_regressions(&mut session, &plan, &index, old, &found, &mut report)?;
         report.diff = Some(found);
     }
@@ -95,7 +86,10 @@ pub fn run(settings: MonitorSettings) -> Result<ExitStatus> {
             fresh.cells.len()
         );
     }
-    emit(&settings.args, &settings.invocation, &report, &plan)?;
+    emit(&settings, &report, &plan)?;
+    if let Some(nothing) = nothing_tested {
+        return Err(nothing.error());
+    }
     Ok(ExitStatus::findings_if(report.regressions() > 0))
 }
 
@@ -142,73 +136,6 @@ fn bisect_regressions(
     Ok(())
 }
 
-/// Runs the new cells, reusing the journal's results for cells whose environment is unchanged, and records each
-/// finished cell there.
-fn run_new(
-    harness: &Arc<Harness>,
-    supervisor: &Supervisor,
-    journal_name: &str,
-    cells: Vec<Cell>,
-    plan: &Plan,
-    jobs: usize,
-) -> Result<Vec<CellResult>> {
-    let (journal, earlier) = Journal::open(harness.runs_dir(), journal_name, true, &plan.probes)?;
-    let reused = |c: &Cell| {
-        let hash = harness.env_hash(c);
-        earlier
-            .iter()
-            .rev()
-            .find(|e| journal::reusable(e, c, &hash))
-            .cloned()
-    };
-    let todo: Vec<Cell> = cells
-        .iter()
-        .filter(|c| reused(c).is_none())
-        .cloned()
-        .collect();
-    let observer: Arc<dyn CellObserver> = Arc::new(Recorder {
-        progress: Progress::new(todo.len()),
-        journal,
-        probes: plan.probes.clone(),
-    });
-    let fresh = harness.run_cells(supervisor, todo, &plan.probes, jobs, &observer)?;
-    Ok(cells
-        .iter()
-        .filter_map(|c| {
-            let key = c.key();
-            fresh
-                .iter()
-                .find(|r| r.key == key)
-                .cloned()
-                .or_else(|| reused(c))
-        })
-        .collect())
-}
-
-/// Progress and journal, told of each new cell as it finishes.
-struct Recorder {
-    progress: Progress,
-    journal: Journal,
-    probes: Vec<String>,
-}
-
-impl CellObserver for Recorder {
-    fn started(&self, cell: &Cell) {
-        self.progress.started(&cell.key().to_string());
-    }
-
-    fn finished(&self, cell: &CellResult) {
-        self.journal.record(&self.probes, cell);
-        self.progress.finished(cell);
-    }
-}
-
-impl Drop for Recorder {
-    fn drop(&mut self) {
-        self.progress.clear();
-    }
-}
-
 /// A query axis that admits pre-releases (nightlies) bisects across them too.
 fn query_admits_pre(plan: &Plan, axis: &str) -> bool {
     plan.matrix
@@ -217,23 +144,17 @@ fn query_admits_pre(plan: &Plan, axis: &str) -> bool {
         .any(|a| a.name == axis && matches!(a.values, AxisValues::Query { pre: true, .. }))
 }
 
-fn emit(args: &MonitorArgs, invocation: &str, report: &MonitorReport, plan: &Plan) -> Result<()> {
+fn emit(settings: &MonitorSettings, report: &MonitorReport, plan: &Plan) -> Result<()> {
     let context = Context {
-        invocation,
-        matrix: &args.matrix,
+        invocation: &settings.invocation,
+        matrix: &settings.args.matrix,
         probes: &plan.probes,
         as_of: plan.as_of.as_ref().map(|a| a.text.as_str()),
     };
-    let text = match args.format {
+    let text = match settings.args.format {
         BisectFormat::Table => render::table(report),
         BisectFormat::Json => render::json(report),
         BisectFormat::Markdown => render::markdown(report, &context),
     };
-    match &args.output {
-        Some(path) => write_atomically(Path::new(path), &text),
-        None => {
-            print!("{text}");
-            Ok(())
-        }
-    }
+    settings.output.write(&text)
 }

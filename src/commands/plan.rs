@@ -13,20 +13,20 @@ use qcompat::results::RunReport;
 use qcompat::shard::{self, Split};
 use qcompat::snapshot::{self, Part, Snapshot};
 
-use crate::cli::{PlanArgs, PlanFormat};
-use crate::settings::{RunSettings, harness_settings};
+use crate::cli::PlanFormat;
+use crate::output;
+use crate::settings::{PlanSettings, PlanSource, RunSettings};
 
-pub fn run(args: PlanArgs) -> Result<ExitStatus> {
-    let matrix = matrix::load(&args.matrix)?;
+pub fn run(settings: PlanSettings) -> Result<ExitStatus> {
+    let args = &settings.args;
     let selection = Selection {
         filters: args.filters.clone(),
         probes: args.probes.clone(),
     };
-    let mut plan = Plan::new(
-        matrix,
-        &selection,
-        &harness_settings(&args.env, false).index,
-    )?;
+    let mut plan = Plan::new(matrix::load(&args.matrix)?, &selection, &settings.index)?;
+    for warning in &plan.warnings {
+        eprintln!("warning: {warning}");
+    }
     let needs_cuda = needs_cuda(&plan, args.snapshot.clone())?;
     plan.shards = shard::split(
         &needs_cuda,
@@ -36,13 +36,14 @@ pub fn run(args: PlanArgs) -> Result<ExitStatus> {
             gpu_label: args.gpu_label.as_deref(),
         },
     )?;
-    if let Some(path) = &args.output {
-        write_atomically(path, &plan.to_json())?;
+    if let Some(file) = &settings.plan_file {
+        file.write(&plan.to_json())?;
     }
-    match args.format {
-        PlanFormat::Json => print!("{}", plan.to_json()),
-        PlanFormat::Github => println!("{}", github_matrix(&plan)),
-    }
+    let text = match settings.format {
+        PlanFormat::Json => plan.to_json(),
+        PlanFormat::Github => format!("{}\n", github_matrix(&plan)),
+    };
+    output::stdout(text.as_bytes())?;
     Ok(ExitStatus::Success)
 }
 
@@ -104,19 +105,24 @@ impl PartOutput {
 /// The plan `run` works from: made from `--matrix` now, or read from `--plan` (installs then resolve as of the
 /// plan's `--as-of`), narrowed to `--shard K/N`.
 pub fn for_run(settings: &mut RunSettings) -> Result<(Plan, Option<PartOutput>)> {
-    let Some(path) = &settings.plan else {
-        let matrix = matrix::load(settings.matrix.as_deref().expect("clap requires --matrix"))?;
-        let plan = Plan::new(matrix, &settings.selection, &settings.harness.index)?;
-        return Ok((plan, None));
+    let (path, shard, part) = match &settings.source {
+        PlanSource::Matrix(matrix) => {
+            let plan = Plan::new(
+                matrix::load(matrix)?,
+                &settings.selection,
+                &settings.harness.index,
+            )?;
+            return Ok((plan, None));
+        }
+        PlanSource::File { path, shard, part } => (path, shard, part),
     };
     let mut plan = Plan::from_json(path)?;
     settings.harness.index.as_of = plan.as_of.clone();
-    let Some(id) = &settings.shard else {
+    let Some((k, n)) = *shard else {
         return Ok((plan, None));
     };
-    let (k, n) = shard::parse_id(id)?;
     let positions = shard::select(&mut plan, k, n)?;
-    let part = settings.part.clone().map(|path| PartOutput {
+    let part = part.clone().map(|path| PartOutput {
         path,
         part: Part {
             plan: plan.hash.clone(),

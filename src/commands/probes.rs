@@ -4,17 +4,21 @@ use qcompat::error::Result;
 use qcompat::exit::ExitStatus;
 use qcompat::probe::catalog::{PROBES, Path};
 
+use crate::output;
+
 pub fn run() -> Result<ExitStatus> {
     let width = PROBES.iter().map(|p| p.name.len()).max().unwrap_or(0);
+    let mut text = String::new();
     for probe in PROBES {
-        println!("{:width$}  {}", probe.name, probe.summary);
-        println!("{:width$}  needs: {}", "", probe.needs);
+        text.push_str(&format!("{:width$}  {}\n", probe.name, probe.summary));
+        text.push_str(&format!("{:width$}  needs: {}\n", "", probe.needs));
         if probe.path == Path::Control {
-            println!(
-                "{:width$}  control: where quantized probes fail and this passes, the failure is quantization's",
+            text.push_str(&format!(
+                "{:width$}  control: where quantized probes fail and this passes, the failure is quantization's\n",
                 ""
-            );
+            ));
         }
     }
+    output::stdout(text.as_bytes())?;
     Ok(ExitStatus::Success)
 }

@@ -2,19 +2,14 @@
 
 use qcompat::error::Result;
 use qcompat::exit::ExitStatus;
-use qcompat::files::write_atomically;
 use qcompat::{report, snapshot};
 
-use crate::cli::ReportArgs;
-use crate::settings::color_for;
+use crate::settings::ReportSettings;
 
-pub fn run(args: ReportArgs) -> Result<ExitStatus> {
-    let snapshot = snapshot::read(&args.snapshot)?;
-    let color = color_for(args.output.as_deref());
-    let text = report::render(&snapshot.to_report(), args.format.into(), color);
-    match &args.output {
-        Some(path) => write_atomically(path, &text)?,
-        None => print!("{text}"),
-    }
+pub fn run(settings: ReportSettings) -> Result<ExitStatus> {
+    let snapshot = snapshot::read(&settings.snapshot)?;
+    let color = settings.output.color();
+    let text = report::render(&snapshot.to_report(), settings.format, color);
+    settings.output.write(&text)?;
     Ok(ExitStatus::Success)
 }

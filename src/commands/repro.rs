@@ -9,68 +9,52 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 
-use qcompat::env::{Cache, EnvFailure, EnvSpec, Interpreter, Uv, quote};
+use qcompat::env::quote;
 use qcompat::error::{Error, Result};
 use qcompat::exit::ExitStatus;
-use qcompat::harness::HarnessSettings;
+use qcompat::harness::{Harness, Provision};
 use qcompat::matrix::{self, Cell};
 use qcompat::outcome::{self, Outcome};
 use qcompat::plan::{Plan, Selection};
-use qcompat::probe::catalog::{self, RUNNER};
 use qcompat::probe::protocol::{Event, parse_events};
 use qcompat::probe::runner::ProbeRun;
+use qcompat::sink::Sink;
 use qcompat::supervisor::Supervisor;
 use qcompat::{suggest, version};
 
-use crate::cli::ReproArgs;
+use crate::output;
+use crate::progress::{Detail, Terminal};
+use crate::settings::ReproSettings;
 
-pub fn run(args: ReproArgs, settings: HarnessSettings) -> Result<ExitStatus> {
-    let matrix = matrix::load(&args.matrix)?;
+pub fn run(settings: ReproSettings) -> Result<ExitStatus> {
+    let args = &settings.args;
     let selection = Selection {
         filters: Vec::new(),
         probes: args.probes.clone(),
     };
-    let plan = Plan::new(matrix, &selection, &settings.index)?;
+    let plan = Plan::new(
+        matrix::load(&args.matrix)?,
+        &selection,
+        &settings.harness.index,
+    )?;
     let cell = find_cell(&plan, &args.cell)?;
+    let sink: Arc<dyn Sink> = Arc::new(Terminal::new(Detail::Normal));
+    super::say_warnings(&plan, &*sink);
+    let harness = Arc::new(Harness::new(&plan.matrix, settings.harness, sink)?);
 
-    let cache = Cache::open(settings.cache_root)?;
-    let python = Interpreter::find(plan.matrix.python.as_deref())?;
-    let uv = Uv::find_or_bootstrap(&cache.root, &python.path, settings.child_env.clone())?;
-    let probes_dir = catalog::materialize(&cache.root)?;
-    let spec = EnvSpec {
-        python,
-        requirements: cell.requirements(&plan.matrix.pins),
-        overrides: cell.override_requirements(),
-        index: settings.index,
-    };
-    let venv = cache.root.join("envs").join(Cache::hash(&spec));
-    println!("# the environment ({}):", venv.display());
-    println!("{}", rebuild_commands(&uv, &spec, &venv));
-
-    let python = provision(&cache, &uv, &spec, &cell)?;
-    let artifacts = cache
-        .root
-        .join("runs")
-        .join(&plan.matrix.name)
-        .join(cell.key().slug())
-        .join("repro");
-    recreate(&artifacts)?;
-    let results = artifacts.join("results.jsonl");
-    let mut probe = Command::new(&python);
-    // The same allow-listed environment as `run`'s probes: what reproduces there reproduces here.
-    probe
-        .env_clear()
-        .envs(settings.child_env.for_probe_in(&python))
-        .arg(probes_dir.scripts.join(RUNNER))
-        .args(&plan.probes)
-        .env("QCOMPAT_RESULT", &results)
-        .env("QCOMPAT_FIXTURES", &probes_dir.fixtures)
-        .env("QCOMPAT_ARTIFACTS", &artifacts)
-        .env("QCOMPAT_DEVICE", &settings.device)
-        .env("PYTHONUNBUFFERED", "1");
-    println!("# the probes, tracebacks on the terminal:");
-    println!("{}", shown(&probe));
+    let (venv, commands) = harness.rebuild_commands(&cell);
+    say(&format!(
+        "# the environment ({}):\n{commands}",
+        venv.display()
+    ))?;
+    let python = provision(&harness, &cell)?;
+    let (mut probe, results) = harness.foreground_probes(&cell, &python, &plan.probes)?;
+    say(&format!(
+        "# the probes, tracebacks on the terminal:\n{}",
+        shown(&probe)
+    ))?;
     let status = probe
         .status()
         .map_err(|e| Error::infra_caused(format!("starting {}", python.display()), e))?;
@@ -78,6 +62,10 @@ pub fn run(args: ReproArgs, settings: HarnessSettings) -> Result<ExitStatus> {
     Ok(ExitStatus::findings_if(
         outcomes.iter().any(|o| *o != Outcome::Pass),
     ))
+}
+
+fn say(text: &str) -> Result<()> {
+    output::stdout(format!("{text}\n").as_bytes())
 }
 
 /// The cell `text` names (`axis=version,…`, every axis, versions compared as PEP 440 versions).
@@ -106,53 +94,17 @@ fn find_cell(plan: &Plan, text: &str) -> Result<Cell> {
     )))
 }
 
-/// The environment's interpreter, from the cache or built now; a cell that cannot get one is reported as its outcome.
-fn provision(cache: &Cache, uv: &Uv, spec: &EnvSpec, cell: &Cell) -> Result<PathBuf> {
+/// The environment's interpreter, from the cache or built now (under a supervisor, so Ctrl-C stops a uv install at
+/// once); a cell that cannot get one stops the reproduction.
+fn provision(harness: &Arc<Harness>, cell: &Cell) -> Result<PathBuf> {
     let supervisor = Supervisor::new()?;
-    let (cache, uv, spec) = (
-        Cache {
-            root: cache.root.clone(),
-        },
-        uv.clone(),
-        spec.clone(),
-    );
-    // Under the supervisor, so Ctrl-C stops a uv install at once.
-    let built = supervisor.block_on(async move {
-        tokio::task::spawn_blocking(move || cache.provision(&uv, &spec))
-            .await
-            .map_err(|e| Error::infra_caused("the environment task panicked", e))
-    })?;
-    match built {
-        Ok(env) => Ok(env.python),
-        Err(EnvFailure::Infra(error)) => Err(Error::infra_caused(
-            format!("building the environment of {}", cell.key()),
-            error,
-        )),
-        Err(EnvFailure::Unresolvable(message) | EnvFailure::InstallError(message)) => {
-            Err(Error::infra(format!(
-                "the environment of {} cannot be built:\n{message}",
-                cell.key()
-            )))
-        }
+    match supervisor.block_on(harness.provision(cell))? {
+        Provision::Ready(env) => Ok(env.python),
+        Provision::Failed { message, .. } => Err(Error::infra(format!(
+            "the environment of {} cannot be built:\n{message}",
+            cell.key()
+        ))),
     }
-}
-
-/// `uv venv …` then `uv pip install …`: what builds this environment by hand.
-fn rebuild_commands(uv: &Uv, spec: &EnvSpec, venv: &Path) -> String {
-    let uv_path = uv.path.display().to_string();
-    let venv_text = venv.display().to_string();
-    let python = venv.join("bin").join("python").display().to_string();
-    let make = [
-        uv_path.as_str(),
-        "venv",
-        "--python",
-        &spec.python.path.display().to_string(),
-        &venv_text,
-    ]
-    .map(quote)
-    .join(" ");
-    let install = [uv_path.as_str(), "pip", "install", "--python", &python].map(quote);
-    format!("{make}\n{} {}", install.join(" "), spec.install_arguments())
 }
 
 /// A command as a shell line: its environment variables, program and arguments.
@@ -170,13 +122,6 @@ fn shown(command: &Command) -> String {
         .chain(args)
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-fn recreate(dir: &Path) -> Result<()> {
-    if dir.exists() {
-        std::fs::remove_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    }
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))
 }
 
 /// Each probe's outcome, printed one a line, from the result file the process wrote.

@@ -6,80 +6,58 @@ use std::sync::Arc;
 
 use qcompat::error::{Error, Result};
 use qcompat::exit::ExitStatus;
-use qcompat::files::write_atomically;
-use qcompat::harness::{CellObserver, Harness};
-use qcompat::journal::{self, Journal};
-use qcompat::matrix::Cell;
+use qcompat::pipeline::{JournalUse, Pipeline};
 use qcompat::plan::Plan;
-use qcompat::progress::Progress;
-use qcompat::recipe::ResolverNote;
 use qcompat::report::{self, Format};
 use qcompat::results::{CellResult, RunReport};
+use qcompat::sink::Sink;
 use qcompat::snapshot::Baseline;
-use qcompat::supervisor::Supervisor;
 
+use crate::output::Output;
+use crate::progress::Terminal;
 use crate::settings::RunSettings;
 
 pub fn run(mut settings: RunSettings) -> Result<ExitStatus> {
     let (plan, part) = super::plan::for_run(&mut settings)?;
+    let sink: Arc<dyn Sink> = Arc::new(Terminal::new(settings.detail));
+    super::say_warnings(&plan, &*sink);
     let baseline = settings
         .snapshot
         .clone()
         .map(|(mode, path)| Baseline::open(mode, path, &plan.matrix.name))
         .transpose()?;
     if settings.list {
-        return list(&plan, settings.format);
+        return list(&plan, settings.format, &settings.output);
     }
-    let harness = Arc::new(Harness::new(&plan.matrix, settings.harness)?);
+    let journal = JournalUse {
+        name: plan.journal_name(),
+        resume: settings.resume,
+        unresolvable_too: false,
+    };
+    let mut pipeline = Pipeline::open(&plan, settings.harness, journal, settings.jobs, sink)?;
     // Before any cell: a fixture the engine cannot reproduce must stop the run, not be blamed on the stack.
-    let reference = harness.reference_row(&plan.probes)?;
-
-    let (journal, earlier) = Journal::open(
-        harness.runs_dir(),
-        &plan.journal_name(),
-        settings.resume,
-        &plan.probes,
-    )?;
-    let (done, todo): (Vec<Cell>, Vec<Cell>) = plan.cells.iter().cloned().partition(|c| {
-        let hash = harness.env_hash(c);
-        earlier.iter().any(|e| journal::reusable(e, c, &hash))
-    });
-    if !done.is_empty() {
-        eprintln!(
-            "resuming: {} of {} cells already done",
-            done.len(),
-            plan.cells.len()
-        );
+    let reference = pipeline.reference_row()?;
+    let done = pipeline.remembered_count(&plan.cells);
+    if done > 0 {
+        let total = plan.cells.len();
+        pipeline
+            .sink()
+            .note(&format!("resuming: {done} of {total} cells already done"));
     }
-    let observer: Arc<dyn CellObserver> = Arc::new(Bookkeeping {
-        progress: Progress::new(todo.len())
-            .naming_by(&todo.iter().map(Cell::key).collect::<Vec<_>>())
-            .detail(settings.detail),
-        journal,
-        probes: plan.probes.clone(),
-        resolver_note: ResolverNote::new(&plan.matrix),
-    });
-    let supervisor = Supervisor::new()?;
-    let fresh = harness.run_cells(&supervisor, todo, &plan.probes, settings.jobs, &observer);
-    drop(observer);
-    let fresh = fresh?;
-
-    // Matrix order, whichever run produced each cell.
-    let results: Vec<CellResult> = plan
-        .cells
-        .iter()
-        .filter_map(|c| {
-            let key = c.key();
-            fresh.iter().chain(&earlier).find(|r| r.key == key).cloned()
-        })
+    let results: Vec<CellResult> = pipeline
+        .results(&plan.cells)?
+        .into_iter()
+        .map(|probed| probed.result)
         .collect();
     for warning in qcompat::lint::unmatched_known(&plan.matrix, &results) {
-        eprintln!("warning: {warning}");
+        pipeline.sink().warn(&warning);
     }
     let mut report = RunReport::new(plan.matrix.name.clone(), results);
     report.reference = reference;
-    let text = report::render(&report, settings.format, settings.color);
-    emit(&text, settings.output.as_deref())?;
+    let color = settings.output.color();
+    settings
+        .output
+        .write(&report::render(&report, settings.format, color))?;
     if let Some(part) = part {
         part.write(&report, &plan)?;
     }
@@ -91,17 +69,24 @@ pub fn run(mut settings: RunSettings) -> Result<ExitStatus> {
         Some(baseline) => baseline.settle(&report, &plan)?,
         None => None,
     };
+    // Whatever the snapshot says, a run that tested nothing is not green.
+    if let Some(nothing) = report.nothing_tested() {
+        return Err(nothing.error());
+    }
     Ok(checked.unwrap_or(ExitStatus::findings_if(report.regressions() > 0)))
 }
 
 /// `run --list`: the selected cells, one key a line, or the whole plan as JSON.
-fn list(plan: &Plan, format: Format) -> Result<ExitStatus> {
+fn list(plan: &Plan, format: Format, output: &Output) -> Result<ExitStatus> {
     if format == Format::Json {
-        print!("{}", plan.to_json());
+        output.write(&plan.to_json())?;
     } else {
-        for cell in &plan.cells {
-            println!("{}", cell.key());
-        }
+        let keys: String = plan
+            .cells
+            .iter()
+            .map(|c| format!("{}\n", c.key()))
+            .collect();
+        output.write(&keys)?;
         eprintln!(
             "{} cells, probes: {}",
             plan.cells.len(),
@@ -109,42 +94,6 @@ fn list(plan: &Plan, format: Format) -> Result<ExitStatus> {
         );
     }
     Ok(ExitStatus::Success)
-}
-
-/// Progress display and resume journal, told of each cell as it finishes.
-struct Bookkeeping {
-    progress: Progress,
-    journal: Journal,
-    probes: Vec<String>,
-    resolver_note: ResolverNote,
-}
-
-impl CellObserver for Bookkeeping {
-    fn started(&self, cell: &Cell) {
-        self.progress.started(&cell.key().to_string());
-    }
-
-    fn finished(&self, cell: &CellResult) {
-        self.journal.record(&self.probes, cell);
-        self.resolver_note.tell(cell, &self.progress);
-        self.progress.finished(cell);
-    }
-}
-
-impl Drop for Bookkeeping {
-    fn drop(&mut self) {
-        self.progress.clear();
-    }
-}
-
-fn emit(text: &str, output: Option<&Path>) -> Result<()> {
-    match output {
-        Some(path) => write_atomically(path, text),
-        None => {
-            print!("{text}");
-            Ok(())
-        }
-    }
 }
 
 /// Appends the Markdown summary to GitHub Actions' job summary, so a CI run shows it without a step of its own.

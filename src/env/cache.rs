@@ -51,6 +51,29 @@ impl EnvSpec {
         }
         words.join(" ")
     }
+
+    /// `uv venv …` then `uv pip install …`: what builds this environment into `venv` by hand.
+    pub fn rebuild_commands(&self, uv: &Uv, venv: &Path) -> String {
+        let uv_path = uv.path.display().to_string();
+        let venv_text = venv.display().to_string();
+        let python = venv.join("bin").join("python").display().to_string();
+        let interpreter = self.python.path.display().to_string();
+        let make = [
+            uv_path.as_str(),
+            "venv",
+            "--python",
+            &interpreter,
+            &venv_text,
+        ]
+        .map(quote);
+        let install = [uv_path.as_str(), "pip", "install", "--python", &python].map(quote);
+        format!(
+            "{}\n{} {}",
+            make.join(" "),
+            install.join(" "),
+            self.install_arguments()
+        )
+    }
 }
 
 /// Single-quotes `text` for a POSIX shell when it has anything but safe characters.
@@ -141,11 +164,16 @@ impl Cache {
         digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
     }
 
+    /// Where the environment for `spec` lives once built.
+    pub fn env_dir(&self, spec: &EnvSpec) -> PathBuf {
+        self.root.join("envs").join(Self::hash(spec))
+    }
+
     /// The environment for `spec`: from the cache, or built now.
     pub fn provision(&self, uv: &Uv, spec: &EnvSpec) -> Result<Env, EnvFailure> {
         let hash = Self::hash(spec);
         let envs = self.root.join("envs");
-        let dir = envs.join(&hash);
+        let dir = self.env_dir(spec);
         let lock_path = envs.join(format!("{hash}.lock"));
         let lock = File::create(&lock_path).map_err(|e| Error::io(&lock_path, e))?;
         lock.lock_exclusive()

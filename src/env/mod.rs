@@ -4,6 +4,6 @@ mod cache;
 mod interpreter;
 mod uv;
 
-pub use cache::{Cache, EnvFailure, EnvSpec, quote};
+pub use cache::{Cache, Env, EnvFailure, EnvSpec, quote};
 pub use interpreter::Interpreter;
 pub use uv::Uv;

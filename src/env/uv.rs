@@ -7,6 +7,7 @@ use std::process::{Command, Output, Stdio};
 use crate::child_env::ChildEnv;
 use crate::error::{Error, Result};
 use crate::index::redact;
+use crate::sink::Sink;
 use crate::supervisor::Group;
 
 #[derive(Debug, Clone)]
@@ -18,7 +19,12 @@ pub struct Uv {
 
 impl Uv {
     /// uv from PATH, else the copy bootstrapped into `<cache>/uv` (made with `python -m venv` + `pip install uv`).
-    pub fn find_or_bootstrap(cache_root: &Path, python: &Path, env: ChildEnv) -> Result<Self> {
+    pub fn find_or_bootstrap(
+        cache_root: &Path,
+        python: &Path,
+        env: ChildEnv,
+        sink: &dyn Sink,
+    ) -> Result<Self> {
         if let Ok(path) = which::which("uv") {
             return Ok(Self { path, env });
         }
@@ -27,10 +33,10 @@ impl Uv {
         if path.is_file() {
             return Ok(Self { path, env });
         }
-        eprintln!(
+        sink.note(&format!(
             "uv not found on PATH: installing it once into {}",
             venv.display()
-        );
+        ));
         let steps: [(&Path, Vec<&str>); 2] = [
             (
                 python,

@@ -9,9 +9,11 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{PipeWriter, Read, Write};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::sink::Sink;
 
 /// Bytes kept from the start of each process's output.
 pub const HEAD: usize = 1 << 20;
@@ -25,7 +27,8 @@ pub struct Drain {
 
 /// Opens `log` for appending and returns the write end of the pipe into it (through the cap) for a child's stdout
 /// and stderr.
-pub fn open(log: &Path) -> Result<(PipeWriter, Drain)> {
+/// A log that cannot be written is said to `sink`, once.
+pub fn open(log: &Path, sink: Arc<dyn Sink>) -> Result<(PipeWriter, Drain)> {
     let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -37,7 +40,7 @@ pub fn open(log: &Path) -> Result<(PipeWriter, Drain)> {
     std::thread::spawn(move || {
         let mut reader = reader;
         if let Err(e) = copy_capped(&mut reader, file) {
-            eprintln!("warning: writing {}: {e}", path.display());
+            sink.warn(&format!("writing {}: {e}", path.display()));
             // Keep reading: a probe whose output has nowhere to go must not die of SIGPIPE and be blamed for it.
             std::io::copy(&mut reader, &mut std::io::sink()).ok();
         }

@@ -27,6 +27,7 @@ use tokio::sync::{OnceCell, oneshot};
 
 use crate::cell_key::CellKey;
 use crate::child_env::ChildEnv;
+use crate::sink::Sink;
 use crate::supervisor::{self, Group};
 
 /// The fork server's file name inside the materialized probes folder.
@@ -52,6 +53,8 @@ pub struct Preloader {
     log: PathBuf,
     env: ChildEnv,
     groups: Mutex<HashMap<String, GroupState>>,
+    /// Told when the log itself cannot be written.
+    sink: Arc<dyn Sink>,
 }
 
 #[derive(Default)]
@@ -70,6 +73,7 @@ impl Preloader {
         timeout: Duration,
         log: PathBuf,
         env: ChildEnv,
+        sink: Arc<dyn Sink>,
     ) -> Option<Self> {
         (!modules.is_empty()).then(|| Self {
             modules: modules.to_vec(),
@@ -78,6 +82,7 @@ impl Preloader {
             log,
             env,
             groups: Mutex::new(HashMap::new()),
+            sink,
         })
     }
 
@@ -165,7 +170,8 @@ impl Preloader {
             .open(&self.log)
             .and_then(|mut f| writeln!(f, "qcompat: {line}"));
         if let Err(e) = appended {
-            eprintln!("warning: writing {}: {e}", self.log.display());
+            self.sink
+                .warn(&format!("writing {}: {e}", self.log.display()));
         }
     }
 }
@@ -400,6 +406,7 @@ mod tests {
                 Duration::from_secs(1),
                 PathBuf::from("preload.log"),
                 ChildEnv::default(),
+                Arc::new(crate::sink::Silent),
             )
             .unwrap()
         };

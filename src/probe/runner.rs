@@ -24,6 +24,7 @@ use super::preload::{Base, Forked, ProbeInterpreter, SETUP_FAILED};
 use super::protocol::{Event, ProbeReport, parse_events};
 use crate::child_env::ChildEnv;
 use crate::error::{Error, Result};
+use crate::sink::Sink;
 use crate::supervisor::{self, Group};
 
 const POLL: Duration = Duration::from_millis(50);
@@ -45,6 +46,8 @@ pub struct ProbeJob<'a> {
     pub env: &'a ChildEnv,
     /// The preloaded base to fork from; `None` runs a fresh interpreter.
     pub base: Option<Arc<Base>>,
+    /// Told when the log cannot be written.
+    pub sink: &'a Arc<dyn Sink>,
 }
 
 /// How one probe ended, as far as the process is concerned.
@@ -116,6 +119,19 @@ impl Process {
             Process::Forked(forked) => Ok((&mut forked.exit).await.ok().map(ExitStatus::from_raw)),
         }
     }
+}
+
+/// The probe process `job` describes as a plain command for the foreground (`qcompat repro`: output on the
+/// terminal, no timeout, no process group of its own): the interpreter, runner, probes and environment of a run's.
+pub fn foreground_command(job: &ProbeJob<'_>) -> std::process::Command {
+    let result_path = job.artifacts.join("results.jsonl");
+    let mut command = std::process::Command::new(job.python);
+    command
+        .env_clear()
+        .envs(probe_env(job, &result_path))
+        .arg(job.scripts.join(RUNNER))
+        .args(job.probes);
+    command
 }
 
 /// The whole environment of a probe process in `job`'s cell.
@@ -210,7 +226,7 @@ async fn run_process(
     base: Option<&Base>,
 ) -> Result<Option<(Vec<(String, ProbeRun)>, ProbeInterpreter)>> {
     let result_path = job.artifacts.join("results.jsonl");
-    let (log, drain) = capped_log::open(job.log)?;
+    let (log, drain) = capped_log::open(job.log, Arc::clone(job.sink))?;
     let mut child = start(job, probes, base, log).await?;
     let interpreter = child.interpreter();
     // Killed (the whole tree) when this scope ends, however it ends: settled, timed out, or dropped mid-way

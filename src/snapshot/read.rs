@@ -57,6 +57,9 @@ pub fn read(path: &Path) -> Result<Snapshot> {
             "{}: no such snapshot (write one with `qcompat run --matrix FILE --update`)",
             path.display()
         )),
+        _ if path.is_dir() => {
+            Error::BadInput(format!("{}: a folder, not a snapshot file", path.display()))
+        }
         _ => Error::io(path, e),
     })?;
     parse(&Source::new(path, text))
