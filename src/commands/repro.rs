@@ -25,8 +25,12 @@ use qcompat::{suggest, version};
 
 use crate::cli::ReproArgs;
 
-pub fn run(args: ReproArgs, settings: HarnessSettings) -> Result<ExitStatus> {
+pub fn run(args: ReproArgs, mut settings: HarnessSettings) -> Result<ExitStatus> {
     let matrix = matrix::load(&args.matrix)?;
+    // As `run` does: an explicit axis's version installs whatever its upload time, and the hash stays `run`'s.
+    if let Some(as_of) = &mut settings.index.as_of {
+        as_of.exempt = matrix::explicit_axes(&matrix);
+    }
     let selection = Selection {
         filters: Vec::new(),
         probes: args.probes.clone(),
