@@ -22,6 +22,9 @@ pub enum Outcome {
     Xfail,
     Xpass,
     NeedsCuda,
+    /// Nothing ran: the probe reported no stage, or only skipped ones. No verdict, like `NeedsCuda`: never a pass,
+    /// never a regression, never counted as tested.
+    Skipped,
     Unresolvable,
     InstallError,
     Timeout,
@@ -36,6 +39,7 @@ impl Outcome {
             Outcome::Xfail => "xfail",
             Outcome::Xpass => "xpass",
             Outcome::NeedsCuda => "needs-cuda",
+            Outcome::Skipped => "skipped",
             Outcome::Unresolvable => "unresolvable",
             Outcome::InstallError => "install-error",
             Outcome::Timeout => "timeout",
@@ -123,7 +127,28 @@ fn classify_report(report: &ProbeReport) -> Verdict {
             .map_or("no kernel for this device", |e| e.message.as_str());
         return Verdict::new(Outcome::NeedsCuda, Some(normalize(reason)));
     }
+    if report.stages.iter().all(|s| s.status == StageStatus::Skip) {
+        return Verdict::new(Outcome::Skipped, Some(skip_signature(report)));
+    }
     Verdict::new(Outcome::Pass, None)
+}
+
+/// Why nothing ran: the skipped stages' reasons (each once, in order), or that the probe reported no stage at all.
+fn skip_signature(report: &ProbeReport) -> String {
+    let mut reasons: Vec<String> = Vec::new();
+    for stage in &report.stages {
+        let reason = stage.error.as_ref().map_or_else(
+            || format!("stage {} skipped", stage.name),
+            |e| e.message.clone(),
+        );
+        if !reasons.contains(&reason) {
+            reasons.push(reason);
+        }
+    }
+    if reasons.is_empty() {
+        return "skipped: the probe ran no stage".to_string();
+    }
+    normalize(&format!("skipped: {}", reasons.join("; ")))
 }
 
 /// The site-packages frames of the failing stage's traceback, outermost first (empty without a failure): the files
@@ -340,6 +365,65 @@ mod tests {
         )]));
         assert_eq!(verdict.outcome, Outcome::NeedsCuda);
         assert!(!verdict.outcome.is_regression());
+    }
+
+    #[test]
+    fn nothing_ran_is_skipped_never_a_pass() {
+        let empty = classify(&report(vec![]));
+        assert_eq!(
+            (empty.outcome, empty.signature.as_deref()),
+            (Outcome::Skipped, Some("skipped: the probe ran no stage"))
+        );
+        let no_gpu = ("Skip", "no GPU on this runner", &[][..]);
+        let only_skips = classify(&report(vec![
+            stage("train", StageStatus::Skip, Some(no_gpu)),
+            stage("generate", StageStatus::Skip, Some(no_gpu)),
+            stage(
+                "export",
+                StageStatus::Skip,
+                Some(("Skip", "onnx not installed", &[])),
+            ),
+        ]));
+        assert_eq!(
+            (only_skips.outcome, only_skips.signature.as_deref()),
+            (
+                Outcome::Skipped,
+                Some("skipped: no GPU on this runner; onnx not installed")
+            )
+        );
+        assert!(!Outcome::Skipped.is_regression());
+        // Nothing to check a skipped run against, and no known issue turns it into an xpass.
+        assert_eq!(apply_reference(only_skips.clone(), &[]), only_skips);
+        let cell = Cell::new(vec![]);
+        let known = [Known {
+            id: "k".into(),
+            signature: "x".into(),
+            when: vec![],
+            probes: vec![],
+        }];
+        let applied = apply_known(only_skips.clone(), "p", &cell, &BTreeMap::new(), &known);
+        assert_eq!(applied, only_skips);
+        // One stage that ran makes it a pass; a failing one a failure, skips or not.
+        let ran = classify(&report(vec![
+            stage("import", StageStatus::Pass, None),
+            stage("train", StageStatus::Skip, Some(no_gpu)),
+        ]));
+        assert_eq!(ran.outcome, Outcome::Pass);
+        let failed = classify(&report(vec![
+            stage("train", StageStatus::Skip, Some(no_gpu)),
+            stage("load", StageStatus::Fail, None),
+        ]));
+        assert_eq!(failed.outcome, Outcome::Fail);
+    }
+
+    #[test]
+    fn outcomes_are_kebab_case_in_json_and_their_name() {
+        for outcome in [Outcome::Skipped, Outcome::NeedsCuda, Outcome::InstallError] {
+            let json = serde_json::to_string(&outcome).unwrap();
+            assert_eq!(json, format!("\"{}\"", outcome.as_str()));
+            assert_eq!(serde_json::from_str::<Outcome>(&json).unwrap(), outcome);
+        }
+        assert_eq!(Outcome::Skipped.as_str(), "skipped");
     }
 
     #[test]

@@ -46,7 +46,7 @@ pub struct Bisection {
     pub signature: Option<String>,
     pub frame: Option<String>,
     pub steps: Vec<Step>,
-    /// Versions that could not be judged (another failure, not installable, needs-cuda, timeout).
+    /// Versions that could not be judged (another failure, not installable, needs-cuda, skipped, timeout).
     pub skipped: Vec<String>,
     /// Skipped versions inside the final window: the boundary may lie at any of them.
     pub undecided: Vec<String>,

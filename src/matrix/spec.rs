@@ -14,7 +14,7 @@ pub struct MatrixSpec {
     pub probes: Vec<String>,
     pub timeout: Option<String>,
     /// Modules a shared base interpreter imports once for the cells whose environments hold them byte-identical
-    /// (default: torch and numpy); `[]` turns preloading off for the matrix.
+    /// (default: torch, torch._dynamo and numpy); `[]` turns preloading off for the matrix.
     pub preload: Option<Vec<String>>,
     /// Insertion order matters: it is the order of keys, tables and snapshots.
     pub axes: IndexMap<String, AxisSpec>,

@@ -3,9 +3,9 @@
 //! from 2.4.0.dev20240728`.
 //!
 //! Each version of an axis gets a verdict from every probe run of the cells that pin it, whatever the other axes:
-//! `pass`/`xpass` count as passing, `fail`/`xfail`/`crash`/`timeout` as failing. `needs-cuda`, `unresolvable` and
-//! `install-error` say nothing about the version (the device or the other axes decided them) and are left out; a
-//! version with nothing else has no verdict. Runs of equal verdicts in version order make the line's segments.
+//! `pass`/`xpass` count as passing, `fail`/`xfail`/`crash`/`timeout` as failing. `needs-cuda`, `skipped`,
+//! `unresolvable` and `install-error` say nothing about the version (the device, the probe's own skips or the other
+//! axes decided them) and are left out; a version with nothing else has no verdict. Runs of equal verdicts in version order make the line's segments.
 
 use super::view::View;
 use crate::outcome::Outcome;
@@ -116,7 +116,10 @@ fn verdict_at<'a>(view: &View<'a>, axis: &str, version: &str) -> (Verdict, Vec<&
         match probe.outcome {
             Outcome::Pass | Outcome::Xpass => passed = true,
             Outcome::Fail | Outcome::Xfail | Outcome::Crash | Outcome::Timeout => failed = true,
-            Outcome::NeedsCuda | Outcome::Unresolvable | Outcome::InstallError => {}
+            Outcome::NeedsCuda
+            | Outcome::Skipped
+            | Outcome::Unresolvable
+            | Outcome::InstallError => {}
         }
         if let Some(id) = probe
             .known

@@ -160,6 +160,7 @@ pub fn outcome_badge(outcome: Outcome) -> String {
         Outcome::Xpass => "🟣",
         Outcome::Fail | Outcome::Crash | Outcome::Timeout => "🔴",
         Outcome::NeedsCuda | Outcome::Unresolvable => "⚪",
+        Outcome::Skipped => "⚫",
         Outcome::InstallError => "🔵",
     };
     format!("{mark} {outcome}")

@@ -225,6 +225,7 @@ fn paint(text: &str, outcome: Outcome, color: bool) -> String {
         Outcome::Fail | Outcome::Crash | Outcome::Timeout => "31",
         Outcome::Xpass => "35",
         Outcome::NeedsCuda | Outcome::Unresolvable => "33",
+        Outcome::Skipped => "90",
         Outcome::InstallError => "36",
     };
     format!("\x1b[{code}m{text}\x1b[0m")
