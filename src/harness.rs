@@ -168,12 +168,8 @@ impl Harness {
         Cache::hash(&self.env_spec(cell))
     }
 
-    /// The `uv pip install` line that rebuilds `cell`'s environment by hand (into an activated virtualenv).
-    pub fn install_line(&self, cell: &Cell) -> String {
-        format!("uv pip install {}", self.env_spec(cell).install_arguments())
-    }
-
-    fn env_spec(&self, cell: &Cell) -> EnvSpec {
+    /// What `cell`'s environment is built from: interpreter, requirements, overrides and index.
+    pub fn env_spec(&self, cell: &Cell) -> EnvSpec {
         EnvSpec {
             python: self.toolchain.python.clone(),
             requirements: cell.requirements(&self.policy.pins),

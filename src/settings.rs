@@ -52,7 +52,7 @@ impl RunSettings {
                 probes: args.probes,
             },
             jobs: args.jobs.unwrap_or_else(default_jobs),
-            format: args.format.into(),
+            format: args.format,
             output: args.output,
             color,
             resume: args.resume,
@@ -109,9 +109,10 @@ impl MonitorSettings {
     }
 }
 
+/// The command line as typed, each word quoted so that it runs as printed.
 fn invocation() -> String {
     std::env::args()
-        .map(|a| if a.contains(' ') { format!("'{a}'") } else { a })
+        .map(|a| qcompat::env::quote(&a))
         .collect::<Vec<_>>()
         .join(" ")
 }

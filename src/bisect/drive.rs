@@ -105,6 +105,7 @@ impl<'a> Job<'a> {
             candidates,
             cell: &cell,
             any_failure: self.any_failure,
+            pre: self.pre,
         })?;
         if self.recurse {
             self.recurse_into_culprit(session, &mut found)?;
@@ -142,6 +143,7 @@ impl<'a> Job<'a> {
             candidates,
             cell: &cell,
             any_failure: self.any_failure,
+            pre: self.pre,
         })?;
         found.recursed = Some(Box::new(inner));
         Ok(())

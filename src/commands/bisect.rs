@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use qcompat::bisect::drive::Job;
-use qcompat::bisect::render::{self, Context};
 use qcompat::bisect::session::Session;
+use qcompat::bisect::view::{BisectView, Context};
 use qcompat::error::{Error, Result};
 use qcompat::exit::ExitStatus;
 use qcompat::files::write_atomically;
@@ -12,9 +12,8 @@ use qcompat::harness::Harness;
 use qcompat::plan::{Plan, Selection};
 use qcompat::supervisor::Supervisor;
 use qcompat::version::parse_version;
-use qcompat::{matrix, snapshot};
+use qcompat::{matrix, render, snapshot};
 
-use crate::cli::BisectFormat;
 use crate::settings::BisectSettings;
 
 pub fn run(settings: BisectSettings) -> Result<ExitStatus> {
@@ -71,12 +70,9 @@ pub fn run(settings: BisectSettings) -> Result<ExitStatus> {
         matrix: &args.matrix,
         probes: &plan.probes,
         as_of: plan.as_of.as_ref().map(|a| a.text.as_str()),
+        repo: args.repo.as_deref(),
     };
-    let text = match args.format {
-        BisectFormat::Table => render::table(&found),
-        BisectFormat::Json => render::json(&found),
-        BisectFormat::Markdown => render::markdown(&found, &context),
-    };
+    let text = render::render(&BisectView::of(&found, &context), args.format);
     match &args.output {
         Some(path) => write_atomically(path, &text)?,
         None => print!("{text}"),

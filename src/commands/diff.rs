@@ -1,11 +1,11 @@
 //! `qcompat diff OLD NEW`: what changed between two snapshots of one matrix; exit 1 when something regressed.
 
-use qcompat::diff::{self, render};
+use qcompat::diff::{self, view::DiffView};
 use qcompat::error::{Error, Result};
 use qcompat::exit::ExitStatus;
-use qcompat::snapshot;
+use qcompat::{render, snapshot};
 
-use crate::cli::{DiffArgs, DiffFormat};
+use crate::cli::DiffArgs;
 
 pub fn run(args: DiffArgs) -> Result<ExitStatus> {
     let old = snapshot::read(&args.old)?;
@@ -17,11 +17,6 @@ pub fn run(args: DiffArgs) -> Result<ExitStatus> {
             args.new.display()
         ))
     })?;
-    let text = match args.format {
-        DiffFormat::Table => render::table(&diff),
-        DiffFormat::Markdown => render::markdown(&diff),
-        DiffFormat::Json => render::json(&diff),
-    };
-    print!("{text}");
+    print!("{}", render::render(&DiffView::of(&diff), args.format));
     Ok(ExitStatus::findings_if(diff.has_regression()))
 }

@@ -5,8 +5,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use qcompat::bisect::drive::Job;
-use qcompat::bisect::render::Context;
 use qcompat::bisect::session::Session;
+use qcompat::bisect::view::Context;
 use qcompat::diff::SnapshotDiff;
 use qcompat::error::{Error, Result};
 use qcompat::exit::ExitStatus;
@@ -15,15 +15,15 @@ use qcompat::harness::{CellObserver, Harness};
 use qcompat::index::IndexSettings;
 use qcompat::journal::{self, Journal};
 use qcompat::matrix::{self, AxisValues, Cell};
-use qcompat::monitor::{self, MonitorReport, render};
+use qcompat::monitor::{self, MonitorReport, view::MonitorView};
 use qcompat::plan::{Plan, Selection};
 use qcompat::progress::Progress;
 use qcompat::results::{CellResult, RunReport};
 use qcompat::snapshot::{self, Snapshot};
 use qcompat::supervisor::Supervisor;
-use qcompat::{diff, probe};
+use qcompat::{diff, probe, render};
 
-use crate::cli::{BisectFormat, MonitorArgs};
+use crate::cli::MonitorArgs;
 use crate::settings::MonitorSettings;
 
 pub fn run(settings: MonitorSettings) -> Result<ExitStatus> {
@@ -223,12 +223,9 @@ fn emit(args: &MonitorArgs, invocation: &str, report: &MonitorReport, plan: &Pla
         matrix: &args.matrix,
         probes: &plan.probes,
         as_of: plan.as_of.as_ref().map(|a| a.text.as_str()),
+        repo: None,
     };
-    let text = match args.format {
-        BisectFormat::Table => render::table(report),
-        BisectFormat::Json => render::json(report),
-        BisectFormat::Markdown => render::markdown(report, &context),
-    };
+    let text = render::render(&MonitorView::of(report, &context), args.format);
     match &args.output {
         Some(path) => write_atomically(Path::new(path), &text),
         None => {

@@ -20,6 +20,7 @@ use qcompat::plan::{Plan, Selection};
 use qcompat::probe::catalog::{self, RUNNER};
 use qcompat::probe::protocol::{Event, parse_events};
 use qcompat::probe::runner::ProbeRun;
+use qcompat::render::outcome_text;
 use qcompat::supervisor::Supervisor;
 use qcompat::{suggest, version};
 
@@ -46,7 +47,12 @@ pub fn run(args: ReproArgs, settings: HarnessSettings) -> Result<ExitStatus> {
     };
     let venv = cache.root.join("envs").join(Cache::hash(&spec));
     println!("# the environment ({}):", venv.display());
-    println!("{}", rebuild_commands(&uv, &spec, &venv));
+    let rebuild = spec.rebuild_commands(
+        &uv.path.display().to_string(),
+        &spec.python.path.display().to_string(),
+        &venv.display().to_string(),
+    );
+    println!("{}", rebuild.join("\n"));
 
     let python = provision(&cache, &uv, &spec, &cell)?;
     let artifacts = cache
@@ -102,7 +108,7 @@ fn find_cell(plan: &Plan, text: &str) -> Result<Cell> {
     Err(Error::BadInput(format!(
         "--cell {text}: no such cell in {}{hint}; `qcompat run --matrix {} --list` lists them",
         plan.matrix.source.display(),
-        plan.matrix.source.display()
+        quote(&plan.matrix.source.display().to_string())
     )))
 }
 
@@ -135,24 +141,6 @@ fn provision(cache: &Cache, uv: &Uv, spec: &EnvSpec, cell: &Cell) -> Result<Path
             )))
         }
     }
-}
-
-/// `uv venv …` then `uv pip install …`: what builds this environment by hand.
-fn rebuild_commands(uv: &Uv, spec: &EnvSpec, venv: &Path) -> String {
-    let uv_path = uv.path.display().to_string();
-    let venv_text = venv.display().to_string();
-    let python = venv.join("bin").join("python").display().to_string();
-    let make = [
-        uv_path.as_str(),
-        "venv",
-        "--python",
-        &spec.python.path.display().to_string(),
-        &venv_text,
-    ]
-    .map(quote)
-    .join(" ");
-    let install = [uv_path.as_str(), "pip", "install", "--python", &python].map(quote);
-    format!("{make}\n{} {}", install.join(" "), spec.install_arguments())
 }
 
 /// A command as a shell line: its environment variables, program and arguments.
@@ -194,11 +182,8 @@ fn settle(results: &Path, probes: &[String], status: &std::process::ExitStatus) 
                 None => ProbeRun::Died(format!("process ended ({status}) before reporting")),
             };
             let verdict = outcome::classify(&run);
-            let signature = verdict
-                .signature
-                .map(|s| format!(": {s}"))
-                .unwrap_or_default();
-            eprintln!("{name}: {}{signature}", verdict.outcome);
+            let said = outcome_text(verdict.outcome, verdict.signature.as_deref());
+            eprintln!("{name}: {said}");
             verdict.outcome
         })
         .collect()

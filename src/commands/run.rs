@@ -13,7 +13,7 @@ use qcompat::matrix::Cell;
 use qcompat::plan::Plan;
 use qcompat::progress::Progress;
 use qcompat::recipe::ResolverNote;
-use qcompat::report::{self, Format};
+use qcompat::report::{self, Format, view::View};
 use qcompat::results::{CellResult, RunReport};
 use qcompat::snapshot::Baseline;
 use qcompat::supervisor::Supervisor;
@@ -78,7 +78,7 @@ pub fn run(mut settings: RunSettings) -> Result<ExitStatus> {
     }
     let mut report = RunReport::new(plan.matrix.name.clone(), results);
     report.reference = reference;
-    let text = report::render(&report, settings.format, settings.color);
+    let text = report::render(&View::of(&report), settings.format, settings.color);
     emit(&text, settings.output.as_deref())?;
     if let Some(part) = part {
         part.write(&report, &plan)?;
@@ -149,7 +149,7 @@ fn emit(text: &str, output: Option<&Path>) -> Result<()> {
 
 /// Appends the Markdown summary to GitHub Actions' job summary, so a CI run shows it without a step of its own.
 fn append_step_summary(path: &Path, report: &RunReport) -> Result<()> {
-    let text = report::render(report, Format::Markdown, false);
+    let text = report::render(&View::of(report), Format::Markdown, false);
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
