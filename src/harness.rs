@@ -185,12 +185,8 @@ impl Harness {
         Cache::hash(&self.env_spec(cell))
     }
 
-    /// The `uv pip install` line that rebuilds `cell`'s environment by hand (into an activated virtualenv).
-    pub fn install_line(&self, cell: &Cell) -> String {
-        format!("uv pip install {}", self.env_spec(cell).install_arguments())
-    }
-
-    fn env_spec(&self, cell: &Cell) -> EnvSpec {
+    /// What `cell`'s environment is built from: interpreter, requirements, overrides and index.
+    pub fn env_spec(&self, cell: &Cell) -> EnvSpec {
         EnvSpec {
             python: self.toolchain.python.clone(),
             requirements: cell.requirements(&self.policy.pins),
@@ -203,8 +199,12 @@ impl Harness {
     pub fn rebuild_commands(&self, cell: &Cell) -> (PathBuf, String) {
         let spec = self.env_spec(cell);
         let venv = self.toolchain.cache.env_dir(&spec);
-        let commands = spec.rebuild_commands(&self.toolchain.uv, &venv);
-        (venv, commands)
+        let commands = spec.rebuild_commands(
+            &self.toolchain.uv.path.display().to_string(),
+            &spec.python.path.display().to_string(),
+            &venv.display().to_string(),
+        );
+        (venv, commands.join("\n"))
     }
 
     /// `cell`'s probe process for the foreground (`qcompat repro`: the output on the terminal, no timeout), with

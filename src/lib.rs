@@ -24,6 +24,7 @@ pub mod plan;
 pub mod probe;
 pub mod published;
 pub mod recipe;
+pub mod render;
 pub mod report;
 pub mod results;
 pub mod shard;

@@ -50,6 +50,13 @@ pub struct Plan {
     pub warnings: Vec<String>,
 }
 
+/// What `plan` prints: a GitHub Actions job matrix of the shards (`github`), or the whole plan (`json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanFormat {
+    Github,
+    Json,
+}
+
 /// One shard of a plan: a runner label and the positions of its cells in [`Plan::cells`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Shard {

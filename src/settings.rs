@@ -9,13 +9,14 @@ use qcompat::child_env::ChildEnv;
 use qcompat::error::{Error, Result};
 use qcompat::harness::HarnessSettings;
 use qcompat::index::IndexSettings;
-use qcompat::plan::Selection;
+use qcompat::plan::{PlanFormat, Selection};
+use qcompat::render::FindingsFormat;
 use qcompat::report;
 use qcompat::snapshot::Mode;
 
 use crate::cli::{
-    BisectArgs, DiffArgs, DiffFormat, EnvArgs, MergeArgs, MonitorArgs, PlanArgs, PlanFormat,
-    ReportArgs, ReproArgs, RunArgs, SnapshotArgs,
+    BisectArgs, DiffArgs, EnvArgs, MergeArgs, MonitorArgs, PlanArgs, ReportArgs, ReproArgs,
+    RunArgs, SnapshotArgs,
 };
 use crate::output::{Output, check_writable};
 use crate::progress::Detail;
@@ -78,7 +79,7 @@ impl RunSettings {
                 probes: args.probes,
             },
             jobs: args.jobs.unwrap_or_else(default_jobs),
-            format: args.format.into(),
+            format: args.format,
             output: Output::resolve("--output", args.output)?,
             resume: args.resume,
             list: args.list,
@@ -185,7 +186,7 @@ impl MergeSettings {
 pub struct DiffSettings {
     pub old: PathBuf,
     pub new: PathBuf,
-    pub format: DiffFormat,
+    pub format: FindingsFormat,
 }
 
 impl DiffSettings {
@@ -209,7 +210,7 @@ impl ReportSettings {
     pub fn resolve(args: ReportArgs) -> Result<Self> {
         Ok(Self {
             snapshot: args.snapshot,
-            format: args.format.into(),
+            format: args.format,
             output: Output::resolve("--output", args.output)?,
         })
     }
@@ -230,9 +231,10 @@ impl ReproSettings {
     }
 }
 
+/// The command line as typed, each word quoted so that it runs as printed.
 fn invocation() -> String {
     std::env::args()
-        .map(|a| if a.contains(' ') { format!("'{a}'") } else { a })
+        .map(|a| qcompat::env::quote(&a))
         .collect::<Vec<_>>()
         .join(" ")
 }

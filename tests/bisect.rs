@@ -274,3 +274,18 @@ fn repo_lists_the_commits_between_the_two_releases_that_touch_the_failing_files(
         .collect();
     assert_eq!(subjects, ["lazy tensors without data"]);
 }
+
+/// The table names each step's outcome once: a crash's signature already says `crash:`.
+#[test]
+fn the_table_says_each_outcome_once() {
+    let scratch = scratch();
+    // From 1.5.5 back to the SIGABRT of 1.5.1: the releases between crash otherwise (skipped).
+    let output = scratch.qcompat(&[
+        "bisect", "--matrix", "toy.toml", "--axis", "toyquant", "--good", "1.5.5", "--bad",
+        "1.5.1", "--jobs", "1",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let table = common::stdout(&output);
+    assert!(!table.contains("crash: crash"), "{table}");
+    insta::assert_snapshot!("bisect_table_crashes", table);
+}

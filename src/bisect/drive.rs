@@ -92,6 +92,7 @@ impl<'a> Job<'a> {
             candidates,
             cell: &cell,
             any_failure: self.any_failure,
+            pre: self.pre,
         })?;
         if self.recurse {
             self.recurse_into_culprit(session, &mut found)?;
@@ -129,6 +130,7 @@ impl<'a> Job<'a> {
             candidates,
             cell: &cell,
             any_failure: self.any_failure,
+            pre: self.pre,
         })?;
         found.recursed = Some(Box::new(inner));
         Ok(())

@@ -11,6 +11,7 @@ pub mod drive;
 pub mod render;
 pub mod search;
 pub mod session;
+pub mod view;
 
 use serde::Serialize;
 

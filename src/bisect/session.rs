@@ -8,10 +8,12 @@ use super::blame::{self, Change};
 use super::commits::Commit;
 use super::search::{Judgement, Search};
 use super::{BadFailure, Step};
+use crate::env::EnvSpec;
 use crate::error::{Error, Result};
 use crate::matrix::Cell;
 use crate::outcome::Outcome;
 use crate::pipeline::Pipeline;
+use crate::render::outcome_text;
 use crate::results::CellResult;
 use crate::version::Version;
 
@@ -22,6 +24,8 @@ pub struct Request<'a> {
     pub candidates: Vec<Version>,
     pub cell: &'a dyn Fn(&Version) -> Cell,
     pub any_failure: bool,
+    /// Whether the candidates include pre-releases neither endpoint asked for (`--pre`).
+    pub pre: bool,
 }
 
 /// What a search found.
@@ -62,6 +66,11 @@ pub struct Bisection {
     /// The bad side's failing frames, for `--repo`.
     #[serde(skip)]
     pub frames: Vec<String>,
+    /// How the search judged and chose versions (`--any-failure`, `--pre`): the command that repeats it needs them.
+    #[serde(skip)]
+    pub any_failure: bool,
+    #[serde(skip)]
+    pub pre: bool,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -69,8 +78,8 @@ pub struct Side {
     pub version: String,
     pub cell: Option<Cell>,
     pub result: Option<CellResult>,
-    /// The `uv pip install` line that rebuilds the side's environment.
-    pub install: String,
+    /// What the side's environment is built from, for the commands that rebuild it by hand.
+    pub env: Option<EnvSpec>,
 }
 
 /// Probes versions through a pipeline whose journal is the bisect journal ([`JournalUse::bisect`]).
@@ -166,7 +175,7 @@ impl<'a> Session<'a> {
             let cell = (request.cell)(&seq[i]);
             Side {
                 version: seq[i].to_string(),
-                install: self.pipeline.harness().install_line(&cell),
+                env: Some(self.pipeline.harness().env_spec(&cell)),
                 cell: Some(cell),
                 result: trail.results[i].clone(),
             }
@@ -221,6 +230,8 @@ impl<'a> Session<'a> {
             steps: trail.steps,
             sides: [good_side, bad_side],
             frames,
+            any_failure: request.any_failure,
+            pre: request.pre,
         }
     }
 
@@ -256,10 +267,9 @@ impl<'a> Session<'a> {
         expected: &str,
     ) -> Error {
         let worst = Step::new(&request.candidates[index], result, Judgement::Skip, false);
-        let what = format!(
-            "{}: {}",
+        let what = outcome_text(
             worst.outcome,
-            worst.signature.as_deref().unwrap_or("no signature")
+            Some(worst.signature.as_deref().unwrap_or("no signature")),
         );
         let version = &request.candidates[index];
         if !matches!(worst.outcome, Outcome::Unresolvable | Outcome::InstallError) {

@@ -3,17 +3,16 @@
 use std::sync::Arc;
 
 use qcompat::bisect::drive::Job;
-use qcompat::bisect::render::{self, Context};
 use qcompat::bisect::session::Session;
+use qcompat::bisect::view::{BisectView, Context};
 use qcompat::error::{Error, Result};
 use qcompat::exit::ExitStatus;
 use qcompat::pipeline::{JournalUse, Pipeline};
 use qcompat::plan::{Plan, Selection};
 use qcompat::sink::Sink;
 use qcompat::version::parse_version;
-use qcompat::{matrix, snapshot};
+use qcompat::{matrix, render, snapshot};
 
-use crate::cli::BisectFormat;
 use crate::progress::{Detail, Terminal};
 use crate::settings::BisectSettings;
 
@@ -66,12 +65,9 @@ pub fn run(settings: BisectSettings) -> Result<ExitStatus> {
         matrix: &args.matrix,
         probes: &plan.probes,
         as_of: plan.as_of.as_ref().map(|a| a.text.as_str()),
+        repo: args.repo.as_deref(),
     };
-    let text = match args.format {
-        BisectFormat::Table => render::table(&found),
-        BisectFormat::Json => render::json(&found),
-        BisectFormat::Markdown => render::markdown(&found, &context),
-    };
+    let text = render::render(&BisectView::of(&found, &context), args.format);
     settings.output.write(&text)?;
     Ok(ExitStatus::Success)
 }

@@ -5,23 +5,22 @@ use std::path::Path;
 use std::sync::Arc;
 
 use qcompat::bisect::drive::Job;
-use qcompat::bisect::render::Context;
 use qcompat::bisect::session::Session;
+use qcompat::bisect::view::Context;
 use qcompat::diff::SnapshotDiff;
 use qcompat::error::{Error, Result};
 use qcompat::exit::ExitStatus;
 use qcompat::files::write_atomically;
 use qcompat::index::IndexSettings;
 use qcompat::matrix::{self, AxisValues};
-use qcompat::monitor::{self, MonitorReport, render};
+use qcompat::monitor::{self, MonitorReport, view::MonitorView};
 use qcompat::pipeline::{JournalUse, Pipeline};
 use qcompat::plan::{Plan, Selection};
 use qcompat::results::RunReport;
 use qcompat::sink::Sink;
 use qcompat::snapshot::{self, Snapshot};
-use qcompat::{diff, probe};
+use qcompat::{diff, probe, render};
 
-use crate::cli::BisectFormat;
 use crate::progress::{Detail, Terminal};
 use crate::settings::MonitorSettings;
 
@@ -150,11 +149,8 @@ fn emit(settings: &MonitorSettings, report: &MonitorReport, plan: &Plan) -> Resu
         matrix: &settings.args.matrix,
         probes: &plan.probes,
         as_of: plan.as_of.as_ref().map(|a| a.text.as_str()),
+        repo: None,
     };
-    let text = match settings.args.format {
-        BisectFormat::Table => render::table(report),
-        BisectFormat::Json => render::json(report),
-        BisectFormat::Markdown => render::markdown(report, &context),
-    };
+    let text = render::render(&MonitorView::of(report, &context), settings.args.format);
     settings.output.write(&text)
 }

@@ -20,6 +20,7 @@ use qcompat::outcome::{self, Outcome};
 use qcompat::plan::{Plan, Selection};
 use qcompat::probe::protocol::{Event, parse_events};
 use qcompat::probe::runner::ProbeRun;
+use qcompat::render::outcome_text;
 use qcompat::sink::Sink;
 use qcompat::supervisor::Supervisor;
 use qcompat::{suggest, version};
@@ -90,7 +91,7 @@ fn find_cell(plan: &Plan, text: &str) -> Result<Cell> {
     Err(Error::BadInput(format!(
         "--cell {text}: no such cell in {}{hint}; `qcompat run --matrix {} --list` lists them",
         plan.matrix.source.display(),
-        plan.matrix.source.display()
+        quote(&plan.matrix.source.display().to_string())
     )))
 }
 
@@ -139,11 +140,8 @@ fn settle(results: &Path, probes: &[String], status: &std::process::ExitStatus) 
                 None => ProbeRun::Died(format!("process ended ({status}) before reporting")),
             };
             let verdict = outcome::classify(&run);
-            let signature = verdict
-                .signature
-                .map(|s| format!(": {s}"))
-                .unwrap_or_default();
-            eprintln!("{name}: {}{signature}", verdict.outcome);
+            let said = outcome_text(verdict.outcome, verdict.signature.as_deref());
+            eprintln!("{name}: {said}");
             verdict.outcome
         })
         .collect()

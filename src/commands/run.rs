@@ -8,7 +8,7 @@ use qcompat::error::{Error, Result};
 use qcompat::exit::ExitStatus;
 use qcompat::pipeline::{JournalUse, Pipeline};
 use qcompat::plan::Plan;
-use qcompat::report::{self, Format};
+use qcompat::report::{self, Format, view::View};
 use qcompat::results::{CellResult, RunReport};
 use qcompat::sink::Sink;
 use qcompat::snapshot::Baseline;
@@ -55,9 +55,8 @@ pub fn run(mut settings: RunSettings) -> Result<ExitStatus> {
     let mut report = RunReport::new(plan.matrix.name.clone(), results);
     report.reference = reference;
     let color = settings.output.color();
-    settings
-        .output
-        .write(&report::render(&report, settings.format, color))?;
+    let text = report::render(&View::of(&report), settings.format, color);
+    settings.output.write(&text)?;
     if let Some(part) = part {
         part.write(&report, &plan)?;
     }
@@ -98,7 +97,7 @@ fn list(plan: &Plan, format: Format, output: &Output) -> Result<ExitStatus> {
 
 /// Appends the Markdown summary to GitHub Actions' job summary, so a CI run shows it without a step of its own.
 fn append_step_summary(path: &Path, report: &RunReport) -> Result<()> {
-    let text = report::render(report, Format::Markdown, false);
+    let text = report::render(&View::of(report), Format::Markdown, false);
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

@@ -7,6 +7,7 @@
 //! results, whatever their cell order.
 
 pub mod render;
+pub mod view;
 
 use std::collections::BTreeSet;
 

@@ -37,9 +37,22 @@ pub struct EnvSpec {
 }
 
 impl EnvSpec {
-    /// What follows `uv pip install` to rebuild this environment by hand: sources (credentials masked),
-    /// requirements and overrides, each quoted for a POSIX shell.
-    pub fn install_arguments(&self) -> String {
+    /// `uv venv …` then `uv pip install …`: the two commands that build this environment by hand in `venv`, with
+    /// `python` (a path, or a version uv finds). `--allow-existing` lets them run as printed over an environment that
+    /// exists already (the cached one, or a second paste).
+    pub fn rebuild_commands(&self, uv: &str, python: &str, venv: &str) -> [String; 2] {
+        let target = format!("{venv}/bin/python");
+        let make = [uv, "venv", "--allow-existing", "--python", python, venv].map(quote);
+        let install = [uv, "pip", "install", "--python", &target].map(quote);
+        [
+            make.join(" "),
+            format!("{} {}", install.join(" "), self.install_arguments()),
+        ]
+    }
+
+    /// What follows `uv pip install`: sources (credentials masked), requirements and overrides, each quoted for a
+    /// POSIX shell.
+    fn install_arguments(&self) -> String {
         let mut words: Vec<String> = self.index.display_args().iter().map(|a| quote(a)).collect();
         words.extend(self.requirements.iter().map(|r| quote(r)));
         if !self.overrides.is_empty() {
@@ -50,29 +63,6 @@ impl EnvSpec {
             ));
         }
         words.join(" ")
-    }
-
-    /// `uv venv …` then `uv pip install …`: what builds this environment into `venv` by hand.
-    pub fn rebuild_commands(&self, uv: &Uv, venv: &Path) -> String {
-        let uv_path = uv.path.display().to_string();
-        let venv_text = venv.display().to_string();
-        let python = venv.join("bin").join("python").display().to_string();
-        let interpreter = self.python.path.display().to_string();
-        let make = [
-            uv_path.as_str(),
-            "venv",
-            "--python",
-            &interpreter,
-            &venv_text,
-        ]
-        .map(quote);
-        let install = [uv_path.as_str(), "pip", "install", "--python", &python].map(quote);
-        format!(
-            "{}\n{} {}",
-            make.join(" "),
-            install.join(" "),
-            self.install_arguments()
-        )
     }
 }
 

@@ -6,6 +6,7 @@
 //! values) and the oldest new version that fails that way, over every version the index publishes between them.
 
 pub mod render;
+pub mod view;
 
 use indexmap::IndexMap;
 use serde::Serialize;

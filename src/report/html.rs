@@ -58,7 +58,7 @@ pub fn render(view: &View<'_>) -> String {
     if !view.headline.is_empty() {
         out.push_str("<ul id=\"headline\">");
         for line in &view.headline {
-            let _ = write!(out, "<li>{}</li>", escape(line));
+            let _ = write!(out, "<li>{}</li>", escape(&line.text));
         }
         out.push_str("</ul>\n");
     }

@@ -13,8 +13,11 @@ use crate::probe::catalog;
 use crate::results::{CellResult, ProbeResult, Reference, RunReport};
 
 use super::contrast::{Contrast, contrasts};
+use super::headline::{AxisHeadline, headlines};
 
 pub struct View<'a> {
+    /// What the view was made from: the JSON report serializes it as it is.
+    pub report: &'a RunReport,
     pub matrix: &'a str,
     /// Column names: the union of the cells' probes, in catalogue order (unknown names last, as first seen).
     pub probes: Vec<&'a str>,
@@ -31,7 +34,7 @@ pub struct View<'a> {
     pub substitutions: Vec<&'a str>,
     pub reference: Option<&'a Reference>,
     /// One line per axis with several versions: where outcomes change along it (see `headline`).
-    pub headline: Vec<String>,
+    pub headline: Vec<AxisHeadline<'a>>,
 }
 
 /// One cell, its probe results aligned with [`View::probes`] (none where the cell did not run that probe).
@@ -92,7 +95,8 @@ impl<'a> View<'a> {
             .collect();
         substitutions.sort();
         substitutions.dedup();
-        let mut view = Self {
+        Self {
+            report,
             matrix: &report.matrix,
             probes,
             counts: &report.summary,
@@ -105,13 +109,10 @@ impl<'a> View<'a> {
                 .collect(),
             substitutions,
             reference: report.reference.as_ref(),
-            contrasts: Vec::new(),
+            contrasts: contrasts(&rows),
+            headline: headlines(&rows),
             rows,
-            headline: Vec::new(),
-        };
-        view.headline = super::headline::lines(&view);
-        view.contrasts = contrasts(&view.rows);
-        view
+        }
     }
 
     /// The 1-based number of `probe`'s signature group, so a reader can match a failure in a grid with its cause
