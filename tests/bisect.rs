@@ -155,7 +155,8 @@ fn endpoints_that_misbehave_stop_with_what_they_did() {
         text.contains("error: --bad 1.6: every probe passed there"),
         "{text}"
     );
-    let (_, text) = bisect(&scratch, &["--good", "1.7", "--bad", "1.2.1"], 2);
+    // A corrupt wheel is an install that failed: the machine's or the index's to fix (exit 3), not the request's.
+    let (_, text) = bisect(&scratch, &["--good", "1.7", "--bad", "1.2.1"], 3);
     assert!(
         text.contains("error: --good 1.7 cannot be installed (install-error:")
             && text.contains("the nearest installable version is 1.6"),

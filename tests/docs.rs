@@ -315,8 +315,8 @@ fn fill_in(printed: &Printed) -> Result<String, String> {
 }
 
 /// A folder laid out like the repository for the commands of one document: the matrices and fixtures, a copy of the
-/// reports, `other.snap.toml` (another snapshot of the lightning matrix) and `plan.json` (a plan of a one-cell toy
-/// matrix, for the shard commands of the nightly workflow).
+/// reports, `other.snap.toml` (another snapshot of the lightning matrix), `plan.json` (a plan of a one-cell toy
+/// matrix, for the shard commands of the nightly workflow) and, beside it, a stand-in for a Lightning clone.
 struct Workspace {
     scratch: Scratch,
     /// A port nothing listens on: the index of the real matrices' dry runs.
@@ -346,6 +346,9 @@ impl Workspace {
             "name = \"toy\"\nprobes = [\"toy-load\"]\ntimeout = \"20s\"\n[axes]\ntoyquant = [\"1.0\"]\n",
         )
         .unwrap();
+        // The README's `--repo ../pytorch-lightning`: a git repository stands in for the clone (checked up front).
+        let clone = scratch.path().join("pytorch-lightning");
+        std::fs::create_dir_all(clone.join(".git")).unwrap();
         let refused = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()

@@ -65,7 +65,7 @@ fn a_skipped_probe_shows_in_every_format_and_never_counts_as_passing() {
     let table = report("table");
     assert!(table.contains("toyquant=1.1  skipped [1]"), "{table}");
     assert!(
-        table.contains("[1] skipped skipped: no GPU on this runner"),
+        table.contains("[1] skipped: no GPU on this runner"),
         "{table}"
     );
     assert!(table.contains("3 pass, 2 fail, 3 skipped"), "{table}");
