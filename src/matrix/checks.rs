@@ -27,7 +27,7 @@ pub fn axes(specs: &[AxisSpec], source: &Source, problems: &mut Problems) -> Vec
 
 fn axis(spec: &AxisSpec, source: &Source, problems: &mut Problems) -> Option<Axis> {
     let name = &spec.name.value;
-    let (values, written_at) = match &spec.values {
+    let (values, written_at) = match spec.values.as_ref()? {
         AxisValuesSpec::Versions(list) if list.is_empty() => {
             problems.add(spec.name.at, format!("axis `{name}` has no versions"));
             return None;
@@ -131,11 +131,12 @@ fn pin_requirement(package: &str, constraint: &Text, problems: &mut Problems) ->
     Some(format!("{package}{}", written.value))
 }
 
-/// `[[include]]` or `[[exclude]]` entries: each names axes and one version of each.
+/// `[[include]]` or `[[exclude]]` entries: each names axes and one version of each. Without `axes` (missing or
+/// misspelt, a problem already) no name can be judged an axis or not.
 pub fn assignments(
     entries: &[Located<Vec<(Text, Text)>>],
     section: &str,
-    axes: &[&str],
+    axes: Option<&[&str]>,
     problems: &mut Problems,
 ) -> Vec<LocatedAssignment> {
     entries
@@ -152,7 +153,7 @@ pub fn assignments(
                 .value
                 .iter()
                 .filter_map(|(axis, value)| {
-                    let known = is_axis(axis, axes, problems);
+                    let known = axes.is_none_or(|axes| is_axis(axis, axes, problems));
                     let version = version(value, problems)?;
                     known.then(|| ((axis.value.clone(), version), value.at))
                 })

@@ -203,11 +203,18 @@ fn validate(spec: &schema::MatrixSpec, source: &Source, problems: &mut Problems)
         .axes
         .as_ref()
         .map(|a| checks::axes(&a.value, source, problems));
-    let axis_names: Vec<&str> = axes.iter().flatten().map(|a| a.name.as_str()).collect();
-    let pins = checks::pins(&spec.pins, &axis_names, source, problems);
-    let exclude = checks::assignments(&spec.exclude, "exclude", &axis_names, problems);
+    // Every axis written, well-formed or not: a section naming a misshapen axis names an axis all the same.
+    let axis_names: Option<Vec<&str>> = spec.axes.as_ref().map(|a| {
+        a.value
+            .iter()
+            .map(|axis| axis.name.value.as_str())
+            .collect()
+    });
+    let axis_names = axis_names.as_deref();
+    let pins = checks::pins(&spec.pins, axis_names.unwrap_or_default(), source, problems);
+    let exclude = checks::assignments(&spec.exclude, "exclude", axis_names, problems);
     let (include, include_at): (Vec<Vec<_>>, Vec<Vec<_>>) =
-        checks::assignments(&spec.include, "include", &axis_names, problems)
+        checks::assignments(&spec.include, "include", axis_names, problems)
             .into_iter()
             .map(|entry| {
                 entry
@@ -254,7 +261,7 @@ fn matrix_name(written: Option<&Text>, path: &Path, problems: &mut Problems) -> 
         Some(text) => (text.value.clone(), text.at, String::new()),
         None => {
             let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
-            let origin = format!(" (the file's name; set `name` to choose another)");
+            let origin = " (the file's name; set `name` to choose another)".to_string();
             (stem.unwrap_or_default(), 0, origin)
         }
     };

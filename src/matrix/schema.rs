@@ -39,7 +39,8 @@ pub struct Located<T> {
 #[derive(Debug)]
 pub struct AxisSpec {
     pub name: Text,
-    pub values: AxisValuesSpec,
+    /// None when misshapen (a problem already): the axis still exists for the sections that name it.
+    pub values: Option<AxisValuesSpec>,
 }
 
 #[derive(Debug)]
@@ -118,13 +119,12 @@ fn axes(node: &Node, problems: &mut Problems) -> Option<Vec<AxisSpec>> {
     }
     let axes = entries
         .iter()
-        .filter_map(|entry| {
-            let name = Text {
+        .map(|entry| AxisSpec {
+            name: Text {
                 value: entry.key.clone(),
                 at: entry.at,
-            };
-            let values = axis_values(&entry.key, &entry.value, problems)?;
-            Some(AxisSpec { name, values })
+            },
+            values: axis_values(&entry.key, &entry.value, problems),
         })
         .collect();
     Some(axes)

@@ -58,8 +58,14 @@ impl Builder {
                 at,
                 kind: scalar(value, style, tag.as_deref()),
             }),
-            Event::SequenceStart(..) => Ok(self.open.push(Open::List(at, Vec::new()))),
-            Event::MappingStart(..) => Ok(self.open.push(Open::Table(at, Vec::new(), None))),
+            Event::SequenceStart(..) => {
+                self.open.push(Open::List(at, Vec::new()));
+                Ok(())
+            }
+            Event::MappingStart(..) => {
+                self.open.push(Open::Table(at, Vec::new(), None));
+                Ok(())
+            }
             Event::SequenceEnd | Event::MappingEnd => match self.open.pop() {
                 Some(Open::List(at, nodes)) => self.close(Node {
                     at,
