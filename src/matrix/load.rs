@@ -212,17 +212,14 @@ fn validate(spec: &schema::MatrixSpec, source: &Source, problems: &mut Problems)
     });
     let axis_names = axis_names.as_deref();
     let pins = checks::pins(&spec.pins, axis_names.unwrap_or_default(), source, problems);
-    let exclude = checks::assignments(&spec.exclude, "exclude", axis_names, problems);
-    let (include, include_at): (Vec<Vec<_>>, Vec<Vec<_>>) =
-        checks::assignments(&spec.include, "include", axis_names, problems)
-            .into_iter()
-            .map(|entry| {
-                entry
-                    .into_iter()
-                    .map(|(pair, at)| (pair, source.at_offset(at)))
-                    .unzip()
-            })
-            .unzip();
+    let (exclude, _) = located(
+        checks::assignments(&spec.exclude, "exclude", axis_names, problems),
+        source,
+    );
+    let (include, include_at) = located(
+        checks::assignments(&spec.include, "include", axis_names, problems),
+        source,
+    );
     let known = checks::known(
         &spec.known,
         probes.as_deref().unwrap_or_default(),
@@ -243,14 +240,27 @@ fn validate(spec: &schema::MatrixSpec, source: &Source, problems: &mut Problems)
         axes: axes?,
         axes_at: source.at_offset(spec.axes.as_ref()?.at),
         pins,
-        exclude: exclude
-            .into_iter()
-            .map(|entry| entry.into_iter().map(|(pair, _)| pair).collect())
-            .collect(),
+        exclude,
         include,
         include_at,
         known,
     })
+}
+
+/// Assignments apart from where each value is written (`file:line:column`, in the same order).
+fn located(
+    entries: Vec<checks::LocatedAssignment>,
+    source: &Source,
+) -> (Vec<Vec<(String, Version)>>, Vec<Vec<String>>) {
+    entries
+        .into_iter()
+        .map(|entry| {
+            entry
+                .into_iter()
+                .map(|(pair, at)| (pair, source.at_offset(at)))
+                .unzip()
+        })
+        .unzip()
 }
 
 /// The name becomes a file name (`reports/<name>.snap.toml`) and a folder under the cache (`runs/<name>/`), and is
