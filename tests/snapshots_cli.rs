@@ -24,8 +24,8 @@ signature = "AttributeError: '_LazyTensor' object has no attribute 'data'"
 when = { toyquant = "==1.6" }
 "#;
 
-/// TOY as a pull request might change it: a pin that keeps 1.6 out, a new pin that adds a package to every cell,
-/// 1.1 dropped, 1.5 added, and the known issue behind 1.2's xfail deleted.
+/// TOY as a pull request might change it: 1.6 excluded, a new pin that adds a package to every cell, 1.1 dropped,
+/// 1.5 added, and the known issue behind 1.2's xfail deleted.
 const CHANGED: &str = r#"
 name = "toy"
 probes = ["toy-load"]
@@ -35,8 +35,10 @@ timeout = "3s"
 toyquant = ["1.0", "1.2", "1.6", "1.5"]
 
 [pins]
-toyquant = "<1.6"
 toyhelper = "1.0"
+
+[[exclude]]
+toyquant = "1.6"
 
 [[known]]
 id = "toy-fixed-upstream"
