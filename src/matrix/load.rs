@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::checks;
 use super::document::{self, EXTENSIONS};
+use super::expand::Assignment;
 use super::problems::Problems;
 use super::schema::{self, Text};
 use super::source::Source;
@@ -251,7 +252,7 @@ fn validate(spec: &schema::MatrixSpec, source: &Source, problems: &mut Problems)
 fn located(
     entries: Vec<checks::LocatedAssignment>,
     source: &Source,
-) -> (Vec<Vec<(String, Version)>>, Vec<Vec<String>>) {
+) -> (Vec<Assignment>, Vec<Vec<String>>) {
     entries
         .into_iter()
         .map(|entry| {
