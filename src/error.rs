@@ -73,9 +73,17 @@ impl Error {
         }
     }
 
-    /// The message and every cause under it, one per line: `error: …` then `  caused by: …`.
+    /// The message and every cause under it, one per line: `error: …` then `  caused by: …`. Bad input may list
+    /// several problems, one per line: each is an `error: …` line of its own.
     pub fn report(&self) -> String {
-        let mut text = format!("error: {self}");
+        let mut text = match self {
+            Error::BadInput(problems) => problems
+                .lines()
+                .map(|line| format!("error: {line}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            _ => format!("error: {self}"),
+        };
         let mut cause = std::error::Error::source(self);
         while let Some(error) = cause {
             text.push_str(&format!("\n  caused by: {error}"));

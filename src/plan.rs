@@ -102,7 +102,7 @@ impl Plan {
         let filters = parse_filters(&matrix, &selection.filters)?;
         let mut warnings = Vec::new();
         let axis_versions = axis_versions(&matrix, index, &mut warnings)?;
-        let all_cells = matrix::expand(&matrix, &axis_versions);
+        let all_cells = matrix::cells(&matrix, &axis_versions)?;
         let cells: Vec<Cell> = all_cells
             .iter()
             .filter(|c| matches_filters(c, &filters))
@@ -145,8 +145,7 @@ impl Plan {
     pub fn from_json(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let bad = |message: String| Error::BadInput(format!("{}: {message}", path.display()));
-        let input: PlanInput =
-            serde_json::from_str(&text).map_err(|e| bad(format!("not a qcompat plan: {e}")))?;
+        let input = plan_input(path, &text)?;
         let matrix = matrix::load(&input.source)?;
         if matrix.digest != input.digest || matrix.name != input.matrix {
             return Err(bad(format!(
@@ -157,7 +156,7 @@ impl Plan {
             )));
         }
         let axis_versions = planned_versions(&matrix, &input.axes).map_err(bad)?;
-        let all_cells = matrix::expand(&matrix, &axis_versions);
+        let all_cells = matrix::cells(&matrix, &axis_versions)?;
         let cells = input
             .cells
             .iter()
@@ -254,6 +253,29 @@ impl Plan {
             as_of: self.as_of.as_ref().map(|a| a.text.as_str()),
         }
     }
+}
+
+/// The plan file's fields. serde's words for a misshapen one ("expected struct PlanInput") name a Rust type; the
+/// reader is told instead what a plan is and which keys it holds, at the line and column serde stopped at.
+fn plan_input(path: &Path, text: &str) -> Result<PlanInput> {
+    serde_json::from_str(text).map_err(|e| {
+        let keys = "matrix, source, digest, probes, axes, cells, hash, as_of, listed, shards";
+        let found = match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(serde_json::Value::Object(_)) => e.to_string(),
+            Ok(_) => "this JSON is not an object".to_string(),
+            Err(_) => "this is not JSON".to_string(),
+        };
+        // serde's own list of the keys, and its position, are said once below.
+        let found = found.split(" at line ").next().unwrap_or_default();
+        let found = found.split(", expected one of").next().unwrap_or_default();
+        Error::BadInput(format!(
+            "{}:{}:{}: not a qcompat plan ({found}): a plan is the JSON object `qcompat plan` (or `run --list \
+             --format json`) writes, with the keys {keys}",
+            path.display(),
+            e.line(),
+            e.column()
+        ))
+    })
 }
 
 /// Each axis's versions as the plan file lists them, in the matrix's axis order.
@@ -365,7 +387,8 @@ fn valid_values(
     format!("; {}", phrases.join("; "))
 }
 
-/// Each axis's versions: explicit ones as written, query axes as the index lists them now.
+/// Each axis's versions: explicit ones as written, query axes as the index lists them now. Every version the matrix
+/// writes out, on an axis or in an `include` entry, must be published; an index that cannot say adds a warning.
 fn axis_versions(
     matrix: &Matrix,
     settings: &IndexSettings,
@@ -374,30 +397,64 @@ fn axis_versions(
     matrix
         .axes
         .iter()
-        .map(|axis| match &axis.values {
-            AxisValues::Explicit(versions) => {
-                warnings.extend(published::check_explicit(axis, versions, settings)?);
-                Ok(versions.clone())
-            }
-            AxisValues::Query { specifiers, pre } => {
-                let listed = index::list_versions(&axis.name, settings)?;
-                let matching: Vec<Version> = listed
-                    .into_iter()
-                    .filter(|v| version::admits(specifiers, v, *pre))
-                    .collect();
-                if matching.is_empty() {
-                    return Err(Error::BadInput(format!(
-                        "axis `{}`: no published version matches `{specifiers}`{}",
-                        axis.name,
-                        if *pre {
-                            ""
-                        } else {
-                            " (pre-releases excluded: add pre = true)"
-                        }
-                    )));
+        .map(|axis| {
+            let written = written_versions(matrix, axis);
+            warnings.extend(published::check_explicit(&axis.name, &written, settings)?);
+            match &axis.values {
+                AxisValues::Explicit(versions) => Ok(versions.clone()),
+                AxisValues::Query { specifiers, pre } => {
+                    queried_versions(axis, specifiers, *pre, settings)
                 }
-                Ok(matching)
             }
         })
         .collect()
+}
+
+/// The versions of `axis` written in the matrix, each with its `file:line:column`: the axis's own, then the
+/// include entries'.
+fn written_versions<'m>(matrix: &'m Matrix, axis: &'m matrix::Axis) -> Vec<(&'m Version, &'m str)> {
+    let own: &[Version] = match &axis.values {
+        AxisValues::Explicit(versions) => versions,
+        AxisValues::Query { .. } => &[],
+    };
+    let included = matrix
+        .include
+        .iter()
+        .zip(&matrix.include_at)
+        .flat_map(|(entry, at)| {
+            entry
+                .iter()
+                .zip(at)
+                .filter(|((name, _), _)| *name == axis.name)
+                .map(|((_, version), at)| (version, at.as_str()))
+        });
+    own.iter()
+        .zip(axis.written_at.iter().map(String::as_str))
+        .chain(included)
+        .collect()
+}
+
+fn queried_versions(
+    axis: &matrix::Axis,
+    specifiers: &version::VersionSpecifiers,
+    pre: bool,
+    settings: &IndexSettings,
+) -> Result<Vec<Version>> {
+    let listed = index::list_versions(&axis.name, settings)?;
+    let matching: Vec<Version> = listed
+        .into_iter()
+        .filter(|v| version::admits(specifiers, v, pre))
+        .collect();
+    if matching.is_empty() {
+        return Err(Error::BadInput(format!(
+            "axis `{}`: no published version matches `{specifiers}`{}",
+            axis.name,
+            if pre {
+                ""
+            } else {
+                " (pre-releases excluded: add pre = true)"
+            }
+        )));
+    }
+    Ok(matching)
 }

@@ -1,5 +1,5 @@
-//! Explicit axis versions checked against what is published, so a version that does not exist is bad input at the
-//! line that names it, not an `unresolvable` cell that reads like a conflict.
+//! Versions a matrix writes out (an axis's, an include entry's) checked against what is published, so a version that
+//! does not exist is bad input at the line that names it, not an `unresolvable` cell that reads like a conflict.
 //!
 //! The check needs a listing: the index (unless `--offline`) or the find-links folders (with no index). Offline
 //! against an index nothing can be listed, so nothing is checked; a version missing from uv's cache then stops
@@ -8,20 +8,20 @@
 
 use crate::error::{Error, Result};
 use crate::index::{self, IndexSettings};
-use crate::matrix::Axis;
 use crate::version::Version;
 
 /// Published neighbours named on each side of a missing version.
 const NEIGHBOURS: usize = 2;
 
-/// Exit 2 at the first version of `axis` that the index (or find-links) does not publish. An index that cannot be
-/// asked leaves the versions unchecked: the warning that says so comes back.
+/// Exit 2 at the first of `written` (versions of `package`, each with its `file:line:column`) that the index (or
+/// find-links) does not publish. An index that cannot be asked leaves the versions unchecked: the warning that says
+/// so comes back.
 pub fn check_explicit(
-    axis: &Axis,
-    versions: &[Version],
+    package: &str,
+    written: &[(&Version, &str)],
     settings: &IndexSettings,
 ) -> Result<Option<String>> {
-    if settings.offline && !settings.no_index {
+    if written.is_empty() || (settings.offline && !settings.no_index) {
         return Ok(None);
     }
     // Whatever `--as-of` says: an explicit axis's release is installed as of then whatever its upload time, so it
@@ -30,20 +30,18 @@ pub fn check_explicit(
         as_of: None,
         ..settings.clone()
     };
-    let published = match index::list_versions(&axis.name, &now) {
+    let published = match index::list_versions(package, &now) {
         Ok(published) => published,
         Err(error) => {
             return Ok(Some(format!(
-                "versions of `{}` not checked against the index: {error}",
-                axis.name
+                "versions of `{package}` not checked against the index: {error}"
             )));
         }
     };
-    for (version, at) in versions.iter().zip(&axis.written_at) {
+    for (version, at) in written {
         if !is_published(version, &published) {
             return Err(Error::BadInput(format!(
-                "{at}: {} {version} is not published{}",
-                axis.name,
+                "{at}: {package} {version} is not published{}",
                 nearest(version, &published)
             )));
         }

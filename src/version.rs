@@ -55,6 +55,54 @@ pub fn contains(specifiers: &VersionSpecifiers, version: &Version) -> bool {
     })
 }
 
+/// Whether some version could satisfy every specifier: false for a window such as `>=2.0,<1.0`, whose lower bound
+/// passes its upper one. Decided on the bounds alone, each an outer bound of what its specifier admits, so a window
+/// that some version satisfies is never called empty; one that only `!=`, `.*`, `===` or local versions empty is let
+/// through.
+pub fn can_match(specifiers: &VersionSpecifiers) -> bool {
+    // (version, inclusive)
+    let mut lower: Option<(&Version, bool)> = None;
+    let mut upper: Option<(&Version, bool)> = None;
+    for specifier in specifiers.iter() {
+        let version = specifier.version();
+        if version.is_local() {
+            return true;
+        }
+        let (low, high) = match specifier.operator() {
+            Operator::Equal => (Some((version, true)), Some((version, true))),
+            Operator::GreaterThan => (Some((version, false)), None),
+            Operator::GreaterThanEqual | Operator::TildeEqual => (Some((version, true)), None),
+            Operator::LessThan => (None, Some((version, false))),
+            Operator::LessThanEqual => (None, Some((version, true))),
+            _ => (None, None),
+        };
+        lower = tighter(lower, low, std::cmp::Ordering::Greater);
+        upper = tighter(upper, high, std::cmp::Ordering::Less);
+    }
+    match (lower, upper) {
+        (Some((low, low_in)), Some((high, high_in))) => {
+            low < high || (low == high && low_in && high_in)
+        }
+        _ => true,
+    }
+}
+
+/// The narrower of two bounds: the one further in the direction `inward`; at one version, exclusive wins.
+fn tighter<'a>(
+    current: Option<(&'a Version, bool)>,
+    new: Option<(&'a Version, bool)>,
+    inward: std::cmp::Ordering,
+) -> Option<(&'a Version, bool)> {
+    match (current, new) {
+        (Some((c, c_in)), Some((n, n_in))) => match n.cmp(c) {
+            std::cmp::Ordering::Equal => Some((c, c_in && n_in)),
+            order if order == inward => Some((n, n_in)),
+            _ => Some((c, c_in)),
+        },
+        (bound, None) | (None, bound) => bound,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,5 +152,33 @@ mod tests {
     fn bad_text_is_reported() {
         assert!(parse_version("2.3.x").unwrap_err().contains("2.3.x"));
         assert!(parse_specifiers(">=>2").is_err());
+    }
+
+    #[test]
+    fn a_window_whose_bounds_cross_can_match_nothing() {
+        let can = |text: &str| can_match(&parse_specifiers(text).unwrap());
+        for empty in [
+            ">=2.0,<1.0",
+            ">2.0,<=2.0",
+            "==1.0,>1.0",
+            "<1.0,==1.0",
+            "==1.0,==2.0",
+            ">=3,<2.5,!=1",
+        ] {
+            assert!(!can(empty), "{empty}");
+        }
+        for open in [
+            "",
+            ">=1.0,<=1.0",
+            "==1.0",
+            ">=2.3.0.dev20240526,<2.4.0.dev20240728",
+            "~=2.2,<3",
+            "!=1.0",
+            ">1.0,<1.0.1",
+            "==1.0.*,<1.0",
+            "==1.0+cpu,<1.0",
+        ] {
+            assert!(can(open), "{open}");
+        }
     }
 }
