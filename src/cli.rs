@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use qcompat::engine::nf4::DEFAULT_BLOCKSIZE;
+use qcompat_engine::nf4::DEFAULT_BLOCKSIZE;
 
 #[derive(Parser)]
 #[command(

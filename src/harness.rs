@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use qcompat_engine::oracle::{self, NumericCheck};
+use qcompat_engine::train::CheckpointDir;
 use tokio::task::JoinSet;
 
 use crate::child_env::ChildEnv;
-use crate::engine::reference::{self, NumericCheck};
-use crate::engine::train::CheckpointDir;
 use crate::env::{Cache, EnvFailure, EnvSpec, Interpreter, Uv};
 use crate::error::{Error, Result};
 use crate::index::IndexSettings;
@@ -85,10 +85,10 @@ impl Harness {
         let checked = matrix
             .probes
             .iter()
-            .any(|p| reference::IMPLEMENTED.contains(&p.as_str()));
+            .any(|p| oracle::IMPLEMENTED.contains(&p.as_str()));
         // A fixture the engine cannot read is a broken fixture, not a broken dependency: stop before any cell.
         let reference = if checked {
-            let checkpoint = reference::fixture_checkpoint(&probes_dir.fixtures).map_err(|e| {
+            let checkpoint = oracle::fixture_checkpoint(&probes_dir.fixtures).map_err(|e| {
                 Error::infra_caused(
                     "the built-in reference cannot read the fixture checkpoint",
                     e,
@@ -147,11 +147,11 @@ impl Harness {
         };
         if !probes
             .iter()
-            .any(|p| reference::IMPLEMENTED.contains(&p.as_str()))
+            .any(|p| oracle::IMPLEMENTED.contains(&p.as_str()))
         {
             return Ok(None);
         }
-        let metrics = reference::reference_metrics(checkpoint).map_err(|e| {
+        let metrics = oracle::reference_metrics(checkpoint).map_err(|e| {
             Error::infra_caused("the built-in reference failed on the fixture checkpoint", e)
         })?;
         Ok(Some(Reference {
@@ -394,7 +394,7 @@ impl Harness {
         let (probe, artifacts) = (probe.to_string(), artifacts.to_path_buf());
         let metrics = serde_json::Value::Object(report.metrics.clone());
         tokio::task::spawn_blocking(move || {
-            reference::compare(&probe, &checkpoint, &artifacts, &metrics)
+            oracle::compare(&probe, &checkpoint, &artifacts, &metrics)
         })
         .await
         .map_err(|e| Error::infra_caused("a reference check panicked", e))

@@ -9,10 +9,10 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::reference::NumericCheck;
 use crate::matrix::{Cell, Known};
 use crate::probe::protocol::{ProbeReport, StageStatus};
 use crate::probe::runner::ProbeRun;
+use qcompat_engine::oracle::NumericCheck;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::cell_key::CellKey;
-use crate::engine::reference::NumericCheck;
 use crate::outcome::Outcome;
+use qcompat_engine::oracle::NumericCheck;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunReport {

@@ -247,7 +247,7 @@ unsafe fn quantize_task_avx512<T: Nf4Element>(
     absmax: &mut [f32],
     blocksize: usize,
 ) -> Option<NonFiniteValue> {
-    let tables = super::nf4_avx512::BucketTables::new();
+    let tables = crate::nf4_avx512::BucketTables::new();
     let encode = |wide: &[f32], reciprocal: f32, codes: &mut [u32], out: &mut [u8]| {
         if wide.len().is_multiple_of(16) {
             // SAFETY: this function only runs where AVX-512F is available.

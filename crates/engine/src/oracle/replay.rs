@@ -15,12 +15,12 @@ use candle_core::{Device, Tensor};
 use candle_nn::optim::{AdamW, Optimizer, ParamsAdamW};
 use serde::{Deserialize, Serialize};
 
-use super::EngineError;
 use super::evidence::ProbeOutput;
-use super::model::{BaseWeights, Gpt, LoraConfig};
-use super::nf4::DEFAULT_BLOCKSIZE;
-use super::state_dict::Params4bit;
-use super::train::{self, CheckpointDir, TrainingBatch};
+use crate::EngineError;
+use crate::model::{BaseWeights, Gpt, LoraConfig};
+use crate::nf4::DEFAULT_BLOCKSIZE;
+use crate::state_dict::Params4bit;
+use crate::train::{self, CheckpointDir, TrainingBatch};
 
 pub const REPLAY_FILE: &str = "litgpt-qlora.replay.json";
 
@@ -163,7 +163,7 @@ fn model_with_codebook(
     codebook: &[f32; 16],
 ) -> Result<Gpt, EngineError> {
     let mut tensors = checkpoint.tensors.clone();
-    for name in super::model::linear_weight_names(&checkpoint.config) {
+    for name in crate::model::linear_weight_names(&checkpoint.config) {
         let original = &checkpoint.tensors[&name];
         let params = Params4bit::quantize(&name, original, DEFAULT_BLOCKSIZE, false)?;
         let absmax = params.absmax_values();

@@ -13,11 +13,11 @@ use candle_core::{DType, Tensor};
 use half::{bf16, f16};
 use serde_json::Value;
 
-use super::EngineError;
-use super::double_quant::{NESTED_BLOCKSIZE, signed_dynamic_map};
 use super::evidence::ProbeOutput;
-use super::nf4::{self, CUDA_TREE_THRESHOLDS, Nf4Element};
-use super::state_dict::Params4bit;
+use crate::EngineError;
+use crate::double_quant::{NESTED_BLOCKSIZE, signed_dynamic_map};
+use crate::nf4::{self, CUDA_TREE_THRESHOLDS, Nf4Element};
+use crate::state_dict::Params4bit;
 
 /// How far (in scaled units) from a threshold a code may differ: a few f32 ulps of values below 1.
 const TIE_WINDOW: f32 = 1e-6;
@@ -286,7 +286,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::engine::reference::NumericCheck;
+    use crate::oracle::NumericCheck;
 
     /// One float16 case with the engine's own round trip standing in for bitsandbytes'.
     fn agreeing_case() -> (Vec<Value>, HashMap<String, Tensor>) {

@@ -8,12 +8,12 @@ use std::path::Path;
 use candle_core::{DType, Device, Tensor, Var};
 use serde::Deserialize;
 
-use super::EngineError;
-use super::fused;
-use super::linear4bit::FrozenLinear;
-use super::lora::{LoraAdapter, SplitMix64};
-use super::nf4::DEFAULT_BLOCKSIZE;
-use super::state_dict::Params4bit;
+use crate::EngineError;
+use crate::fused;
+use crate::linear4bit::FrozenLinear;
+use crate::lora::{LoraAdapter, SplitMix64};
+use crate::nf4::DEFAULT_BLOCKSIZE;
+use crate::state_dict::Params4bit;
 
 /// The fields of LitGPT's config the forward depends on (`config.json`, the full `Config` as a dict).
 #[derive(Debug, Clone, Deserialize)]

@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 use std::fs::File;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::path::Path;
 use std::sync::mpsc::{SyncSender, sync_channel};
 
@@ -18,10 +18,10 @@ use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 use serde_json::{Map, Value, json};
 
-use super::EngineError;
-use super::double_quant::NESTED_BLOCKSIZE;
-use super::nf4::{self, FloatDtype, NF4_CODEBOOK, Nf4Element};
-use super::state_dict::{AbsmaxState, Params4bit, QUANT_STATE_SUFFIX, check_blocksize};
+use crate::EngineError;
+use crate::double_quant::NESTED_BLOCKSIZE;
+use crate::nf4::{self, FloatDtype, NF4_CODEBOOK, Nf4Element};
+use crate::state_dict::{AbsmaxState, Params4bit, QUANT_STATE_SUFFIX, check_blocksize};
 
 /// What `quantize_file` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -274,7 +274,16 @@ impl Destination {
                 File::create(path).map_err(EngineError::io(path))?,
             ));
         }
-        let file = crate::files::temporary_beside(path).map_err(EngineError::io(path))?;
+        let folder = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        // The usual mode for a new file under the user's umask (a temporary file alone would be 0600).
+        let file = tempfile::Builder::new()
+            .prefix(".qcompat-")
+            .permissions(std::fs::Permissions::from_mode(0o666))
+            .tempfile_in(folder)
+            .map_err(EngineError::io(path))?;
         Ok(Self::Temporary(file))
     }
 
@@ -418,7 +427,7 @@ mod tests {
     use candle_core::{DType, Device, Tensor};
 
     use super::*;
-    use crate::engine::state_dict::QuantizedStateDict;
+    use crate::state_dict::QuantizedStateDict;
 
     /// Awkward on purpose: odd sizes, every float dtype, a 1-D f16 tensor of odd length ahead of f32 data (alignment),
     /// integer and skipped tensors that pass through.
@@ -475,7 +484,7 @@ mod tests {
             );
 
             let expected = QuantizedStateDict::quantize(
-                crate::engine::checkpoint::load_tensors(&input).unwrap(),
+                crate::checkpoint::load_tensors(&input).unwrap(),
                 64,
                 double_quant,
                 &skip,
@@ -552,6 +561,6 @@ mod tests {
         let error =
             quantize_file(&input, &dir.path().join("o.safetensors"), 64, false, &[]).unwrap_err();
         assert!(matches!(error, EngineError::CorruptFile { .. }), "{error}");
-        assert_eq!(error.exit_status(), crate::exit::ExitStatus::BadInput);
+        assert_eq!(error.fault(), crate::Fault::Input);
     }
 }

@@ -9,14 +9,12 @@
 use candle_core::{Device, Tensor};
 use serde::Deserialize;
 
-use super::EngineError;
 use super::evidence::ProbeOutput;
-use super::model::BaseWeights;
-use super::nf4::DEFAULT_BLOCKSIZE;
-use super::reference::{
-    PLUGIN_INPUT_DTYPE, check_nf4_codes, quantize_linear_weights, relative_diff,
-};
-use super::train::{self, CheckpointDir, TrainingBatch};
+use crate::EngineError;
+use crate::model::BaseWeights;
+use crate::nf4::DEFAULT_BLOCKSIZE;
+use crate::oracle::{PLUGIN_INPUT_DTYPE, check_nf4_codes, quantize_linear_weights, relative_diff};
+use crate::train::{self, CheckpointDir, TrainingBatch};
 
 /// Measured (litgpt 0.5.5, bitsandbytes 0.50.2, torch 2.5.1, CPU): the command's bfloat16 step-0 loss was 6.9e-6
 /// from the engine's float32 one; about 15x that. The engine's unquantized base moves it by 2.7e-4, and bitsandbytes'

@@ -18,16 +18,16 @@ use std::collections::BTreeMap;
 use candle_core::{Device, Tensor, Var};
 use candle_nn::optim::{AdamW, Optimizer};
 
-use super::EngineError;
 use super::evidence::ProbeOutput;
-use super::linear4bit::FrozenLinear;
-use super::lora::LoraAdapter;
-use super::model::Gpt;
-use super::reference::relative_diff;
 use super::replay::{
     Deviation, Replay, Replayed, check_training, deviated_model, matrix, rows, train_steps,
 };
-use super::train::CheckpointDir;
+use crate::EngineError;
+use crate::linear4bit::FrozenLinear;
+use crate::lora::LoraAdapter;
+use crate::model::Gpt;
+use crate::oracle::relative_diff;
+use crate::train::CheckpointDir;
 
 pub const REPLAY_FILE: &str = "qlora-train.replay.json";
 

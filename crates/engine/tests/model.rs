@@ -1,24 +1,22 @@
 //! The engine's model, training and reference row on the fixture checkpoint (`fixtures/checkpoints/tiny-gpt`),
 //! against golden data from LitGPT 0.4.0 and bitsandbytes 0.49.2 (fixtures/golden/tiny_gpt_reference.py).
 
-use std::path::{Path, PathBuf};
+mod common;
 
-use qcompat::engine::model::BaseWeights;
-use qcompat::engine::reference::{self, NumericCheck};
-use qcompat::engine::replay::{self, Deviation, Replay};
-use qcompat::engine::train::{self, CheckpointDir, TrainOptions};
+use std::path::Path;
+
+use qcompat_engine::model::BaseWeights;
+use qcompat_engine::oracle::replay::{self, Deviation, Replay};
+use qcompat_engine::oracle::{self, NumericCheck};
+use qcompat_engine::train::{self, CheckpointDir, TrainOptions};
 use serde_json::{Value, json};
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/checkpoints")
-}
-
 fn checkpoint() -> CheckpointDir {
-    reference::fixture_checkpoint(&fixtures()).unwrap()
+    oracle::fixture_checkpoint(&common::checkpoints()).unwrap()
 }
 
 fn golden_logits() -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/golden/tiny_gpt_logits.json");
+    let path = common::golden().join("tiny_gpt_logits.json");
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -31,7 +29,7 @@ fn assert_all_ok(checks: &[NumericCheck], expected: usize) {
 
 #[test]
 fn forward_matches_litgpt_within_1e_4() {
-    let checkpoint = CheckpointDir::load(&fixtures().join("tiny-gpt")).unwrap();
+    let checkpoint = CheckpointDir::load(&common::checkpoints().join("tiny-gpt")).unwrap();
     let golden = golden_logits();
     let theirs: Vec<f64> = golden["logits"]
         .as_array()
@@ -45,7 +43,7 @@ fn forward_matches_litgpt_within_1e_4() {
                 .collect::<Vec<_>>()
         })
         .collect();
-    let ours = reference::first_sequence_logits(&checkpoint).unwrap();
+    let ours = oracle::first_sequence_logits(&checkpoint).unwrap();
     assert_eq!(ours.len(), theirs.len());
     let worst = ours
         .iter()
@@ -66,7 +64,7 @@ fn forward_matches_litgpt_within_1e_4() {
 
 #[test]
 fn lora_training_on_the_nf4_base_lowers_the_loss() {
-    let checkpoint = CheckpointDir::load(&fixtures().join("tiny-gpt")).unwrap();
+    let checkpoint = CheckpointDir::load(&common::checkpoints().join("tiny-gpt")).unwrap();
     let options = TrainOptions {
         steps: 6,
         ..TrainOptions::default()
@@ -79,7 +77,7 @@ fn lora_training_on_the_nf4_base_lowers_the_loss() {
 /// The checkpoint-load probe's artifacts as bitsandbytes 0.49.2 wrote them, and the engine's own metrics as the
 /// probe's.
 fn checkpoint_load_output(artifacts: &Path) -> Value {
-    let golden_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/golden");
+    let golden_dir = common::golden();
     std::fs::copy(
         golden_dir.join("tiny_gpt_nf4.pth"),
         artifacts.join("checkpoint-load.nf4.pth"),
@@ -87,14 +85,14 @@ fn checkpoint_load_output(artifacts: &Path) -> Value {
     .unwrap();
     let info = json!({ "quant_type": "nf4", "blocksize": 64, "input_dtype": "float16" });
     std::fs::write(artifacts.join("checkpoint-load.nf4.json"), info.to_string()).unwrap();
-    reference::reference_metrics(&checkpoint()).unwrap()["checkpoint-load"].clone()
+    oracle::reference_metrics(&checkpoint()).unwrap()["checkpoint-load"].clone()
 }
 
 #[test]
 fn bitsandbytes_checkpoint_artifacts_agree_with_the_engine() {
     let artifacts = tempfile::tempdir().unwrap();
     let metrics = checkpoint_load_output(artifacts.path());
-    let checks = reference::compare("checkpoint-load", &checkpoint(), artifacts.path(), &metrics);
+    let checks = oracle::compare("checkpoint-load", &checkpoint(), artifacts.path(), &metrics);
     assert_all_ok(&checks, 5);
     assert_eq!(checks[1].value, 0.0, "codes bit for bit");
 }
@@ -109,8 +107,7 @@ fn a_pass_without_its_artifacts_or_metrics_is_never_silently_unchecked() {
         for other in files.iter().filter(|f| **f != file) {
             std::fs::copy(full.path().join(other), artifacts.path().join(other)).unwrap();
         }
-        let checks =
-            reference::compare("checkpoint-load", &checkpoint(), artifacts.path(), &metrics);
+        let checks = oracle::compare("checkpoint-load", &checkpoint(), artifacts.path(), &metrics);
         let failed: Vec<String> = checks
             .iter()
             .filter(|c| !c.ok)
@@ -120,7 +117,7 @@ fn a_pass_without_its_artifacts_or_metrics_is_never_silently_unchecked() {
     }
     // Unreadable: garbage where the packed codes should be.
     std::fs::write(full.path().join("checkpoint-load.nf4.pth"), b"not a zip").unwrap();
-    let checks = reference::compare("checkpoint-load", &checkpoint(), full.path(), &metrics);
+    let checks = oracle::compare("checkpoint-load", &checkpoint(), full.path(), &metrics);
     let failed: Vec<&NumericCheck> = checks.iter().filter(|c| !c.ok).collect();
     assert_eq!(failed.len(), 1, "{checks:?}");
     assert_eq!(
@@ -130,7 +127,7 @@ fn a_pass_without_its_artifacts_or_metrics_is_never_silently_unchecked() {
     assert!(failed[0].value.is_finite(), "JSON keeps the number");
     // litgpt-qlora without its replay.
     let empty = tempfile::tempdir().unwrap();
-    let checks = reference::compare("litgpt-qlora", &checkpoint(), empty.path(), &json!({}));
+    let checks = oracle::compare("litgpt-qlora", &checkpoint(), empty.path(), &json!({}));
     let failed: Vec<String> = checks
         .iter()
         .filter(|c| !c.ok)
@@ -149,8 +146,7 @@ fn a_pass_without_its_artifacts_or_metrics_is_never_silently_unchecked() {
 
 /// The replay litgpt 0.4.0 + bitsandbytes 0.49.2 + torch 2.3.0 exported on CPU (tests/fixtures/).
 fn real_replay() -> Replay {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/litgpt-qlora.replay.json");
+    let path = common::recorded("litgpt-qlora.replay.json");
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -166,14 +162,14 @@ fn litgpt_qlora_checks(run: &Replay) -> Vec<NumericCheck> {
         serde_json::to_string(run).unwrap(),
     )
     .unwrap();
-    reference::compare("litgpt-qlora", &checkpoint(), artifacts.path(), &json!({}))
+    oracle::compare("litgpt-qlora", &checkpoint(), artifacts.path(), &json!({}))
 }
 
 #[test]
 fn litgpt_qlora_metrics_compare_with_the_engine() {
     let checks = litgpt_qlora_checks(&real_replay());
     assert_all_ok(&checks, 3);
-    assert!(reference::compare("toy-load", &checkpoint(), Path::new("."), &json!({})).is_empty());
+    assert!(oracle::compare("toy-load", &checkpoint(), Path::new("."), &json!({})).is_empty());
 }
 
 /// Each mutation is a stack that trains wrongly: the engine runs the probe's steps with it, and its loss curve and
@@ -207,7 +203,7 @@ fn the_training_oracle_catches_each_mutation() {
 #[test]
 fn greedy_decode_agrees_with_litgpt_generate() {
     // Tokens litgpt 0.4.0 + bitsandbytes 0.49.2 generated on CPU (tests/fixtures/litgpt-generate.json).
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/litgpt-generate.json");
+    let path = common::recorded("litgpt-generate.json");
     let real: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let check = |run: &Value| {
         let artifacts = tempfile::tempdir().unwrap();
@@ -216,7 +212,7 @@ fn greedy_decode_agrees_with_litgpt_generate() {
             run.to_string(),
         )
         .unwrap();
-        reference::compare(
+        oracle::compare(
             "litgpt-generate",
             &checkpoint(),
             artifacts.path(),
@@ -235,14 +231,14 @@ fn greedy_decode_agrees_with_litgpt_generate() {
         )
         .unwrap();
     let prompt: Vec<u32> = serde_json::from_value(real["prompt"].clone()).unwrap();
-    let ours: Vec<u32> = qcompat::engine::generate::greedy(&model, &prompt, 8)
+    let ours: Vec<u32> = qcompat_engine::oracle::generate::greedy(&model, &prompt, 8)
         .unwrap()
         .into_iter()
         .map(|(token, _)| token)
         .collect();
     assert_eq!(json!(ours), real["tokens"], "all 8 tokens, no tie forgiven");
     // A stack that decodes something else: the first token replaced by the engine's least likely one.
-    let steps = qcompat::engine::generate::greedy(&model, &prompt, 1).unwrap();
+    let steps = qcompat_engine::oracle::generate::greedy(&model, &prompt, 1).unwrap();
     let worst = steps[0]
         .1
         .iter()

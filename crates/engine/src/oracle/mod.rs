@@ -3,6 +3,13 @@
 //!
 //! `fixtures` is the directory holding `tiny-gpt/` (the repository's `fixtures/checkpoints`).
 
+pub mod evidence;
+pub mod finetune;
+pub mod generate;
+pub mod kernels;
+pub mod mlp_replay;
+pub mod replay;
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
@@ -10,12 +17,12 @@ use candle_core::{DType, Tensor};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::EngineError;
-use super::evidence::ProbeOutput;
-use super::model::{BaseWeights, LoraConfig, linear_weight_names};
-use super::nf4::DEFAULT_BLOCKSIZE;
-use super::state_dict::Params4bit;
-use super::train::{self, CheckpointDir, TrainOptions};
+use self::evidence::ProbeOutput;
+use crate::EngineError;
+use crate::model::{BaseWeights, LoraConfig, linear_weight_names};
+use crate::nf4::DEFAULT_BLOCKSIZE;
+use crate::state_dict::Params4bit;
+use crate::train::{self, CheckpointDir, TrainOptions};
 
 pub const CHECKPOINT_LOAD: &str = "checkpoint-load";
 pub const LITGPT_QLORA: &str = "litgpt-qlora";
@@ -190,7 +197,7 @@ pub fn reference_metrics(
     );
     metrics.insert(
         QLORA_TRAIN.to_string(),
-        json!({ "initial_loss": super::mlp_replay::initial_loss(checkpoint)? }),
+        json!({ "initial_loss": self::mlp_replay::initial_loss(checkpoint)? }),
     );
     Ok(metrics)
 }
@@ -208,11 +215,11 @@ pub fn compare(
     let compared = match probe {
         CHECKPOINT_LOAD => compare_checkpoint_load(checkpoint, &mut output),
         LITGPT_QLORA => compare_litgpt_qlora(checkpoint, &mut output),
-        QLORA_TRAIN => super::mlp_replay::compare(checkpoint, &mut output),
-        LITGPT_GENERATE => super::generate::compare(checkpoint, &mut output),
-        BNB_KERNELS | BNB_KERNELS_ODD => super::kernels::compare(probe, &mut output),
+        QLORA_TRAIN => self::mlp_replay::compare(checkpoint, &mut output),
+        LITGPT_GENERATE => self::generate::compare(checkpoint, &mut output),
+        BNB_KERNELS | BNB_KERNELS_ODD => self::kernels::compare(probe, &mut output),
         LITGPT_FINETUNE | LITGPT_FINETUNE_CONFIG => {
-            super::finetune::compare(probe, checkpoint, &mut output)
+            self::finetune::compare(probe, checkpoint, &mut output)
         }
         _ => Ok(()),
     };
@@ -332,7 +339,7 @@ fn compare_litgpt_qlora(
     checkpoint: &CheckpointDir,
     output: &mut ProbeOutput,
 ) -> Result<(), EngineError> {
-    super::replay::compare(checkpoint, output)?;
+    self::replay::compare(checkpoint, output)?;
     let probe_logits: Option<Vec<Vec<f64>>> =
         output.json_as("litgpt-qlora.logits.json", "logits JSON ([time][vocab])");
     if let Some(probe_logits) = probe_logits {

@@ -5,14 +5,16 @@
 //! keeps them and checks the engine follows the tree there. Double-quantization state is compared within stated
 //! tolerances because the mean of absmax is summed in a different order.
 
+mod common;
+
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
-use qcompat::engine::double_quant::signed_dynamic_map;
-use qcompat::engine::lora::SplitMix64;
-use qcompat::engine::nf4::{self, NF4_CODEBOOK};
-use qcompat::engine::state_dict::{AbsmaxState, Params4bit, QuantizedStateDict};
+use qcompat_engine::double_quant::signed_dynamic_map;
+use qcompat_engine::lora::SplitMix64;
+use qcompat_engine::nf4::{self, NF4_CODEBOOK};
+use qcompat_engine::state_dict::{AbsmaxState, Params4bit, QuantizedStateDict};
 use serde_json::Value;
 
 /// Relative tolerance for the nested offset (a mean of up to 300 values: a few ulps of reordering).
@@ -20,22 +22,21 @@ const OFFSET_RELATIVE_TOLERANCE: f32 = 1e-6;
 /// Nested absmax = max |absmax - offset|: inherits the offset's difference, relative to its own size.
 const NESTED_ABSMAX_RELATIVE_TOLERANCE: f32 = 1e-5;
 
-fn golden_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/golden")
-}
-
 struct Golden {
     tensors: HashMap<String, Tensor>,
     cases: Vec<Value>,
 }
 
 fn golden() -> Golden {
-    let tensors =
-        candle_core::safetensors::load(golden_dir().join("nf4_golden.safetensors"), &Device::Cpu)
-            .unwrap();
-    let manifest: Value =
-        serde_json::from_str(&std::fs::read_to_string(golden_dir().join("manifest.json")).unwrap())
-            .unwrap();
+    let tensors = candle_core::safetensors::load(
+        common::golden().join("nf4_golden.safetensors"),
+        &Device::Cpu,
+    )
+    .unwrap();
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(common::golden().join("manifest.json")).unwrap(),
+    )
+    .unwrap();
     Golden {
         tensors,
         cases: manifest["cases"].as_array().unwrap().clone(),
@@ -374,7 +375,7 @@ fn odd_length_follows_the_cuda_layout() {
 
 #[test]
 fn reads_a_real_linear4bit_state_dict() {
-    let path = golden_dir().join("linear4bit.safetensors");
+    let path = common::golden().join("linear4bit.safetensors");
     let state = QuantizedStateDict::load(&path).unwrap();
     let weight = &state.quantized["weight"];
     assert_eq!(weight.shape, vec![24, 48]);

@@ -1,21 +1,22 @@
 //! The engine's training oracle for qlora-train (engine::mlp_replay) on the fixture checkpoint, against a replay
 //! that lightning 2.3.0.dev20240428 + bitsandbytes 0.49.2 + torch 2.3.0 exported on CPU (tests/fixtures/).
 
-use std::path::{Path, PathBuf};
+mod common;
 
-use qcompat::engine::mlp_replay;
-use qcompat::engine::reference::{self, NumericCheck};
-use qcompat::engine::replay::{Deviation, Replay};
-use qcompat::engine::train::CheckpointDir;
+use std::path::PathBuf;
+
+use qcompat_engine::oracle::mlp_replay;
+use qcompat_engine::oracle::replay::{Deviation, Replay};
+use qcompat_engine::oracle::{self, NumericCheck};
+use qcompat_engine::train::CheckpointDir;
 use serde_json::json;
 
 fn checkpoint() -> CheckpointDir {
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/checkpoints");
-    reference::fixture_checkpoint(&fixtures).unwrap()
+    oracle::fixture_checkpoint(&common::checkpoints()).unwrap()
 }
 
 fn replay_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/qlora-train.replay.json")
+    common::recorded("qlora-train.replay.json")
 }
 
 fn real_replay() -> Replay {
@@ -32,12 +33,12 @@ fn checks(checkpoint: &CheckpointDir, run: Option<&Replay>) -> Vec<NumericCheck>
         )
         .unwrap();
     }
-    reference::compare("qlora-train", checkpoint, artifacts.path(), &json!({}))
+    oracle::compare("qlora-train", checkpoint, artifacts.path(), &json!({}))
 }
 
 #[test]
 fn the_real_run_replays_within_tolerance() {
-    assert!(reference::IMPLEMENTED.contains(&"qlora-train"));
+    assert!(oracle::IMPLEMENTED.contains(&"qlora-train"));
     let checks = checks(&checkpoint(), Some(&real_replay()));
     eprintln!("{checks:?}");
     assert_eq!(checks.len(), 3, "{checks:?}");
@@ -87,7 +88,7 @@ fn the_training_oracle_catches_each_mutation() {
 fn the_builtin_row_has_the_base_models_initial_loss() {
     let checkpoint = checkpoint();
     let run = real_replay();
-    let metrics = reference::reference_metrics(&checkpoint).unwrap();
+    let metrics = oracle::reference_metrics(&checkpoint).unwrap();
     let initial = metrics["qlora-train"]["initial_loss"].as_f64().unwrap();
     // B is zero before the first step: the replay's first loss is the base model's, whatever A is.
     let replayed = mlp_replay::replay(&checkpoint, &run, Deviation::default()).unwrap();
