@@ -68,7 +68,7 @@ fn an_unreadable_artifact_check_round_trips_through_json_without_a_cache_path() 
             .unwrap();
     let artifacts = tempfile::tempdir().unwrap();
     let checks = qcompat_engine::oracle::compare(
-        "checkpoint-load",
+        qcompat_engine::oracle::Oracle::CheckpointLoad,
         &checkpoint,
         artifacts.path(),
         &serde_json::json!({}),

@@ -55,7 +55,9 @@ pub fn run(args: &EngineArgs) -> Result<ExitStatus> {
             train_and_print(checkpoint, *blocksize, &options)?
         }
         EngineCommand::Reference { fixtures } => {
-            let metrics = oracle::reference_metrics(&oracle::fixture_checkpoint(fixtures)?)?;
+            let every: Vec<String> = qcompat::probe::catalog::names().map(String::from).collect();
+            let checkpoint = oracle::fixture_checkpoint(fixtures)?;
+            let metrics = qcompat::harness::reference_metrics(&every, &checkpoint)?;
             println!(
                 "{}",
                 serde_json::to_string_pretty(&metrics).expect("metrics serialize")

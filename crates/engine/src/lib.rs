@@ -15,6 +15,7 @@ pub mod model;
 pub mod nf4;
 #[cfg(target_arch = "x86_64")]
 mod nf4_avx512;
+pub mod nf4_code;
 pub mod oracle;
 pub mod state_dict;
 pub mod stream;

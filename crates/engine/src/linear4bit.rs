@@ -178,7 +178,7 @@ fn matmul_serial(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nf4::NF4_CODEBOOK;
+    use crate::nf4_code::NF4_CODEBOOK;
 
     #[test]
     fn codebook_weights_survive_quantization_exactly() {

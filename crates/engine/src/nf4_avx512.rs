@@ -11,7 +11,7 @@
 
 use std::arch::x86_64::*;
 
-use crate::nf4::CUDA_TREE_THRESHOLDS;
+use crate::nf4_code::CUDA_TREE_THRESHOLDS;
 
 const BUCKETS: usize = 32;
 
@@ -93,7 +93,7 @@ impl BucketTables {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nf4::code_of_scaled;
+    use crate::nf4_code::code_of_scaled;
 
     #[test]
     fn bucket_codes_equal_the_threshold_count_everywhere_it_matters() {

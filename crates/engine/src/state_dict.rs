@@ -13,9 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::EngineError;
 use crate::double_quant::NestedAbsmax;
-use crate::nf4::{
-    self, BLOCK_SIZES, FloatDtype, NF4_CODEBOOK, Nf4Element, Nf4Tensor, NonFiniteValue,
-};
+use crate::nf4::{self, BLOCK_SIZES, FloatDtype, Nf4Element, Nf4Tensor, NonFiniteValue};
+use crate::nf4_code::NF4_CODEBOOK;
 
 pub const QUANT_STATE_SUFFIX: &str = "quant_state.bitsandbytes__nf4";
 

@@ -20,7 +20,8 @@ use serde_json::{Map, Value, json};
 
 use crate::EngineError;
 use crate::double_quant::NESTED_BLOCKSIZE;
-use crate::nf4::{self, FloatDtype, NF4_CODEBOOK, Nf4Element};
+use crate::nf4::{self, FloatDtype, Nf4Element};
+use crate::nf4_code::NF4_CODEBOOK;
 use crate::state_dict::{AbsmaxState, Params4bit, QUANT_STATE_SUFFIX, check_blocksize};
 
 /// What `quantize_file` did.

@@ -8,7 +8,7 @@ mod common;
 use candle_core::{Device, Tensor};
 use qcompat_engine::model::BaseWeights;
 use qcompat_engine::oracle::finetune::{self, STEP0_LOSS_RELATIVE_TOLERANCE, Step0};
-use qcompat_engine::oracle::{self, NumericCheck};
+use qcompat_engine::oracle::{self, NumericCheck, Oracle};
 use qcompat_engine::train::{self, CheckpointDir, TrainingBatch};
 use serde_json::json;
 
@@ -21,7 +21,7 @@ fn step0(name: &str) -> Step0 {
 }
 
 /// The checks of a probe whose artifacts are `step0` and the NF4 codes in `codes` (under the probe's file names).
-fn checks(probe: &str, step0: Option<&Step0>, codes: Option<&str>) -> Vec<NumericCheck> {
+fn checks(probe: &'static str, step0: Option<&Step0>, codes: Option<&str>) -> Vec<NumericCheck> {
     let artifacts = tempfile::tempdir().unwrap();
     if let Some(step0) = step0 {
         let value = json!({"inputs": step0.inputs, "targets": step0.targets, "loss": step0.loss});
@@ -38,7 +38,12 @@ fn checks(probe: &str, step0: Option<&Step0>, codes: Option<&str>) -> Vec<Numeri
         )
         .unwrap();
     }
-    oracle::compare(probe, &checkpoint(), artifacts.path(), &json!({}))
+    oracle::compare(
+        Oracle::FinetuneCommand { prefix: probe },
+        &checkpoint(),
+        artifacts.path(),
+        &json!({}),
+    )
 }
 
 fn failing(checks: &[NumericCheck]) -> Vec<String> {

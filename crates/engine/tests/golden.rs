@@ -13,7 +13,8 @@ use std::path::Path;
 use candle_core::{DType, Device, Tensor};
 use qcompat_engine::double_quant::signed_dynamic_map;
 use qcompat_engine::lora::SplitMix64;
-use qcompat_engine::nf4::{self, NF4_CODEBOOK};
+use qcompat_engine::nf4;
+use qcompat_engine::nf4_code::NF4_CODEBOOK;
 use qcompat_engine::state_dict::{AbsmaxState, Params4bit, QuantizedStateDict};
 use serde_json::Value;
 

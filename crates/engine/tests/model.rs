@@ -7,7 +7,7 @@ use std::path::Path;
 
 use qcompat_engine::model::BaseWeights;
 use qcompat_engine::oracle::replay::{self, Deviation, Replay};
-use qcompat_engine::oracle::{self, NumericCheck};
+use qcompat_engine::oracle::{self, NumericCheck, Oracle};
 use qcompat_engine::train::{self, CheckpointDir, TrainOptions};
 use serde_json::{Value, json};
 
@@ -43,7 +43,7 @@ fn forward_matches_litgpt_within_1e_4() {
                 .collect::<Vec<_>>()
         })
         .collect();
-    let ours = oracle::first_sequence_logits(&checkpoint).unwrap();
+    let ours = oracle::litgpt_qlora::first_sequence_logits(&checkpoint).unwrap();
     assert_eq!(ours.len(), theirs.len());
     let worst = ours
         .iter()
@@ -85,14 +85,21 @@ fn checkpoint_load_output(artifacts: &Path) -> Value {
     .unwrap();
     let info = json!({ "quant_type": "nf4", "blocksize": 64, "input_dtype": "float16" });
     std::fs::write(artifacts.join("checkpoint-load.nf4.json"), info.to_string()).unwrap();
-    oracle::reference_metrics(&checkpoint()).unwrap()["checkpoint-load"].clone()
+    oracle::reference_metrics(Oracle::CheckpointLoad, &checkpoint())
+        .unwrap()
+        .unwrap()
 }
 
 #[test]
 fn bitsandbytes_checkpoint_artifacts_agree_with_the_engine() {
     let artifacts = tempfile::tempdir().unwrap();
     let metrics = checkpoint_load_output(artifacts.path());
-    let checks = oracle::compare("checkpoint-load", &checkpoint(), artifacts.path(), &metrics);
+    let checks = oracle::compare(
+        Oracle::CheckpointLoad,
+        &checkpoint(),
+        artifacts.path(),
+        &metrics,
+    );
     assert_all_ok(&checks, 5);
     assert_eq!(checks[1].value, 0.0, "codes bit for bit");
 }
@@ -107,7 +114,12 @@ fn a_pass_without_its_artifacts_or_metrics_is_never_silently_unchecked() {
         for other in files.iter().filter(|f| **f != file) {
             std::fs::copy(full.path().join(other), artifacts.path().join(other)).unwrap();
         }
-        let checks = oracle::compare("checkpoint-load", &checkpoint(), artifacts.path(), &metrics);
+        let checks = oracle::compare(
+            Oracle::CheckpointLoad,
+            &checkpoint(),
+            artifacts.path(),
+            &metrics,
+        );
         let failed: Vec<String> = checks
             .iter()
             .filter(|c| !c.ok)
@@ -117,7 +129,7 @@ fn a_pass_without_its_artifacts_or_metrics_is_never_silently_unchecked() {
     }
     // Unreadable: garbage where the packed codes should be.
     std::fs::write(full.path().join("checkpoint-load.nf4.pth"), b"not a zip").unwrap();
-    let checks = oracle::compare("checkpoint-load", &checkpoint(), full.path(), &metrics);
+    let checks = oracle::compare(Oracle::CheckpointLoad, &checkpoint(), full.path(), &metrics);
     let failed: Vec<&NumericCheck> = checks.iter().filter(|c| !c.ok).collect();
     assert_eq!(failed.len(), 1, "{checks:?}");
     assert_eq!(
@@ -127,7 +139,12 @@ fn a_pass_without_its_artifacts_or_metrics_is_never_silently_unchecked() {
     assert!(failed[0].value.is_finite(), "JSON keeps the number");
     // litgpt-qlora without its replay.
     let empty = tempfile::tempdir().unwrap();
-    let checks = oracle::compare("litgpt-qlora", &checkpoint(), empty.path(), &json!({}));
+    let checks = oracle::compare(
+        Oracle::LitgptQloraReplay,
+        &checkpoint(),
+        empty.path(),
+        &json!({}),
+    );
     let failed: Vec<String> = checks
         .iter()
         .filter(|c| !c.ok)
@@ -162,14 +179,18 @@ fn litgpt_qlora_checks(run: &Replay) -> Vec<NumericCheck> {
         serde_json::to_string(run).unwrap(),
     )
     .unwrap();
-    oracle::compare("litgpt-qlora", &checkpoint(), artifacts.path(), &json!({}))
+    oracle::compare(
+        Oracle::LitgptQloraReplay,
+        &checkpoint(),
+        artifacts.path(),
+        &json!({}),
+    )
 }
 
 #[test]
 fn litgpt_qlora_metrics_compare_with_the_engine() {
     let checks = litgpt_qlora_checks(&real_replay());
     assert_all_ok(&checks, 3);
-    assert!(oracle::compare("toy-load", &checkpoint(), Path::new("."), &json!({})).is_empty());
 }
 
 /// Each mutation is a stack that trains wrongly: the engine runs the probe's steps with it, and its loss curve and
@@ -213,7 +234,7 @@ fn greedy_decode_agrees_with_litgpt_generate() {
         )
         .unwrap();
         oracle::compare(
-            "litgpt-generate",
+            Oracle::Generation,
             &checkpoint(),
             artifacts.path(),
             &json!({}),

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use qcompat_engine::oracle::mlp_replay;
 use qcompat_engine::oracle::replay::{Deviation, Replay};
-use qcompat_engine::oracle::{self, NumericCheck};
+use qcompat_engine::oracle::{self, NumericCheck, Oracle};
 use qcompat_engine::train::CheckpointDir;
 use serde_json::json;
 
@@ -33,12 +33,16 @@ fn checks(checkpoint: &CheckpointDir, run: Option<&Replay>) -> Vec<NumericCheck>
         )
         .unwrap();
     }
-    oracle::compare("qlora-train", checkpoint, artifacts.path(), &json!({}))
+    oracle::compare(
+        Oracle::QloraTrainReplay,
+        checkpoint,
+        artifacts.path(),
+        &json!({}),
+    )
 }
 
 #[test]
 fn the_real_run_replays_within_tolerance() {
-    assert!(oracle::IMPLEMENTED.contains(&"qlora-train"));
     let checks = checks(&checkpoint(), Some(&real_replay()));
     eprintln!("{checks:?}");
     assert_eq!(checks.len(), 3, "{checks:?}");
@@ -88,8 +92,10 @@ fn the_training_oracle_catches_each_mutation() {
 fn the_builtin_row_has_the_base_models_initial_loss() {
     let checkpoint = checkpoint();
     let run = real_replay();
-    let metrics = oracle::reference_metrics(&checkpoint).unwrap();
-    let initial = metrics["qlora-train"]["initial_loss"].as_f64().unwrap();
+    let metrics = oracle::reference_metrics(Oracle::QloraTrainReplay, &checkpoint)
+        .unwrap()
+        .unwrap();
+    let initial = metrics["initial_loss"].as_f64().unwrap();
     // B is zero before the first step: the replay's first loss is the base model's, whatever A is.
     let replayed = mlp_replay::replay(&checkpoint, &run, Deviation::default()).unwrap();
     assert_eq!(initial, replayed.loss[0]);

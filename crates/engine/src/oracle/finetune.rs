@@ -9,11 +9,12 @@
 use candle_core::{Device, Tensor};
 use serde::Deserialize;
 
+use super::check::relative_diff;
 use super::evidence::ProbeOutput;
+use super::plugin_nf4::{PLUGIN_INPUT_DTYPE, check_nf4_codes, quantize_linear_weights};
 use crate::EngineError;
 use crate::model::BaseWeights;
 use crate::nf4::DEFAULT_BLOCKSIZE;
-use crate::oracle::{PLUGIN_INPUT_DTYPE, check_nf4_codes, quantize_linear_weights, relative_diff};
 use crate::train::{self, CheckpointDir, TrainingBatch};
 
 /// Measured (litgpt 0.5.5, bitsandbytes 0.50.2, torch 2.5.1, CPU): the command's bfloat16 step-0 loss was 6.9e-6
@@ -52,16 +53,16 @@ pub fn step0_loss(checkpoint: &CheckpointDir, step0: &Step0) -> Result<f64, Engi
     Ok(f64::from(train::loss(&model, &batch)?.to_scalar::<f32>()?))
 }
 
-/// The checks of a finetune probe that passed.
+/// The checks of a finetune probe that passed; its artifacts' names begin with `prefix` (the probe's name).
 pub fn compare(
-    probe: &str,
+    prefix: &str,
     checkpoint: &CheckpointDir,
     output: &mut ProbeOutput,
 ) -> Result<(), EngineError> {
     let plain = quantize_linear_weights(checkpoint, PLUGIN_INPUT_DTYPE, DEFAULT_BLOCKSIZE, false)?;
-    check_nf4_codes(&plain, &format!("{probe}.nf4.pth"), output)?;
+    check_nf4_codes(&plain, &format!("{prefix}.nf4.pth"), output)?;
     let step0: Option<Step0> = output.json_as(
-        &format!("{probe}.step0.json"),
+        &format!("{prefix}.step0.json"),
         "a step-0 batch ({inputs, targets, loss})",
     );
     if let Some(step0) = step0 {

@@ -317,24 +317,8 @@ pub fn update_difference(
     (difference / scale.max(f64::MIN_POSITIVE)).sqrt()
 }
 
-/// The oracle's checks of a litgpt-qlora probe that passed.
-pub fn compare(checkpoint: &CheckpointDir, output: &mut ProbeOutput) -> Result<(), EngineError> {
-    let Some(run) = output.json_as::<Replay>(REPLAY_FILE, "a replay (see engine::replay)") else {
-        return Ok(());
-    };
-    let engine = replay(checkpoint, &run, Deviation::default())?;
-    check_training(
-        output,
-        &run,
-        &engine,
-        LOSS_RELATIVE_TOLERANCE,
-        UPDATE_RELATIVE_TOLERANCE,
-    );
-    Ok(())
-}
-
 /// The two checks of a replayed training run: the loss at every step, and the LoRA update, within the tolerances.
-pub(super) fn check_training(
+pub fn check_training(
     output: &mut ProbeOutput,
     run: &Replay,
     engine: &Replayed,
