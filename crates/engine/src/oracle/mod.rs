@@ -21,7 +21,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-pub use self::check::NumericCheck;
+pub use self::check::{CheckKind, NumericCheck};
 use self::evidence::ProbeOutput;
 use crate::EngineError;
 use crate::train::CheckpointDir;
