@@ -349,58 +349,85 @@ pub fn quantize_file(
     };
     let tensors = SafeTensors::deserialize(&map).map_err(corrupt)?;
     let mut views = tensors.tensors();
-    let offset_of = |view: &TensorView| view.data().as_ptr() as usize - map.as_ptr() as usize;
-    views.sort_by_key(|(_, view)| offset_of(view));
+    views.sort_by_key(|(_, view)| offset_in(&map, view));
+    let options = Options {
+        blocksize,
+        double_quant,
+        skip,
+    };
+    let plan = Plan::new(&views, &options);
+    write_all(output, |out| {
+        let (streamed, quant_states) = stream_tensors(out, &map, &views, &plan, &options)?;
+        plan.write_tail(out, quant_states)?;
+        Ok(streamed)
+    })
+}
 
-    let mut layout = Layout::default();
-    let mut bounds = Vec::new();
-    for (name, view) in &views {
-        if is_quantized(name, view, skip) {
-            let elements = view.shape().iter().product();
-            plan_weight(&mut layout, name, elements, double_quant, blocksize);
-            let dtype = float_dtype(view.dtype());
-            let bound =
-                Params4bit::quant_state_json_bound(view.shape(), dtype, blocksize, double_quant);
-            bounds.push((name.clone(), bound));
-        } else {
-            layout.add(WIDE, name.clone(), view.dtype(), view.shape().to_vec());
+/// What `quantize_file` was asked for.
+struct Options<'a> {
+    blocksize: usize,
+    double_quant: bool,
+    skip: &'a [String],
+}
+
+/// Where a view's bytes start in the mapped file.
+fn offset_in(map: &memmap2::Mmap, view: &TensorView) -> usize {
+    view.data().as_ptr() as usize - map.as_ptr() as usize
+}
+
+/// The output planned from the input's header alone: every entry's place, where the `quant_state` entries start
+/// (`tail`), and the room reserved for the header, whose final lengths are only known at the end.
+struct Plan {
+    layout: Layout,
+    tail: usize,
+    /// Bytes of header; the data section starts right after them and the 8-byte length.
+    reserved: usize,
+}
+
+impl Plan {
+    fn new(views: &[(String, TensorView)], options: &Options) -> Self {
+        let mut layout = Layout::default();
+        let mut bounds = Vec::new();
+        for (name, view) in views {
+            if is_quantized(name, view, options.skip) {
+                let elements = view.shape().iter().product();
+                let (blocksize, double_quant) = (options.blocksize, options.double_quant);
+                plan_weight(&mut layout, name, elements, double_quant, blocksize);
+                let dtype = float_dtype(view.dtype());
+                let bound = Params4bit::quant_state_json_bound(
+                    view.shape(),
+                    dtype,
+                    blocksize,
+                    double_quant,
+                );
+                bounds.push((name.clone(), bound));
+            } else {
+                layout.add(WIDE, name.clone(), view.dtype(), view.shape().to_vec());
+            }
+        }
+        // Wide passthrough tensors by element size, widest first, so that each starts aligned to its size.
+        layout.regions[WIDE].sort_by_key(|slot| std::cmp::Reverse(slot.dtype.bitsize()));
+        let tail = layout.place();
+        // Any header with actual lengths (never above the bounds, so no longer digits) fits this space.
+        let reserved = header(&layout, tail, &bounds).len().next_multiple_of(8);
+        Plan {
+            layout,
+            tail,
+            reserved,
         }
     }
-    // Wide passthrough tensors by element size, widest first, so that each starts aligned to its size.
-    layout.regions[WIDE].sort_by_key(|slot| std::cmp::Reverse(slot.dtype.bitsize()));
-    let tail = layout.place();
-    // Any header with actual lengths (never above the bounds, so no longer digits) fits this space.
-    let reserved = header(&layout, tail, &bounds).len().next_multiple_of(8);
-    let data = 8 + reserved as u64;
 
-    let streamed = write_all(output, |out| {
-        let mut quant_states = Vec::new();
-        let mut streamed = Streamed {
-            quantized: 0,
-            passthrough: 0,
-        };
-        for (name, view) in &views {
-            if is_quantized(name, view, skip) {
-                let params = quantize_view(name, view, blocksize, double_quant)?;
-                quant_states.push((name.clone(), params.quant_state_json()));
-                write_weight(out, &layout, data, name, params)?;
-                streamed.quantized += 1;
-            } else {
-                out.write(view.data().into(), data + layout.start(name) as u64)?;
-                streamed.passthrough += 1;
-            }
-            // Done with these pages: drop them from this process (they stay in the page cache; the writer may
-            // still copy a passthrough tensor from them, which just faults them in again).
-            // SAFETY: a read-only file mapping: dropped pages read back the same file contents.
-            let _ = unsafe {
-                map.unchecked_advise_range(
-                    memmap2::UncheckedAdvice::DontNeed,
-                    offset_of(view),
-                    view.data().len(),
-                )
-            };
-        }
-        let mut cursor = data + tail as u64;
+    fn data(&self) -> u64 {
+        8 + self.reserved as u64
+    }
+
+    /// Writes the `quant_state` entries after everything else, then the header with their actual lengths.
+    fn write_tail(
+        &self,
+        out: &Output,
+        quant_states: Vec<(String, Vec<u8>)>,
+    ) -> Result<(), EngineError> {
+        let mut cursor = self.data() + self.tail as u64;
         let mut lengths = Vec::new();
         for (name, bytes) in quant_states {
             lengths.push((name, bytes.len()));
@@ -408,17 +435,54 @@ pub fn quantize_file(
             out.write(bytes.into(), cursor)?;
             cursor += len;
         }
-        let mut head = header(&layout, tail, &lengths);
+        let mut head = header(&self.layout, self.tail, &lengths);
         assert!(
-            head.len() <= reserved,
+            head.len() <= self.reserved,
             "quant_state lengths exceeded their bounds"
         );
-        head.resize(reserved, b' ');
-        out.write((reserved as u64).to_le_bytes().to_vec().into(), 0)?;
-        out.write(head.into(), 8)?;
-        Ok(streamed)
-    })?;
-    Ok(streamed)
+        head.resize(self.reserved, b' ');
+        out.write((self.reserved as u64).to_le_bytes().to_vec().into(), 0)?;
+        out.write(head.into(), 8)
+    }
+}
+
+/// Quantizes or copies every tensor in file order, each straight to its planned place; returns what it did and
+/// the `quant_state` JSON of each quantized weight.
+fn stream_tensors<'a>(
+    out: &Output<'a>,
+    map: &memmap2::Mmap,
+    views: &'a [(String, TensorView<'a>)],
+    plan: &Plan,
+    options: &Options,
+) -> Result<(Streamed, Vec<(String, Vec<u8>)>), EngineError> {
+    let mut quant_states = Vec::new();
+    let mut streamed = Streamed {
+        quantized: 0,
+        passthrough: 0,
+    };
+    let data = plan.data();
+    for (name, view) in views {
+        if is_quantized(name, view, options.skip) {
+            let params = quantize_view(name, view, options.blocksize, options.double_quant)?;
+            quant_states.push((name.clone(), params.quant_state_json()));
+            write_weight(out, &plan.layout, data, name, params)?;
+            streamed.quantized += 1;
+        } else {
+            out.write(view.data().into(), data + plan.layout.start(name) as u64)?;
+            streamed.passthrough += 1;
+        }
+        // Done with these pages: drop them from this process (they stay in the page cache; the writer may
+        // still copy a passthrough tensor from them, which just faults them in again).
+        // SAFETY: a read-only file mapping: dropped pages read back the same file contents.
+        let _ = unsafe {
+            map.unchecked_advise_range(
+                memmap2::UncheckedAdvice::DontNeed,
+                offset_in(map, view),
+                view.data().len(),
+            )
+        };
+    }
+    Ok((streamed, quant_states))
 }
 
 #[cfg(test)]
