@@ -370,6 +370,9 @@ struct Options<'a> {
     skip: &'a [String],
 }
 
+/// Each quantized weight's name and `quant_state` JSON, in file order.
+type QuantStates = Vec<(String, Vec<u8>)>;
+
 /// Where a view's bytes start in the mapped file.
 fn offset_in(map: &memmap2::Mmap, view: &TensorView) -> usize {
     view.data().as_ptr() as usize - map.as_ptr() as usize
@@ -422,11 +425,7 @@ impl Plan {
     }
 
     /// Writes the `quant_state` entries after everything else, then the header with their actual lengths.
-    fn write_tail(
-        &self,
-        out: &Output,
-        quant_states: Vec<(String, Vec<u8>)>,
-    ) -> Result<(), EngineError> {
+    fn write_tail(&self, out: &Output, quant_states: QuantStates) -> Result<(), EngineError> {
         let mut cursor = self.data() + self.tail as u64;
         let mut lengths = Vec::new();
         for (name, bytes) in quant_states {
@@ -454,7 +453,7 @@ fn stream_tensors<'a>(
     views: &'a [(String, TensorView<'a>)],
     plan: &Plan,
     options: &Options,
-) -> Result<(Streamed, Vec<(String, Vec<u8>)>), EngineError> {
+) -> Result<(Streamed, QuantStates), EngineError> {
     let mut quant_states = Vec::new();
     let mut streamed = Streamed {
         quantized: 0,

@@ -1,4 +1,4 @@
-//! The engine's training oracle for qlora-train (engine::mlp_replay) on the fixture checkpoint, against a replay
+//! The engine's training oracle for qlora-train (`oracle::mlp_replay`) on the fixture checkpoint, against a replay
 //! that lightning 2.3.0.dev20240428 + bitsandbytes 0.49.2 + torch 2.3.0 exported on CPU (tests/fixtures/).
 
 mod common;
@@ -77,7 +77,7 @@ fn a_missing_replay_is_a_failing_check() {
 }
 
 /// Which measures each mutation of [`Deviation::mutations`] must fail, by label (values measured: see
-/// engine::mlp_replay's tolerances). Skipping quantization moves the loss curve by less than AdamW's noise, so only
+/// `oracle::mlp_replay`'s tolerances). Skipping quantization moves the loss curve by less than AdamW's noise, so only
 /// step 0 and the update see it; a gradient scaled by 1e-4 leaves AdamW's update as it was, so only the curve does.
 fn expected_failures(label: &str) -> &'static [&'static str] {
     match label {

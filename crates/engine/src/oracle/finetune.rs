@@ -4,7 +4,7 @@
 //!
 //! At step 0 LoRA's B is zero, so the command's first loss is the quantized base model's: a different base (skipped or
 //! wrong quantization, a layer the command swaps in) moves it. Training itself is checked step by step by the replay
-//! of litgpt-qlora (`engine::replay`); the command does not expose its steps to replay.
+//! of litgpt-qlora (`oracle::replay`); the command does not expose its steps to replay.
 
 use candle_core::{Device, Tensor};
 use serde::Deserialize;

@@ -53,7 +53,7 @@ impl Hyper {
     }
 }
 
-/// `litgpt-qlora.replay.json` (and `qlora-train.replay.json`, see engine::mlp_replay).
+/// `litgpt-qlora.replay.json` (and `qlora-train.replay.json`, see `oracle::mlp_replay`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Replay {
     pub lora_r: usize,
