@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use qcompat::engine::nf4::DEFAULT_BLOCKSIZE;
 use qcompat::plan::PlanFormat;
 use qcompat::render::FindingsFormat;
 use qcompat::report::Format;
+use qcompat_engine::nf4::DEFAULT_BLOCKSIZE;
 
 #[derive(Parser)]
 #[command(

@@ -93,12 +93,14 @@ impl Error {
     }
 }
 
-/// The engine keeps its own error type (it is a library for the tests too); its exit code decides the class.
-impl From<crate::engine::EngineError> for Error {
-    fn from(error: crate::engine::EngineError) -> Self {
-        match error.exit_status() {
-            ExitStatus::BadInput => Error::BadInput(error.to_string()),
-            _ => Error::infra_caused("the built-in engine failed", error),
+/// The engine (a crate of its own) keeps its own error type; whose fault it is decides the class.
+impl From<qcompat_engine::EngineError> for Error {
+    fn from(error: qcompat_engine::EngineError) -> Self {
+        match error.fault() {
+            qcompat_engine::Fault::Input => Error::BadInput(error.to_string()),
+            qcompat_engine::Fault::Machine => {
+                Error::infra_caused("the built-in engine failed", error)
+            }
         }
     }
 }

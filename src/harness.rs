@@ -10,11 +10,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use qcompat_engine::EngineError;
+use qcompat_engine::oracle::{self, NumericCheck, Oracle};
+use qcompat_engine::train::CheckpointDir;
 use tokio::task::JoinSet;
 
 use crate::child_env::ChildEnv;
-use crate::engine::reference::{self, NumericCheck};
-use crate::engine::train::CheckpointDir;
 use crate::env::{Cache, Env, EnvFailure, EnvSpec, Interpreter, Uv};
 use crate::error::{Error, Result};
 use crate::index::IndexSettings;
@@ -97,13 +98,10 @@ impl Harness {
         let probes_dir = catalog::materialize(&cache.root)?;
         let runs_dir = cache.root.join("runs").join(&matrix.name);
         std::fs::create_dir_all(&runs_dir).map_err(|e| Error::io(&runs_dir, e))?;
-        let checked = matrix
-            .probes
-            .iter()
-            .any(|p| reference::IMPLEMENTED.contains(&p.as_str()));
+        let checked = matrix.probes.iter().any(|p| oracle_of(p).is_some());
         // A fixture the engine cannot read is a broken fixture, not a broken dependency: stop before any cell.
         let reference = if checked {
-            let checkpoint = reference::fixture_checkpoint(&probes_dir.fixtures).map_err(|e| {
+            let checkpoint = oracle::fixture_checkpoint(&probes_dir.fixtures).map_err(|e| {
                 Error::infra_caused(
                     "the built-in reference cannot read the fixture checkpoint",
                     e,
@@ -162,21 +160,15 @@ impl Harness {
         let Some(checkpoint) = &self.reference else {
             return Ok(None);
         };
-        if !probes
-            .iter()
-            .any(|p| reference::IMPLEMENTED.contains(&p.as_str()))
-        {
+        if !probes.iter().any(|p| oracle_of(p).is_some()) {
             return Ok(None);
         }
-        let metrics = reference::reference_metrics(checkpoint).map_err(|e| {
+        let metrics = reference_metrics(probes, checkpoint).map_err(|e| {
             Error::infra_caused("the built-in reference failed on the fixture checkpoint", e)
         })?;
         Ok(Some(Reference {
             engine: format!("builtin (qcompat {})", env!("CARGO_PKG_VERSION")),
-            metrics: metrics
-                .into_iter()
-                .filter(|(probe, _)| probes.contains(probe))
-                .collect(),
+            metrics,
         }))
     }
 
@@ -446,17 +438,39 @@ impl Harness {
         if outcome::classify(run).outcome != Outcome::Pass {
             return Ok(Vec::new());
         }
-        let Some(checkpoint) = self.reference.clone() else {
+        let (Some(oracle), Some(checkpoint)) = (oracle_of(probe), self.reference.clone()) else {
             return Ok(Vec::new());
         };
-        let (probe, artifacts) = (probe.to_string(), artifacts.to_path_buf());
+        let artifacts = artifacts.to_path_buf();
         let metrics = serde_json::Value::Object(report.metrics.clone());
         tokio::task::spawn_blocking(move || {
-            reference::compare(&probe, &checkpoint, &artifacts, &metrics)
+            oracle::compare(oracle, &checkpoint, &artifacts, &metrics)
         })
         .await
         .map_err(|e| Error::infra_caused("a reference check panicked", e))
     }
+}
+
+/// The built-in engine's check of `probe`'s passes, from the catalogue.
+fn oracle_of(probe: &str) -> Option<Oracle> {
+    catalog::find(probe).and_then(|info| info.oracle)
+}
+
+/// The builtin row's metrics for those of `probes` whose oracle has any, by probe name.
+pub fn reference_metrics(
+    probes: &[String],
+    checkpoint: &CheckpointDir,
+) -> Result<BTreeMap<String, serde_json::Value>, EngineError> {
+    let mut metrics = BTreeMap::new();
+    for probe in probes {
+        let Some(oracle) = oracle_of(probe) else {
+            continue;
+        };
+        if let Some(value) = oracle::reference_metrics(oracle, checkpoint)? {
+            metrics.insert(probe.clone(), value);
+        }
+    }
+    Ok(metrics)
 }
 
 /// Waits for the next cell of `running` to finish and files its result.

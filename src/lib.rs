@@ -1,13 +1,12 @@
-//! qcompat as a library: the whole domain (matrices, plans, environments, probes, outcomes, snapshots, reports and
-//! the built-in QLoRA engine). The `qcompat` binary is a thin layer on top: it parses arguments, resolves settings
-//! and maps errors to exit codes; the integration tests reach the engine through here.
+//! qcompat as a library: the whole domain (matrices, plans, environments, probes, outcomes, snapshots and reports);
+//! the built-in QLoRA engine it checks cells against is a crate of its own (`qcompat_engine`, `crates/engine/`).
+//! The `qcompat` binary is a thin layer on top: it parses arguments, resolves settings and maps errors to exit codes.
 
 pub mod as_of;
 pub mod bisect;
 pub mod cell_key;
 pub mod child_env;
 pub mod diff;
-pub mod engine;
 pub mod env;
 pub mod error;
 pub mod exit;

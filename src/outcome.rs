@@ -9,10 +9,10 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::reference::NumericCheck;
 use crate::matrix::{Cell, Known};
 use crate::probe::protocol::{ProbeReport, StageStatus};
 use crate::probe::runner::ProbeRun;
+use qcompat_engine::oracle::NumericCheck;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -428,12 +428,7 @@ mod tests {
 
     #[test]
     fn a_pass_with_numbers_off_the_reference_is_a_failure() {
-        let check = |name: &str, value: f64, tolerance: f64| NumericCheck {
-            name: name.into(),
-            value,
-            tolerance,
-            ok: value <= tolerance,
-        };
+        let check = NumericCheck::new;
         let pass = Verdict::new(Outcome::Pass, None);
         let agreeing = [check("nf4_code_bytes_differing_fraction", 0.0, 1e-4)];
         assert_eq!(apply_reference(pass.clone(), &agreeing), pass);

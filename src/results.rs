@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::cell_key::CellKey;
-use crate::engine::reference::NumericCheck;
 use crate::error::Error;
 use crate::outcome::Outcome;
+use qcompat_engine::oracle::NumericCheck;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunReport {

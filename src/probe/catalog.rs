@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use qcompat_engine::oracle::Oracle;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
@@ -15,6 +16,8 @@ pub struct ProbeInfo {
     /// Whether the probe runs a quantized path, or is its unquantized control: a cell where quantized probes fail
     /// and a control passes has a failure specific to quantization.
     pub path: Path,
+    /// The built-in engine's check of a pass (none: the engine has no counterpart and a pass stands as it is).
+    pub oracle: Option<Oracle>,
     file: &'static str,
     script: &'static str,
 }
@@ -34,6 +37,7 @@ pub const PROBES: &[ProbeInfo] = &[
         needs: "torch, lightning, bitsandbytes",
         summary: "Lightning BitsandbytesPrecision nf4/nf4-dq: module init, _lazy_load, load_state_dict, NF4 check",
         path: Path::Quantized,
+        oracle: Some(Oracle::CheckpointLoad),
         file: "checkpoint_load.py",
         script: include_str!("../../fixtures/probes/checkpoint_load.py"),
     },
@@ -42,6 +46,7 @@ pub const PROBES: &[ProbeInfo] = &[
         needs: "torch, lightning, bitsandbytes",
         summary: "LoRA AdamW steps over the NF4 base loaded through the same plugin: loss falls, base stays frozen",
         path: Path::Quantized,
+        oracle: Some(Oracle::QloraTrainReplay),
         file: "qlora_train.py",
         script: include_str!("../../fixtures/probes/qlora_train.py"),
     },
@@ -50,6 +55,7 @@ pub const PROBES: &[ProbeInfo] = &[
         needs: "torch, lightning, bitsandbytes, litgpt",
         summary: "litgpt.lora.GPT + litgpt.utils.load_checkpoint under nf4, LoRA training steps",
         path: Path::Quantized,
+        oracle: Some(Oracle::LitgptQloraReplay),
         file: "litgpt_qlora.py",
         script: include_str!("../../fixtures/probes/litgpt_qlora.py"),
     },
@@ -58,6 +64,7 @@ pub const PROBES: &[ProbeInfo] = &[
         needs: "torch, lightning, bitsandbytes, litgpt",
         summary: "LitGPT nf4 model, greedy generation of a few tokens",
         path: Path::Quantized,
+        oracle: Some(Oracle::Generation),
         file: "litgpt_generate.py",
         script: include_str!("../../fixtures/probes/litgpt_generate.py"),
     },
@@ -66,6 +73,9 @@ pub const PROBES: &[ProbeInfo] = &[
         needs: "torch, lightning, bitsandbytes, litgpt, tokenizers",
         summary: "`litgpt finetune_lora --quantize bnb.nf4` on the tiny checkpoint and data: LoRA moved, base stayed NF4",
         path: Path::Quantized,
+        oracle: Some(Oracle::FinetuneCommand {
+            prefix: "litgpt-finetune",
+        }),
         file: "litgpt_finetune.py",
         script: include_str!("../../fixtures/probes/litgpt_finetune.py"),
     },
@@ -74,6 +84,9 @@ pub const PROBES: &[ProbeInfo] = &[
         needs: "torch, lightning, bitsandbytes, litgpt, tokenizers",
         summary: "the same command from a config-hub-style QLoRA YAML (`litgpt finetune_lora --config qlora.yaml`)",
         path: Path::Quantized,
+        oracle: Some(Oracle::FinetuneCommand {
+            prefix: "litgpt-finetune-config",
+        }),
         file: "litgpt_finetune_config.py",
         script: include_str!("../../fixtures/probes/litgpt_finetune_config.py"),
     },
@@ -82,6 +95,7 @@ pub const PROBES: &[ProbeInfo] = &[
         needs: "torch, lightning, litgpt, tokenizers",
         summary: "the control: `litgpt finetune_lora` with the same flags and no --quantize (plain LoRA)",
         path: Path::Control,
+        oracle: None,
         file: "lora_train.py",
         script: include_str!("../../fixtures/probes/lora_train.py"),
     },
@@ -90,6 +104,9 @@ pub const PROBES: &[ProbeInfo] = &[
         needs: "torch, bitsandbytes",
         summary: "bitsandbytes NF4 quantize/dequantize round trips (every block size, f32/f16/bf16, double quant) vs the engine",
         path: Path::Quantized,
+        oracle: Some(Oracle::Kernels {
+            prefix: "bnb-kernels",
+        }),
         file: "bnb_kernels.py",
         script: include_str!("../../fixtures/probes/bnb_kernels.py"),
     },
@@ -98,6 +115,9 @@ pub const PROBES: &[ProbeInfo] = &[
         needs: "torch, bitsandbytes",
         summary: "the same round trips on odd element counts (33x17, 7, 1)",
         path: Path::Quantized,
+        oracle: Some(Oracle::Kernels {
+            prefix: "bnb-kernels-odd",
+        }),
         file: "bnb_kernels_odd.py",
         script: include_str!("../../fixtures/probes/bnb_kernels_odd.py"),
     },
@@ -106,6 +126,7 @@ pub const PROBES: &[ProbeInfo] = &[
         needs: "toyquant (fixtures/toy/: the harness's self-test)",
         summary: "import, kernel check, lazy load and quantize with the toy package",
         path: Path::Quantized,
+        oracle: None,
         file: "toy_load.py",
         script: include_str!("../../fixtures/probes/toy_load.py"),
     },
@@ -114,6 +135,7 @@ pub const PROBES: &[ProbeInfo] = &[
         needs: "toyquant (fixtures/toy/: the harness's self-test)",
         summary: "the toy's control: the same weights loaded eagerly, without quantization",
         path: Path::Control,
+        oracle: None,
         file: "toy_plain.py",
         script: include_str!("../../fixtures/probes/toy_plain.py"),
     },
@@ -243,4 +265,39 @@ pub fn materialize(root: &std::path::Path) -> Result<Materialized> {
         scripts: dir.join("scripts"),
         fixtures: dir.join("fixtures"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The probes docs/outcomes.md lists as checked by the engine, each oracle reading the probe's own artifacts.
+    #[test]
+    fn the_engine_checks_exactly_the_documented_probes() {
+        let checked: Vec<&str> = PROBES
+            .iter()
+            .filter(|p| p.oracle.is_some())
+            .map(|p| p.name)
+            .collect();
+        assert_eq!(
+            checked,
+            [
+                "checkpoint-load",
+                "qlora-train",
+                "litgpt-qlora",
+                "litgpt-generate",
+                "litgpt-finetune",
+                "litgpt-finetune-config",
+                "bnb-kernels",
+                "bnb-kernels-odd"
+            ]
+        );
+        for probe in PROBES {
+            if let Some(Oracle::FinetuneCommand { prefix } | Oracle::Kernels { prefix }) =
+                probe.oracle
+            {
+                assert_eq!(prefix, probe.name);
+            }
+        }
+    }
 }

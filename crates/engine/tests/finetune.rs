@@ -3,34 +3,25 @@
 //! should be and once with bitsandbytes' CPU NF4 table cached in bfloat16 (its first use fell under Lightning's
 //! bfloat16 init context, before the probes guarded against that).
 
-use std::path::{Path, PathBuf};
+mod common;
 
 use candle_core::{Device, Tensor};
-use qcompat::engine::finetune::{self, STEP0_LOSS_RELATIVE_TOLERANCE, Step0};
-use qcompat::engine::model::BaseWeights;
-use qcompat::engine::reference::{self, NumericCheck};
-use qcompat::engine::train::{self, CheckpointDir, TrainingBatch};
+use qcompat_engine::model::BaseWeights;
+use qcompat_engine::oracle::finetune::{self, STEP0_LOSS_RELATIVE_TOLERANCE, Step0};
+use qcompat_engine::oracle::{self, NumericCheck, Oracle};
+use qcompat_engine::train::{self, CheckpointDir, TrainingBatch};
 use serde_json::json;
 
 fn checkpoint() -> CheckpointDir {
-    reference::fixture_checkpoint(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/checkpoints"),
-    )
-    .unwrap()
-}
-
-fn recorded(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
+    oracle::fixture_checkpoint(&common::checkpoints()).unwrap()
 }
 
 fn step0(name: &str) -> Step0 {
-    serde_json::from_str(&std::fs::read_to_string(recorded(name)).unwrap()).unwrap()
+    serde_json::from_str(&std::fs::read_to_string(common::recorded(name)).unwrap()).unwrap()
 }
 
 /// The checks of a probe whose artifacts are `step0` and the NF4 codes in `codes` (under the probe's file names).
-fn checks(probe: &str, step0: Option<&Step0>, codes: Option<&str>) -> Vec<NumericCheck> {
+fn checks(probe: &'static str, step0: Option<&Step0>, codes: Option<&str>) -> Vec<NumericCheck> {
     let artifacts = tempfile::tempdir().unwrap();
     if let Some(step0) = step0 {
         let value = json!({"inputs": step0.inputs, "targets": step0.targets, "loss": step0.loss});
@@ -42,12 +33,17 @@ fn checks(probe: &str, step0: Option<&Step0>, codes: Option<&str>) -> Vec<Numeri
     }
     if let Some(codes) = codes {
         std::fs::copy(
-            recorded(codes),
+            common::recorded(codes),
             artifacts.path().join(format!("{probe}.nf4.pth")),
         )
         .unwrap();
     }
-    reference::compare(probe, &checkpoint(), artifacts.path(), &json!({}))
+    oracle::compare(
+        Oracle::FinetuneCommand { prefix: probe },
+        &checkpoint(),
+        artifacts.path(),
+        &json!({}),
+    )
 }
 
 fn failing(checks: &[NumericCheck]) -> Vec<String> {

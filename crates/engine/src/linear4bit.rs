@@ -13,9 +13,9 @@
 use candle_core::{CpuStorage, CustomOp1, Device, Layout, Shape, Tensor};
 use gemm::{Parallelism, gemm};
 
-use super::EngineError;
-use super::fused::{contiguous_f32, with_f32};
-use super::state_dict::Params4bit;
+use crate::EngineError;
+use crate::fused::{contiguous_f32, with_f32};
+use crate::state_dict::Params4bit;
 
 #[derive(Debug, Clone)]
 pub struct FrozenLinear {
@@ -178,7 +178,7 @@ fn matmul_serial(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::nf4::NF4_CODEBOOK;
+    use crate::nf4_code::NF4_CODEBOOK;
 
     #[test]
     fn codebook_weights_survive_quantization_exactly() {

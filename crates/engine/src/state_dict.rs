@@ -11,11 +11,10 @@ use candle_core::{DType, Device, Tensor};
 use half::{bf16, f16};
 use serde::{Deserialize, Serialize};
 
-use super::EngineError;
-use super::double_quant::NestedAbsmax;
-use super::nf4::{
-    self, BLOCK_SIZES, FloatDtype, NF4_CODEBOOK, Nf4Element, Nf4Tensor, NonFiniteValue,
-};
+use crate::EngineError;
+use crate::double_quant::NestedAbsmax;
+use crate::nf4::{self, BLOCK_SIZES, FloatDtype, Nf4Element, Nf4Tensor, NonFiniteValue};
+use crate::nf4_code::NF4_CODEBOOK;
 
 pub const QUANT_STATE_SUFFIX: &str = "quant_state.bitsandbytes__nf4";
 
@@ -185,7 +184,7 @@ impl Params4bit {
                 nested_absmax: Vec::new(),
                 quant_map: Vec::new(),
                 offset: 0.0,
-                blocksize: super::double_quant::NESTED_BLOCKSIZE,
+                blocksize: crate::double_quant::NESTED_BLOCKSIZE,
             })
         } else {
             AbsmaxState::Plain(Vec::new())
@@ -488,6 +487,16 @@ fn f32_values(name: &str, tensor: &Tensor) -> Result<Vec<f32>, EngineError> {
     Ok(tensor.flatten_all()?.to_vec1::<f32>()?)
 }
 
+fn save_safetensors(tensors: &HashMap<String, Tensor>, path: &Path) -> Result<(), EngineError> {
+    candle_core::safetensors::save(tensors, path).map_err(|error| match error {
+        candle_core::Error::Io(source) => EngineError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        other => EngineError::Compute(other),
+    })
+}
+
 /// A state dict split into quantized weights and tensors that were stored as they are.
 #[derive(Debug, Default)]
 pub struct QuantizedStateDict {
@@ -522,18 +531,28 @@ impl QuantizedStateDict {
         for (name, params) in &self.quantized {
             entries.extend(params.state_dict_entries(name)?);
         }
-        candle_core::safetensors::save(&entries, path).map_err(|error| match error {
-            candle_core::Error::Io(source) => EngineError::Io {
-                path: path.to_path_buf(),
-                source,
-            },
-            other => EngineError::Compute(other),
-        })
+        save_safetensors(&entries, path)
+    }
+
+    /// Writes every weight dequantized (in its original dtype, or float32 with `as_f32`) beside the passthrough
+    /// tensors: a plain checkpoint again.
+    pub fn save_dequantized(&self, path: &Path, as_f32: bool) -> Result<(), EngineError> {
+        let mut tensors: HashMap<String, Tensor> = self.passthrough.clone().into_iter().collect();
+        for (name, params) in &self.quantized {
+            let restored = params.dequantize(&Device::Cpu)?;
+            let restored = if as_f32 {
+                restored.to_dtype(DType::F32)?
+            } else {
+                restored
+            };
+            tensors.insert(name.clone(), restored);
+        }
+        save_safetensors(&tensors, path)
     }
 
     /// Reads a safetensors state dict, recognising 4-bit weights by their `quant_state.bitsandbytes__nf4` entry.
     pub fn load(path: &Path) -> Result<Self, EngineError> {
-        let tensors = super::checkpoint::load_safetensors(path)?;
+        let tensors = crate::checkpoint::load_safetensors(path)?;
         let weight_keys: Vec<String> = tensors
             .keys()
             .filter_map(|key| {
@@ -592,7 +611,7 @@ mod tests {
         let tensor = Tensor::zeros((4, 4), DType::I64, &Device::Cpu).unwrap();
         let error = Params4bit::quantize("layer.weight", &tensor, 64, false).unwrap_err();
         assert!(error.to_string().contains("layer.weight"), "{error}");
-        assert_eq!(error.exit_status(), crate::exit::ExitStatus::BadInput);
+        assert_eq!(error.fault(), crate::Fault::Input);
     }
 
     #[test]

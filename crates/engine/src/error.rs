@@ -1,32 +1,17 @@
-//! Built-in QLoRA engine: bit-exact NF4 (as bitsandbytes), LoRA training of LitGPT's GPT on CPU with candle.
-//!
-//! It is the reference row (`builtin`) of every matrix: it never depends on the versions under test, so a silent
-//! numeric regression in a cell (wrong NF4 codes, skipped quantization, broken LoRA gradient) shows up as a
-//! difference from it, and a broken fixture shows up here too.
-
-pub mod checkpoint;
-pub mod double_quant;
-pub mod evidence;
-pub mod finetune;
-pub mod fused;
-pub mod generate;
-pub mod kernels;
-pub mod linear4bit;
-pub mod lora;
-pub mod mlp_replay;
-pub mod model;
-pub mod nf4;
-#[cfg(target_arch = "x86_64")]
-mod nf4_avx512;
-pub mod reference;
-pub mod replay;
-pub mod state_dict;
-pub mod stream;
-pub mod train;
+//! Everything that can go wrong in the engine, and whose fault it is.
 
 use std::path::PathBuf;
 
-/// Everything that can go wrong in the engine. Bad input is exit code 2, infrastructure 3.
+/// Whose fault an error is: a command line maps it to its exit status (qcompat: input 2, machine 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// A corrupt or unsupported file or argument: the user's to fix.
+    Input,
+    /// The machine could not do the work: I/O, or the compute backend.
+    Machine,
+}
+
+/// Everything that can go wrong in the engine; [`EngineError::fault`] says whose fault it is.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("cannot read or write {path}: {source}")]
@@ -73,11 +58,12 @@ pub enum EngineError {
 }
 
 impl EngineError {
-    /// Bad input for corrupt or unsupported files and arguments; the machine's fault for I/O and the compute backend.
-    pub fn exit_status(&self) -> crate::exit::ExitStatus {
+    /// The input's fault for corrupt or unsupported files and arguments; the machine's for I/O and the compute
+    /// backend.
+    pub fn fault(&self) -> Fault {
         match self {
-            EngineError::Io { .. } | EngineError::Compute(_) => crate::exit::ExitStatus::Infra,
-            _ => crate::exit::ExitStatus::BadInput,
+            EngineError::Io { .. } | EngineError::Compute(_) => Fault::Machine,
+            _ => Fault::Input,
         }
     }
 

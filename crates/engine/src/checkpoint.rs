@@ -5,7 +5,7 @@ use std::path::Path;
 
 use candle_core::{Device, Tensor};
 
-use super::EngineError;
+use crate::EngineError;
 
 /// Fails with an I/O error (exit 3) when the file cannot be opened, so that later parse errors mean a bad file.
 fn ensure_readable(path: &Path) -> Result<(), EngineError> {
@@ -53,15 +53,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("missing.pth");
         assert_eq!(
-            load_tensors(&missing).unwrap_err().exit_status(),
-            crate::exit::ExitStatus::Infra
+            load_tensors(&missing).unwrap_err().fault(),
+            crate::Fault::Machine
         );
         for name in ["garbage.pth", "garbage.safetensors"] {
             let path = dir.path().join(name);
             std::fs::write(&path, b"definitely not a checkpoint").unwrap();
             let error = load_tensors(&path).unwrap_err();
             assert!(matches!(error, EngineError::CorruptFile { .. }), "{error}");
-            assert_eq!(error.exit_status(), crate::exit::ExitStatus::BadInput);
+            assert_eq!(error.fault(), crate::Fault::Input);
         }
     }
 }

@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 use std::fs::File;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::path::Path;
 use std::sync::mpsc::{SyncSender, sync_channel};
 
@@ -18,10 +18,11 @@ use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 use serde_json::{Map, Value, json};
 
-use super::EngineError;
-use super::double_quant::NESTED_BLOCKSIZE;
-use super::nf4::{self, FloatDtype, NF4_CODEBOOK, Nf4Element};
-use super::state_dict::{AbsmaxState, Params4bit, QUANT_STATE_SUFFIX, check_blocksize};
+use crate::EngineError;
+use crate::double_quant::NESTED_BLOCKSIZE;
+use crate::nf4::{self, FloatDtype, Nf4Element};
+use crate::nf4_code::NF4_CODEBOOK;
+use crate::state_dict::{AbsmaxState, Params4bit, QUANT_STATE_SUFFIX, check_blocksize};
 
 /// What `quantize_file` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -274,7 +275,16 @@ impl Destination {
                 File::create(path).map_err(EngineError::io(path))?,
             ));
         }
-        let file = crate::files::temporary_beside(path).map_err(EngineError::io(path))?;
+        let folder = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        // The usual mode for a new file under the user's umask (a temporary file alone would be 0600).
+        let file = tempfile::Builder::new()
+            .prefix(".qcompat-")
+            .permissions(std::fs::Permissions::from_mode(0o666))
+            .tempfile_in(folder)
+            .map_err(EngineError::io(path))?;
         Ok(Self::Temporary(file))
     }
 
@@ -339,58 +349,84 @@ pub fn quantize_file(
     };
     let tensors = SafeTensors::deserialize(&map).map_err(corrupt)?;
     let mut views = tensors.tensors();
-    let offset_of = |view: &TensorView| view.data().as_ptr() as usize - map.as_ptr() as usize;
-    views.sort_by_key(|(_, view)| offset_of(view));
+    views.sort_by_key(|(_, view)| offset_in(&map, view));
+    let options = Options {
+        blocksize,
+        double_quant,
+        skip,
+    };
+    let plan = Plan::new(&views, &options);
+    write_all(output, |out| {
+        let (streamed, quant_states) = stream_tensors(out, &map, &views, &plan, &options)?;
+        plan.write_tail(out, quant_states)?;
+        Ok(streamed)
+    })
+}
 
-    let mut layout = Layout::default();
-    let mut bounds = Vec::new();
-    for (name, view) in &views {
-        if is_quantized(name, view, skip) {
-            let elements = view.shape().iter().product();
-            plan_weight(&mut layout, name, elements, double_quant, blocksize);
-            let dtype = float_dtype(view.dtype());
-            let bound =
-                Params4bit::quant_state_json_bound(view.shape(), dtype, blocksize, double_quant);
-            bounds.push((name.clone(), bound));
-        } else {
-            layout.add(WIDE, name.clone(), view.dtype(), view.shape().to_vec());
+/// What `quantize_file` was asked for.
+struct Options<'a> {
+    blocksize: usize,
+    double_quant: bool,
+    skip: &'a [String],
+}
+
+/// Each quantized weight's name and `quant_state` JSON, in file order.
+type QuantStates = Vec<(String, Vec<u8>)>;
+
+/// Where a view's bytes start in the mapped file.
+fn offset_in(map: &memmap2::Mmap, view: &TensorView) -> usize {
+    view.data().as_ptr() as usize - map.as_ptr() as usize
+}
+
+/// The output planned from the input's header alone: every entry's place, where the `quant_state` entries start
+/// (`tail`), and the room reserved for the header, whose final lengths are only known at the end.
+struct Plan {
+    layout: Layout,
+    tail: usize,
+    /// Bytes of header; the data section starts right after them and the 8-byte length.
+    reserved: usize,
+}
+
+impl Plan {
+    fn new(views: &[(String, TensorView)], options: &Options) -> Self {
+        let mut layout = Layout::default();
+        let mut bounds = Vec::new();
+        for (name, view) in views {
+            if is_quantized(name, view, options.skip) {
+                let elements = view.shape().iter().product();
+                let (blocksize, double_quant) = (options.blocksize, options.double_quant);
+                plan_weight(&mut layout, name, elements, double_quant, blocksize);
+                let dtype = float_dtype(view.dtype());
+                let bound = Params4bit::quant_state_json_bound(
+                    view.shape(),
+                    dtype,
+                    blocksize,
+                    double_quant,
+                );
+                bounds.push((name.clone(), bound));
+            } else {
+                layout.add(WIDE, name.clone(), view.dtype(), view.shape().to_vec());
+            }
+        }
+        // Wide passthrough tensors by element size, widest first, so that each starts aligned to its size.
+        layout.regions[WIDE].sort_by_key(|slot| std::cmp::Reverse(slot.dtype.bitsize()));
+        let tail = layout.place();
+        // Any header with actual lengths (never above the bounds, so no longer digits) fits this space.
+        let reserved = header(&layout, tail, &bounds).len().next_multiple_of(8);
+        Plan {
+            layout,
+            tail,
+            reserved,
         }
     }
-    // Wide passthrough tensors by element size, widest first, so that each starts aligned to its size.
-    layout.regions[WIDE].sort_by_key(|slot| std::cmp::Reverse(slot.dtype.bitsize()));
-    let tail = layout.place();
-    // Any header with actual lengths (never above the bounds, so no longer digits) fits this space.
-    let reserved = header(&layout, tail, &bounds).len().next_multiple_of(8);
-    let data = 8 + reserved as u64;
 
-    let streamed = write_all(output, |out| {
-        let mut quant_states = Vec::new();
-        let mut streamed = Streamed {
-            quantized: 0,
-            passthrough: 0,
-        };
-        for (name, view) in &views {
-            if is_quantized(name, view, skip) {
-                let params = quantize_view(name, view, blocksize, double_quant)?;
-                quant_states.push((name.clone(), params.quant_state_json()));
-                write_weight(out, &layout, data, name, params)?;
-                streamed.quantized += 1;
-            } else {
-                out.write(view.data().into(), data + layout.start(name) as u64)?;
-                streamed.passthrough += 1;
-            }
-            // Done with these pages: drop them from this process (they stay in the page cache; the writer may
-            // still copy a passthrough tensor from them, which just faults them in again).
-            // SAFETY: a read-only file mapping: dropped pages read back the same file contents.
-            let _ = unsafe {
-                map.unchecked_advise_range(
-                    memmap2::UncheckedAdvice::DontNeed,
-                    offset_of(view),
-                    view.data().len(),
-                )
-            };
-        }
-        let mut cursor = data + tail as u64;
+    fn data(&self) -> u64 {
+        8 + self.reserved as u64
+    }
+
+    /// Writes the `quant_state` entries after everything else, then the header with their actual lengths.
+    fn write_tail(&self, out: &Output, quant_states: QuantStates) -> Result<(), EngineError> {
+        let mut cursor = self.data() + self.tail as u64;
         let mut lengths = Vec::new();
         for (name, bytes) in quant_states {
             lengths.push((name, bytes.len()));
@@ -398,17 +434,54 @@ pub fn quantize_file(
             out.write(bytes.into(), cursor)?;
             cursor += len;
         }
-        let mut head = header(&layout, tail, &lengths);
+        let mut head = header(&self.layout, self.tail, &lengths);
         assert!(
-            head.len() <= reserved,
+            head.len() <= self.reserved,
             "quant_state lengths exceeded their bounds"
         );
-        head.resize(reserved, b' ');
-        out.write((reserved as u64).to_le_bytes().to_vec().into(), 0)?;
-        out.write(head.into(), 8)?;
-        Ok(streamed)
-    })?;
-    Ok(streamed)
+        head.resize(self.reserved, b' ');
+        out.write((self.reserved as u64).to_le_bytes().to_vec().into(), 0)?;
+        out.write(head.into(), 8)
+    }
+}
+
+/// Quantizes or copies every tensor in file order, each straight to its planned place; returns what it did and
+/// the `quant_state` JSON of each quantized weight.
+fn stream_tensors<'a>(
+    out: &Output<'a>,
+    map: &memmap2::Mmap,
+    views: &'a [(String, TensorView<'a>)],
+    plan: &Plan,
+    options: &Options,
+) -> Result<(Streamed, QuantStates), EngineError> {
+    let mut quant_states = Vec::new();
+    let mut streamed = Streamed {
+        quantized: 0,
+        passthrough: 0,
+    };
+    let data = plan.data();
+    for (name, view) in views {
+        if is_quantized(name, view, options.skip) {
+            let params = quantize_view(name, view, options.blocksize, options.double_quant)?;
+            quant_states.push((name.clone(), params.quant_state_json()));
+            write_weight(out, &plan.layout, data, name, params)?;
+            streamed.quantized += 1;
+        } else {
+            out.write(view.data().into(), data + plan.layout.start(name) as u64)?;
+            streamed.passthrough += 1;
+        }
+        // Done with these pages: drop them from this process (they stay in the page cache; the writer may
+        // still copy a passthrough tensor from them, which just faults them in again).
+        // SAFETY: a read-only file mapping: dropped pages read back the same file contents.
+        let _ = unsafe {
+            map.unchecked_advise_range(
+                memmap2::UncheckedAdvice::DontNeed,
+                offset_in(map, view),
+                view.data().len(),
+            )
+        };
+    }
+    Ok((streamed, quant_states))
 }
 
 #[cfg(test)]
@@ -418,7 +491,7 @@ mod tests {
     use candle_core::{DType, Device, Tensor};
 
     use super::*;
-    use crate::engine::state_dict::QuantizedStateDict;
+    use crate::state_dict::QuantizedStateDict;
 
     /// Awkward on purpose: odd sizes, every float dtype, a 1-D f16 tensor of odd length ahead of f32 data (alignment),
     /// integer and skipped tensors that pass through.
@@ -475,7 +548,7 @@ mod tests {
             );
 
             let expected = QuantizedStateDict::quantize(
-                crate::engine::checkpoint::load_tensors(&input).unwrap(),
+                crate::checkpoint::load_tensors(&input).unwrap(),
                 64,
                 double_quant,
                 &skip,
@@ -552,6 +625,6 @@ mod tests {
         let error =
             quantize_file(&input, &dir.path().join("o.safetensors"), 64, false, &[]).unwrap_err();
         assert!(matches!(error, EngineError::CorruptFile { .. }), "{error}");
-        assert_eq!(error.exit_status(), crate::exit::ExitStatus::BadInput);
+        assert_eq!(error.fault(), crate::Fault::Input);
     }
 }

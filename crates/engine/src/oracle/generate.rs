@@ -8,10 +8,10 @@
 use candle_core::{Device, IndexOp, Tensor};
 use serde::Deserialize;
 
-use super::EngineError;
 use super::evidence::ProbeOutput;
-use super::model::{BaseWeights, Gpt};
-use super::train::CheckpointDir;
+use crate::EngineError;
+use crate::model::{BaseWeights, Gpt};
+use crate::train::CheckpointDir;
 
 pub const GENERATE_FILE: &str = "litgpt-generate.json";
 

@@ -13,11 +13,12 @@ use candle_core::{DType, Tensor};
 use half::{bf16, f16};
 use serde_json::Value;
 
-use super::EngineError;
-use super::double_quant::{NESTED_BLOCKSIZE, signed_dynamic_map};
 use super::evidence::ProbeOutput;
-use super::nf4::{self, CUDA_TREE_THRESHOLDS, Nf4Element};
-use super::state_dict::Params4bit;
+use crate::EngineError;
+use crate::double_quant::{NESTED_BLOCKSIZE, signed_dynamic_map};
+use crate::nf4::{self, Nf4Element};
+use crate::nf4_code::CUDA_TREE_THRESHOLDS;
+use crate::state_dict::Params4bit;
 
 /// How far (in scaled units) from a threshold a code may differ: a few f32 ulps of values below 1.
 const TIE_WINDOW: f32 = 1e-6;
@@ -64,23 +65,24 @@ impl Worst {
     }
 }
 
-pub fn compare(probe: &str, output: &mut ProbeOutput) -> Result<(), EngineError> {
+/// The checks of a bnb-kernels probe that passed; its artifacts and checks are named after `prefix` (the probe's name).
+pub fn compare(prefix: &str, output: &mut ProbeOutput) -> Result<(), EngineError> {
     let (Some(info), Some(tensors)) = (
-        output.json(&format!("{probe}.json")),
-        output.pth(&format!("{probe}.pth")),
+        output.json(&format!("{prefix}.json")),
+        output.pth(&format!("{prefix}.pth")),
     ) else {
         return Ok(());
     };
     let Some(cases) = info["cases"].as_array().filter(|cases| !cases.is_empty()) else {
-        output.missing(&format!("{probe}.json"), "no cases");
+        output.missing(&format!("{prefix}.json"), "no cases");
         return Ok(());
     };
-    compare_cases(probe, cases, &tensors, output)
+    compare_cases(prefix, cases, &tensors, output)
 }
 
 /// The checks of `cases` (the probe's JSON list) against their tensors (`{i}.input`, `{i}.packed`, …).
 fn compare_cases(
-    probe: &str,
+    prefix: &str,
     cases: &[Value],
     tensors: &HashMap<String, Tensor>,
     output: &mut ProbeOutput,
@@ -90,7 +92,7 @@ fn compare_cases(
     for (index, case) in cases.iter().enumerate() {
         let name = case["name"].as_str().unwrap_or("?").to_string();
         let Some(result) = compare_case(index, case, tensors)? else {
-            output.missing(&format!("{probe}.pth case {name}"), "tensors missing");
+            output.missing(&format!("{prefix}.pth case {name}"), "tensors missing");
             continue;
         };
         codes.add(&name, result.codes_differing as f64, 0.0);
@@ -107,19 +109,19 @@ fn compare_cases(
     }
     codes.check(
         output,
-        &format!("{probe} codes differing outside ties"),
+        &format!("{prefix} codes differing outside ties"),
         0.0,
     );
-    absmax.check(output, &format!("{probe} absmax max abs diff"), 0.0);
+    absmax.check(output, &format!("{prefix} absmax max abs diff"), 0.0);
     nested.check(
         output,
-        &format!("{probe} nested absmax relative diff"),
+        &format!("{prefix} nested absmax relative diff"),
         NESTED_ABSMAX_RELATIVE_TOLERANCE,
     );
-    dequant.check(output, &format!("{probe} dequantized max abs diff"), 0.0);
+    dequant.check(output, &format!("{prefix} dequantized max abs diff"), 0.0);
     nested_dequant.check(
         output,
-        &format!("{probe} nested dequantized max diff relative to absmax"),
+        &format!("{prefix} nested dequantized max diff relative to absmax"),
         NESTED_ABSMAX_RELATIVE_TOLERANCE,
     );
     Ok(())
@@ -286,7 +288,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::engine::reference::NumericCheck;
+    use crate::oracle::check::NumericCheck;
 
     /// One float16 case with the engine's own round trip standing in for bitsandbytes'.
     fn agreeing_case() -> (Vec<Value>, HashMap<String, Tensor>) {

@@ -18,16 +18,16 @@ use std::collections::BTreeMap;
 use candle_core::{Device, Tensor, Var};
 use candle_nn::optim::{AdamW, Optimizer};
 
-use super::EngineError;
+use super::check::relative_diff;
 use super::evidence::ProbeOutput;
-use super::linear4bit::FrozenLinear;
-use super::lora::LoraAdapter;
-use super::model::Gpt;
-use super::reference::relative_diff;
 use super::replay::{
     Deviation, Replay, Replayed, check_training, deviated_model, matrix, rows, train_steps,
 };
-use super::train::CheckpointDir;
+use crate::EngineError;
+use crate::linear4bit::FrozenLinear;
+use crate::lora::LoraAdapter;
+use crate::model::Gpt;
+use crate::train::CheckpointDir;
 
 pub const REPLAY_FILE: &str = "qlora-train.replay.json";
 
@@ -87,6 +87,11 @@ fn forward(model: &Gpt, blocks: &[AdaptedBlock], tokens: &Tensor) -> Result<Tens
 fn cross_entropy(logits: &Tensor, targets: &Tensor) -> candle_core::Result<Tensor> {
     let vocab = logits.dim(2)?;
     candle_nn::loss::cross_entropy(&logits.reshape(((), vocab))?, targets)
+}
+
+/// The builtin row's metrics: the loss before the first step.
+pub fn reference_metrics(checkpoint: &CheckpointDir) -> Result<serde_json::Value, EngineError> {
+    Ok(serde_json::json!({ "initial_loss": initial_loss(checkpoint)? }))
 }
 
 /// The loss before the first step on the engine's NF4 base, whatever the adapters' A (the builtin row's metric).

@@ -8,12 +8,12 @@ use std::path::Path;
 use candle_core::{DType, Device, Tensor, Var};
 use serde::Deserialize;
 
-use super::EngineError;
-use super::fused;
-use super::linear4bit::FrozenLinear;
-use super::lora::{LoraAdapter, SplitMix64};
-use super::nf4::DEFAULT_BLOCKSIZE;
-use super::state_dict::Params4bit;
+use crate::EngineError;
+use crate::fused;
+use crate::linear4bit::FrozenLinear;
+use crate::lora::{LoraAdapter, SplitMix64};
+use crate::nf4::DEFAULT_BLOCKSIZE;
+use crate::state_dict::Params4bit;
 
 /// The fields of LitGPT's config the forward depends on (`config.json`, the full `Config` as a dict).
 #[derive(Debug, Clone, Deserialize)]
@@ -140,6 +140,15 @@ struct QkvLora {
     value: LoraAdapter,
 }
 
+impl QkvLora {
+    fn new(c: &GptConfig, lora: LoraConfig, rng: &mut SplitMix64) -> Result<Self, EngineError> {
+        let query = LoraAdapter::new(c.n_embd, c.n_head * c.head_size, lora.rank, lora.alpha, rng)?;
+        let value_out = c.n_query_groups * c.head_size;
+        let value = LoraAdapter::new(c.n_embd, value_out, lora.rank, lora.alpha, rng)?;
+        Ok(QkvLora { query, value })
+    }
+}
+
 struct Block {
     norm_1: LayerNorm,
     norm_2: Option<LayerNorm>,
@@ -245,6 +254,33 @@ impl Weights<'_> {
             }
         }
     }
+
+    /// Block `layer` of LitGPT's GPT, with `attn_lora` on its fused QKV.
+    fn block(
+        &self,
+        c: &GptConfig,
+        layer: usize,
+        attn_lora: Option<QkvLora>,
+    ) -> Result<Block, EngineError> {
+        let prefix = format!("transformer.h.{layer}");
+        let qkv_size = (c.n_head + 2 * c.n_query_groups) * c.head_size;
+        let norm = |name: &str| self.layer_norm(&format!("{prefix}.{name}"), c.n_embd, c.norm_eps);
+        let linear =
+            |name: &str, out, inp| self.linear(&format!("{prefix}.{name}"), out, inp, c.bias);
+        Ok(Block {
+            norm_1: norm("norm_1")?,
+            norm_2: if c.shared_attention_norm {
+                None
+            } else {
+                Some(norm("norm_2")?)
+            },
+            attn: linear("attn.attn", qkv_size, c.n_embd)?,
+            attn_lora,
+            proj: linear("attn.proj", c.n_embd, c.n_head * c.head_size)?,
+            fc: linear("mlp.fc", c.intermediate_size, c.n_embd)?,
+            mlp_proj: linear("mlp.proj", c.n_embd, c.intermediate_size)?,
+        })
+    }
 }
 
 impl Gpt {
@@ -261,58 +297,15 @@ impl Gpt {
             base,
         };
         let c = &config;
-        let qkv_size = (c.n_head + 2 * c.n_query_groups) * c.head_size;
         let mut rng = lora.map(|lora| SplitMix64::new(lora.seed));
         let mut blocks = Vec::with_capacity(c.n_layer);
         for layer in 0..c.n_layer {
-            let prefix = format!("transformer.h.{layer}");
+            // Adapters draw from one generator, layer by layer, query before value.
             let attn_lora = match (lora, rng.as_mut()) {
-                (Some(lora), Some(rng)) => Some(QkvLora {
-                    query: LoraAdapter::new(
-                        c.n_embd,
-                        c.n_head * c.head_size,
-                        lora.rank,
-                        lora.alpha,
-                        rng,
-                    )?,
-                    value: LoraAdapter::new(
-                        c.n_embd,
-                        c.n_query_groups * c.head_size,
-                        lora.rank,
-                        lora.alpha,
-                        rng,
-                    )?,
-                }),
+                (Some(lora), Some(rng)) => Some(QkvLora::new(c, lora, rng)?),
                 _ => None,
             };
-            blocks.push(Block {
-                norm_1: weights.layer_norm(&format!("{prefix}.norm_1"), c.n_embd, c.norm_eps)?,
-                norm_2: if c.shared_attention_norm {
-                    None
-                } else {
-                    Some(weights.layer_norm(&format!("{prefix}.norm_2"), c.n_embd, c.norm_eps)?)
-                },
-                attn: weights.linear(&format!("{prefix}.attn.attn"), qkv_size, c.n_embd, c.bias)?,
-                attn_lora,
-                proj: weights.linear(
-                    &format!("{prefix}.attn.proj"),
-                    c.n_embd,
-                    c.n_head * c.head_size,
-                    c.bias,
-                )?,
-                fc: weights.linear(
-                    &format!("{prefix}.mlp.fc"),
-                    c.intermediate_size,
-                    c.n_embd,
-                    c.bias,
-                )?,
-                mlp_proj: weights.linear(
-                    &format!("{prefix}.mlp.proj"),
-                    c.n_embd,
-                    c.intermediate_size,
-                    c.bias,
-                )?,
-            });
+            blocks.push(weights.block(c, layer, attn_lora)?);
         }
         let rope = Rope::new(c)?;
         Ok(Gpt {

@@ -4,19 +4,18 @@
 //!
 //! At step 0 LoRA's B is zero, so the command's first loss is the quantized base model's: a different base (skipped or
 //! wrong quantization, a layer the command swaps in) moves it. Training itself is checked step by step by the replay
-//! of litgpt-qlora (`engine::replay`); the command does not expose its steps to replay.
+//! of litgpt-qlora (`oracle::replay`); the command does not expose its steps to replay.
 
 use candle_core::{Device, Tensor};
 use serde::Deserialize;
 
-use super::EngineError;
+use super::check::relative_diff;
 use super::evidence::ProbeOutput;
-use super::model::BaseWeights;
-use super::nf4::DEFAULT_BLOCKSIZE;
-use super::reference::{
-    PLUGIN_INPUT_DTYPE, check_nf4_codes, quantize_linear_weights, relative_diff,
-};
-use super::train::{self, CheckpointDir, TrainingBatch};
+use super::plugin_nf4::{PLUGIN_INPUT_DTYPE, check_nf4_codes, quantize_linear_weights};
+use crate::EngineError;
+use crate::model::BaseWeights;
+use crate::nf4::DEFAULT_BLOCKSIZE;
+use crate::train::{self, CheckpointDir, TrainingBatch};
 
 /// Measured (litgpt 0.5.5, bitsandbytes 0.50.2, torch 2.5.1, CPU): the command's bfloat16 step-0 loss was 6.9e-6
 /// from the engine's float32 one; about 15x that. The engine's unquantized base moves it by 2.7e-4, and bitsandbytes'
@@ -54,16 +53,16 @@ pub fn step0_loss(checkpoint: &CheckpointDir, step0: &Step0) -> Result<f64, Engi
     Ok(f64::from(train::loss(&model, &batch)?.to_scalar::<f32>()?))
 }
 
-/// The checks of a finetune probe that passed.
+/// The checks of a finetune probe that passed; its artifacts' names begin with `prefix` (the probe's name).
 pub fn compare(
-    probe: &str,
+    prefix: &str,
     checkpoint: &CheckpointDir,
     output: &mut ProbeOutput,
 ) -> Result<(), EngineError> {
     let plain = quantize_linear_weights(checkpoint, PLUGIN_INPUT_DTYPE, DEFAULT_BLOCKSIZE, false)?;
-    check_nf4_codes(&plain, &format!("{probe}.nf4.pth"), output)?;
+    check_nf4_codes(&plain, &format!("{prefix}.nf4.pth"), output)?;
     let step0: Option<Step0> = output.json_as(
-        &format!("{probe}.step0.json"),
+        &format!("{prefix}.step0.json"),
         "a step-0 batch ({inputs, targets, loss})",
     );
     if let Some(step0) = step0 {

@@ -7,9 +7,9 @@ use candle_core::{Device, Tensor};
 use candle_nn::optim::{AdamW, Optimizer, ParamsAdamW};
 use serde::Deserialize;
 
-use super::EngineError;
-use super::checkpoint;
-use super::model::{BaseWeights, Gpt, GptConfig, LoraConfig};
+use crate::EngineError;
+use crate::checkpoint;
+use crate::model::{BaseWeights, Gpt, GptConfig, LoraConfig};
 
 /// The fixture's `train_tokens.json`: `tokens` are sequences; inputs are `[:-1]`, targets `[1:]`.
 #[derive(Debug, Deserialize)]

@@ -1,24 +1,22 @@
 //! The engine's model, training and reference row on the fixture checkpoint (`fixtures/checkpoints/tiny-gpt`),
 //! against golden data from LitGPT 0.4.0 and bitsandbytes 0.49.2 (fixtures/golden/tiny_gpt_reference.py).
 
-use std::path::{Path, PathBuf};
+mod common;
 
-use qcompat::engine::model::BaseWeights;
-use qcompat::engine::reference::{self, NumericCheck};
-use qcompat::engine::replay::{self, Deviation, Replay};
-use qcompat::engine::train::{self, CheckpointDir, TrainOptions};
+use std::path::Path;
+
+use qcompat_engine::model::BaseWeights;
+use qcompat_engine::oracle::replay::{self, Deviation, Replay};
+use qcompat_engine::oracle::{self, CheckKind, NumericCheck, Oracle};
+use qcompat_engine::train::{self, CheckpointDir, TrainOptions};
 use serde_json::{Value, json};
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/checkpoints")
-}
-
 fn checkpoint() -> CheckpointDir {
-    reference::fixture_checkpoint(&fixtures()).unwrap()
+    oracle::fixture_checkpoint(&common::checkpoints()).unwrap()
 }
 
 fn golden_logits() -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/golden/tiny_gpt_logits.json");
+    let path = common::golden().join("tiny_gpt_logits.json");
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -31,7 +29,7 @@ fn assert_all_ok(checks: &[NumericCheck], expected: usize) {
 
 #[test]
 fn forward_matches_litgpt_within_1e_4() {
-    let checkpoint = CheckpointDir::load(&fixtures().join("tiny-gpt")).unwrap();
+    let checkpoint = CheckpointDir::load(&common::checkpoints().join("tiny-gpt")).unwrap();
     let golden = golden_logits();
     let theirs: Vec<f64> = golden["logits"]
         .as_array()
@@ -45,7 +43,7 @@ fn forward_matches_litgpt_within_1e_4() {
                 .collect::<Vec<_>>()
         })
         .collect();
-    let ours = reference::first_sequence_logits(&checkpoint).unwrap();
+    let ours = oracle::litgpt_qlora::first_sequence_logits(&checkpoint).unwrap();
     assert_eq!(ours.len(), theirs.len());
     let worst = ours
         .iter()
@@ -66,7 +64,7 @@ fn forward_matches_litgpt_within_1e_4() {
 
 #[test]
 fn lora_training_on_the_nf4_base_lowers_the_loss() {
-    let checkpoint = CheckpointDir::load(&fixtures().join("tiny-gpt")).unwrap();
+    let checkpoint = CheckpointDir::load(&common::checkpoints().join("tiny-gpt")).unwrap();
     let options = TrainOptions {
         steps: 6,
         ..TrainOptions::default()
@@ -76,31 +74,85 @@ fn lora_training_on_the_nf4_base_lowers_the_loss() {
     assert!(curve.windows(2).all(|pair| pair[1] < pair[0]), "{curve:?}");
 }
 
-/// The checkpoint-load probe's artifacts as bitsandbytes 0.49.2 wrote them, and the engine's own metrics as the
-/// probe's.
+/// The checkpoint-load probe's output as bitsandbytes 0.49.2 made it: its NF4 codes and absmax
+/// (fixtures/golden/tiny_gpt_nf4.pth) and the metrics the probe reported on lightning 2.4.0 + bitsandbytes 0.49.2 +
+/// torch 2.3.0 on CPU (tests/fixtures/checkpoint-load.metrics.json).
 fn checkpoint_load_output(artifacts: &Path) -> Value {
-    let golden_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/golden");
     std::fs::copy(
-        golden_dir.join("tiny_gpt_nf4.pth"),
+        common::golden().join("tiny_gpt_nf4.pth"),
         artifacts.join("checkpoint-load.nf4.pth"),
     )
     .unwrap();
     let info = json!({ "quant_type": "nf4", "blocksize": 64, "input_dtype": "float16" });
     std::fs::write(artifacts.join("checkpoint-load.nf4.json"), info.to_string()).unwrap();
-    reference::reference_metrics(&checkpoint()).unwrap()["checkpoint-load"].clone()
+    let metrics = common::recorded("checkpoint-load.metrics.json");
+    serde_json::from_str(&std::fs::read_to_string(metrics).unwrap()).unwrap()
 }
 
+fn checkpoint_load_checks(artifacts: &Path, metrics: &Value) -> Vec<NumericCheck> {
+    oracle::compare(Oracle::CheckpointLoad, &checkpoint(), artifacts, metrics)
+}
+
+/// (kind, name, value) of each check, in order, the value rounded to 1e-12: the probe's metrics are f32 values that
+/// pass through JSON, whose parser may land an ulp of f64 away.
+fn measured(checks: &[NumericCheck]) -> Vec<(CheckKind, &str, f64)> {
+    checks
+        .iter()
+        .map(|c| (c.kind, c.name.as_str(), (c.value * 1e12).round() / 1e12))
+        .collect()
+}
+
+/// Codes and absmax bit for bit, and the engine's dequantization error equal to the one bitsandbytes measured, for
+/// plain and double-quantized NF4 (the fixture's worst element is the same in both).
 #[test]
 fn bitsandbytes_checkpoint_artifacts_agree_with_the_engine() {
     let artifacts = tempfile::tempdir().unwrap();
     let metrics = checkpoint_load_output(artifacts.path());
-    let checks = reference::compare("checkpoint-load", &checkpoint(), artifacts.path(), &metrics);
-    assert_all_ok(&checks, 5);
-    assert_eq!(checks[1].value, 0.0, "codes bit for bit");
+    let checks = checkpoint_load_checks(artifacts.path(), &metrics);
+    let tolerance = CheckKind::Tolerance;
+    assert_eq!(
+        measured(&checks),
+        [
+            (tolerance, "nf4_weights_unmatched", 0.0),
+            (tolerance, "nf4_code_bytes_differing_fraction", 0.0),
+            (tolerance, "nf4_absmax_max_abs_diff", 0.0),
+            (tolerance, "max_abs_err_rel_diff", 0.0),
+            (tolerance, "max_abs_err_dq_rel_diff", 0.0),
+        ]
+    );
+    assert!(checks.iter().all(|c| c.ok), "{checks:?}");
+}
+
+/// A probe whose measured error is 1% off the engine's: beyond the 1e-3 that rounding explains.
+#[test]
+fn a_dequantization_error_off_the_engines_fails_its_check() {
+    let artifacts = tempfile::tempdir().unwrap();
+    let mut metrics = checkpoint_load_output(artifacts.path());
+    metrics["max_abs_err"] = json!(metrics["max_abs_err"].as_f64().unwrap() * 1.01);
+    let checks = checkpoint_load_checks(artifacts.path(), &metrics);
+    let failed: Vec<String> = checks
+        .iter()
+        .filter(|c| !c.ok)
+        .map(NumericCheck::signature)
+        .collect();
+    assert_eq!(
+        failed,
+        ["numeric: max_abs_err_rel_diff beyond tolerance 0.001 of the built-in reference"]
+    );
+    assert_eq!(measured(&checks)[3].2, 0.01, "{checks:?}");
+}
+
+/// The failing checks of `checks`: kind and name.
+fn failing(checks: &[NumericCheck]) -> Vec<(CheckKind, String)> {
+    checks
+        .iter()
+        .filter(|c| !c.ok)
+        .map(|c| (c.kind, c.name.clone()))
+        .collect()
 }
 
 #[test]
-fn a_pass_without_its_artifacts_or_metrics_is_never_silently_unchecked() {
+fn a_pass_without_its_artifacts_is_never_silently_unchecked() {
     let full = tempfile::tempdir().unwrap();
     let metrics = checkpoint_load_output(full.path());
     let files = ["checkpoint-load.nf4.pth", "checkpoint-load.nf4.json"];
@@ -109,48 +161,71 @@ fn a_pass_without_its_artifacts_or_metrics_is_never_silently_unchecked() {
         for other in files.iter().filter(|f| **f != file) {
             std::fs::copy(full.path().join(other), artifacts.path().join(other)).unwrap();
         }
-        let checks =
-            reference::compare("checkpoint-load", &checkpoint(), artifacts.path(), &metrics);
-        let failed: Vec<String> = checks
-            .iter()
-            .filter(|c| !c.ok)
-            .map(NumericCheck::signature)
-            .collect();
-        assert_eq!(failed, [format!("numeric: no artifact {file} (missing)")]);
+        let checks = checkpoint_load_checks(artifacts.path(), &metrics);
+        let missing = (CheckKind::NoArtifact, format!("{file} (missing)"));
+        assert_eq!(failing(&checks), [missing]);
     }
     // Unreadable: garbage where the packed codes should be.
     std::fs::write(full.path().join("checkpoint-load.nf4.pth"), b"not a zip").unwrap();
-    let checks = reference::compare("checkpoint-load", &checkpoint(), full.path(), &metrics);
-    let failed: Vec<&NumericCheck> = checks.iter().filter(|c| !c.ok).collect();
-    assert_eq!(failed.len(), 1, "{checks:?}");
+    let checks = checkpoint_load_checks(full.path(), &metrics);
+    let unreadable = "checkpoint-load.nf4.pth (not a readable torch.save file)";
     assert_eq!(
-        failed[0].signature(),
-        "numeric: no artifact checkpoint-load.nf4.pth (not a readable torch.save file)"
+        failing(&checks),
+        [(CheckKind::NoArtifact, unreadable.into())]
     );
-    assert!(failed[0].value.is_finite(), "JSON keeps the number");
-    // litgpt-qlora without its replay.
+    let failed = checks.iter().find(|c| !c.ok).unwrap();
+    assert_eq!(
+        failed.signature(),
+        format!("numeric: no artifact {unreadable}")
+    );
+    assert!(failed.value.is_finite(), "JSON keeps the number");
+    // litgpt-qlora without its replay or logits: no path of this machine in what fails.
     let empty = tempfile::tempdir().unwrap();
-    let checks = reference::compare("litgpt-qlora", &checkpoint(), empty.path(), &json!({}));
-    let failed: Vec<String> = checks
-        .iter()
-        .filter(|c| !c.ok)
-        .map(NumericCheck::signature)
-        .collect();
-    assert!(
-        failed.contains(&"numeric: no artifact litgpt-qlora.replay.json (missing)".to_string()),
-        "{failed:?}"
+    let checks = oracle::compare(
+        Oracle::LitgptQloraReplay,
+        &checkpoint(),
+        empty.path(),
+        &json!({}),
     );
-    assert!(
-        !failed
-            .iter()
-            .any(|s| s.contains(&*empty.path().to_string_lossy()))
+    assert_eq!(
+        failing(&checks),
+        [
+            (
+                CheckKind::NoArtifact,
+                "litgpt-qlora.replay.json (missing)".into()
+            ),
+            (
+                CheckKind::NoArtifact,
+                "litgpt-qlora.logits.json (missing)".into()
+            ),
+        ]
     );
+}
+
+#[test]
+fn a_pass_without_its_metrics_is_never_silently_unchecked() {
+    let artifacts = tempfile::tempdir().unwrap();
+    let mut metrics = checkpoint_load_output(artifacts.path());
+    metrics.as_object_mut().unwrap().remove("max_abs_err");
+    metrics["max_abs_err_dq"] = json!("n/a");
+    let checks = checkpoint_load_checks(artifacts.path(), &metrics);
+    let missing = |name: &str| {
+        (
+            CheckKind::NoArtifact,
+            format!("metric {name} (missing or not a number)"),
+        )
+    };
+    assert_eq!(
+        failing(&checks),
+        [missing("max_abs_err"), missing("max_abs_err_dq")]
+    );
+    // The artifacts were still checked.
+    assert_eq!(checks.len(), 5, "{checks:?}");
 }
 
 /// The replay litgpt 0.4.0 + bitsandbytes 0.49.2 + torch 2.3.0 exported on CPU (tests/fixtures/).
 fn real_replay() -> Replay {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/litgpt-qlora.replay.json");
+    let path = common::recorded("litgpt-qlora.replay.json");
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -166,14 +241,18 @@ fn litgpt_qlora_checks(run: &Replay) -> Vec<NumericCheck> {
         serde_json::to_string(run).unwrap(),
     )
     .unwrap();
-    reference::compare("litgpt-qlora", &checkpoint(), artifacts.path(), &json!({}))
+    oracle::compare(
+        Oracle::LitgptQloraReplay,
+        &checkpoint(),
+        artifacts.path(),
+        &json!({}),
+    )
 }
 
 #[test]
 fn litgpt_qlora_metrics_compare_with_the_engine() {
     let checks = litgpt_qlora_checks(&real_replay());
     assert_all_ok(&checks, 3);
-    assert!(reference::compare("toy-load", &checkpoint(), Path::new("."), &json!({})).is_empty());
 }
 
 /// Each mutation is a stack that trains wrongly: the engine runs the probe's steps with it, and its loss curve and
@@ -207,7 +286,7 @@ fn the_training_oracle_catches_each_mutation() {
 #[test]
 fn greedy_decode_agrees_with_litgpt_generate() {
     // Tokens litgpt 0.4.0 + bitsandbytes 0.49.2 generated on CPU (tests/fixtures/litgpt-generate.json).
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/litgpt-generate.json");
+    let path = common::recorded("litgpt-generate.json");
     let real: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let check = |run: &Value| {
         let artifacts = tempfile::tempdir().unwrap();
@@ -216,8 +295,8 @@ fn greedy_decode_agrees_with_litgpt_generate() {
             run.to_string(),
         )
         .unwrap();
-        reference::compare(
-            "litgpt-generate",
+        oracle::compare(
+            Oracle::Generation,
             &checkpoint(),
             artifacts.path(),
             &json!({}),
@@ -235,14 +314,14 @@ fn greedy_decode_agrees_with_litgpt_generate() {
         )
         .unwrap();
     let prompt: Vec<u32> = serde_json::from_value(real["prompt"].clone()).unwrap();
-    let ours: Vec<u32> = qcompat::engine::generate::greedy(&model, &prompt, 8)
+    let ours: Vec<u32> = qcompat_engine::oracle::generate::greedy(&model, &prompt, 8)
         .unwrap()
         .into_iter()
         .map(|(token, _)| token)
         .collect();
     assert_eq!(json!(ours), real["tokens"], "all 8 tokens, no tie forgiven");
     // A stack that decodes something else: the first token replaced by the engine's least likely one.
-    let steps = qcompat::engine::generate::greedy(&model, &prompt, 1).unwrap();
+    let steps = qcompat_engine::oracle::generate::greedy(&model, &prompt, 1).unwrap();
     let worst = steps[0]
         .1
         .iter()

@@ -15,12 +15,12 @@ use candle_core::{Device, Tensor};
 use candle_nn::optim::{AdamW, Optimizer, ParamsAdamW};
 use serde::{Deserialize, Serialize};
 
-use super::EngineError;
 use super::evidence::ProbeOutput;
-use super::model::{BaseWeights, Gpt, LoraConfig};
-use super::nf4::DEFAULT_BLOCKSIZE;
-use super::state_dict::Params4bit;
-use super::train::{self, CheckpointDir, TrainingBatch};
+use crate::EngineError;
+use crate::model::{BaseWeights, Gpt, LoraConfig};
+use crate::nf4::DEFAULT_BLOCKSIZE;
+use crate::state_dict::Params4bit;
+use crate::train::{self, CheckpointDir, TrainingBatch};
 
 pub const REPLAY_FILE: &str = "litgpt-qlora.replay.json";
 
@@ -53,7 +53,7 @@ impl Hyper {
     }
 }
 
-/// `litgpt-qlora.replay.json` (and `qlora-train.replay.json`, see engine::mlp_replay).
+/// `litgpt-qlora.replay.json` (and `qlora-train.replay.json`, see `oracle::mlp_replay`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Replay {
     pub lora_r: usize,
@@ -163,7 +163,7 @@ fn model_with_codebook(
     codebook: &[f32; 16],
 ) -> Result<Gpt, EngineError> {
     let mut tensors = checkpoint.tensors.clone();
-    for name in super::model::linear_weight_names(&checkpoint.config) {
+    for name in crate::model::linear_weight_names(&checkpoint.config) {
         let original = &checkpoint.tensors[&name];
         let params = Params4bit::quantize(&name, original, DEFAULT_BLOCKSIZE, false)?;
         let absmax = params.absmax_values();
@@ -317,24 +317,8 @@ pub fn update_difference(
     (difference / scale.max(f64::MIN_POSITIVE)).sqrt()
 }
 
-/// The oracle's checks of a litgpt-qlora probe that passed.
-pub fn compare(checkpoint: &CheckpointDir, output: &mut ProbeOutput) -> Result<(), EngineError> {
-    let Some(run) = output.json_as::<Replay>(REPLAY_FILE, "a replay (see engine::replay)") else {
-        return Ok(());
-    };
-    let engine = replay(checkpoint, &run, Deviation::default())?;
-    check_training(
-        output,
-        &run,
-        &engine,
-        LOSS_RELATIVE_TOLERANCE,
-        UPDATE_RELATIVE_TOLERANCE,
-    );
-    Ok(())
-}
-
 /// The two checks of a replayed training run: the loss at every step, and the LoRA update, within the tolerances.
-pub(super) fn check_training(
+pub fn check_training(
     output: &mut ProbeOutput,
     run: &Replay,
     engine: &Replayed,

@@ -8,9 +8,9 @@ use std::path::Path;
 use candle_core::Tensor;
 use serde_json::Value;
 
-use super::EngineError;
-use super::checkpoint;
-use super::reference::NumericCheck;
+use super::check::NumericCheck;
+use crate::EngineError;
+use crate::checkpoint;
 
 /// A probe's metrics and artifact folder, and the checks gathered while reading them.
 pub struct ProbeOutput<'a> {
