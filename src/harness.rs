@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use qcompat_engine::EngineError;
-use qcompat_engine::oracle::{self, NumericCheck, Oracle};
+use qcompat_engine::oracle::{self, NumericCheck};
 use qcompat_engine::train::CheckpointDir;
 use tokio::task::JoinSet;
 
@@ -24,6 +24,7 @@ use crate::outcome::{self, Outcome, Verdict};
 use crate::probe::catalog::{self, Materialized};
 use crate::probe::preload::{Base, Preloader};
 use crate::probe::runner::{CellRun, ProbeJob, ProbeRun, foreground_command, run_probes};
+use crate::probe::spec::ProbeSpec;
 use crate::results::{CellResult, EnvInfo, ProbeResult, Reference};
 use crate::sink::Sink;
 use crate::supervisor::Supervisor;
@@ -98,7 +99,7 @@ impl Harness {
         let probes_dir = catalog::materialize(&cache.root)?;
         let runs_dir = cache.root.join("runs").join(&matrix.name);
         std::fs::create_dir_all(&runs_dir).map_err(|e| Error::io(&runs_dir, e))?;
-        let checked = matrix.probes.iter().any(|p| oracle_of(p).is_some());
+        let checked = matrix.probes.iter().any(|p| p.oracle.is_some());
         // A fixture the engine cannot read is a broken fixture, not a broken dependency: stop before any cell.
         let reference = if checked {
             let checkpoint = oracle::fixture_checkpoint(&probes_dir.fixtures).map_err(|e| {
@@ -156,11 +157,11 @@ impl Harness {
     /// The built-in engine's metrics for the probes it implements, computed once on the same fixture the probes
     /// load. An engine failure here means a broken fixture, not a broken dependency: the run stops before blaming
     /// any cell.
-    pub fn reference_row(&self, probes: &[String]) -> Result<Option<Reference>> {
+    pub fn reference_row(&self, probes: &[Arc<ProbeSpec>]) -> Result<Option<Reference>> {
         let Some(checkpoint) = &self.reference else {
             return Ok(None);
         };
-        if !probes.iter().any(|p| oracle_of(p).is_some()) {
+        if !probes.iter().any(|p| p.oracle.is_some()) {
             return Ok(None);
         }
         let metrics = reference_metrics(probes, checkpoint).map_err(|e| {
@@ -205,7 +206,7 @@ impl Harness {
         &self,
         cell: &Cell,
         python: &Path,
-        probes: &[String],
+        probes: &[Arc<ProbeSpec>],
     ) -> Result<(std::process::Command, PathBuf)> {
         let artifacts = self.runs_dir.join(cell.key().slug()).join("repro");
         if artifacts.exists() {
@@ -224,7 +225,7 @@ impl Harness {
         self: &Arc<Self>,
         supervisor: &Supervisor,
         cells: Vec<Cell>,
-        probes: &[String],
+        probes: &[Arc<ProbeSpec>],
         jobs: usize,
         observer: &Arc<dyn CellObserver>,
     ) -> Result<Vec<CellResult>> {
@@ -271,7 +272,7 @@ impl Harness {
     async fn run_cell(
         self: &Arc<Self>,
         cell: &Cell,
-        probes: &[String],
+        probes: &[Arc<ProbeSpec>],
         company: bool,
     ) -> Result<CellResult> {
         let env = match self.provision(cell).await? {
@@ -282,6 +283,7 @@ impl Harness {
                 return Ok(unprovisioned(cell, probes, outcome, signature));
             }
         };
+        check_needs(cell, probes, &env.resolved)?;
         // Another run of this matrix on this cache may be running this very cell: one at a time in its folder.
         let _folder = self.lock_cell(cell).await?;
         let (artifacts, log) = self.cell_outputs(cell)?;
@@ -313,7 +315,7 @@ impl Harness {
     async fn verdicts(
         &self,
         cell: &Cell,
-        probes: &[String],
+        probes: &[Arc<ProbeSpec>],
         run: &CellRun,
         resolved: &BTreeMap<String, String>,
         artifacts: &Path,
@@ -321,14 +323,16 @@ impl Harness {
     ) -> Result<(Vec<ProbeResult>, f64, f64)> {
         let (mut import_s, mut probe_s) = (0.0, 0.0);
         let mut results = Vec::new();
-        for name in probes {
-            let Some((_, probe_run, interpreter)) = run.probes.iter().find(|(n, _, _)| n == name)
+        for spec in probes {
+            let Some((_, probe_run, interpreter)) =
+                run.probes.iter().find(|(n, _, _)| *n == spec.name)
             else {
                 continue;
             };
-            let checks = self.reference_checks(name, probe_run, artifacts).await?;
+            let checks = self.reference_checks(spec, probe_run, artifacts).await?;
             let verdict = outcome::apply_reference(outcome::classify(probe_run), &checks);
-            let verdict = outcome::apply_known(verdict, name, cell, resolved, &self.policy.known);
+            let known = &self.policy.known;
+            let verdict = outcome::apply_known(verdict, &spec.name, cell, resolved, known);
             if let ProbeRun::Reported(report) = probe_run {
                 let (import, rest) = report.time_split();
                 import_s += import;
@@ -337,7 +341,7 @@ impl Harness {
             let evidence = Evidence::of(probe_run, checks);
             results.push(ProbeResult {
                 interpreter: Some(*interpreter),
-                ..probe_result(name, verdict, evidence, Some(log))
+                ..probe_result(&spec.name, verdict, evidence, Some(log))
             });
         }
         Ok((results, import_s, probe_s))
@@ -378,7 +382,7 @@ impl Harness {
     fn probe_job<'a>(
         &'a self,
         python: &'a Path,
-        probes: &'a [String],
+        probes: &'a [Arc<ProbeSpec>],
         artifacts: &'a Path,
         log: &'a Path,
         base: Option<Arc<Base>>,
@@ -428,7 +432,7 @@ impl Harness {
     /// engine's own quantization and training of the same fixture. A failure already says enough; no checks.
     async fn reference_checks(
         &self,
-        probe: &str,
+        probe: &ProbeSpec,
         run: &ProbeRun,
         artifacts: &Path,
     ) -> Result<Vec<NumericCheck>> {
@@ -438,7 +442,7 @@ impl Harness {
         if outcome::classify(run).outcome != Outcome::Pass {
             return Ok(Vec::new());
         }
-        let (Some(oracle), Some(checkpoint)) = (oracle_of(probe), self.reference.clone()) else {
+        let (Some(oracle), Some(checkpoint)) = (probe.oracle, self.reference.clone()) else {
             return Ok(Vec::new());
         };
         let artifacts = artifacts.to_path_buf();
@@ -451,26 +455,50 @@ impl Harness {
     }
 }
 
-/// The built-in engine's check of `probe`'s passes, from the catalogue.
-fn oracle_of(probe: &str) -> Option<Oracle> {
-    catalog::find(probe).and_then(|info| info.oracle)
-}
-
 /// The builtin row's metrics for those of `probes` whose oracle has any, by probe name.
 pub fn reference_metrics(
-    probes: &[String],
+    probes: &[Arc<ProbeSpec>],
     checkpoint: &CheckpointDir,
 ) -> Result<BTreeMap<String, serde_json::Value>, EngineError> {
     let mut metrics = BTreeMap::new();
     for probe in probes {
-        let Some(oracle) = oracle_of(probe) else {
+        let Some(oracle) = probe.oracle else {
             continue;
         };
         if let Some(value) = oracle::reference_metrics(oracle, checkpoint)? {
-            metrics.insert(probe.clone(), value);
+            metrics.insert(probe.name.clone(), value);
         }
     }
     Ok(metrics)
+}
+
+/// Every probe's needs must be in the cell's environment, or its verdict would say nothing about the versions (a
+/// `checkpoint-load` without torch fails on the import, whatever the stack does): that is the matrix's to fix, found
+/// before any probe runs.
+fn check_needs(
+    cell: &Cell,
+    probes: &[Arc<ProbeSpec>],
+    resolved: &BTreeMap<String, String>,
+) -> Result<()> {
+    for probe in probes {
+        let missing: Vec<&str> = probe
+            .needs
+            .iter()
+            .filter(|need| !resolved.contains_key(&crate::index::normalize(need)))
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::BadInput(format!(
+                "probe `{}` needs {}, which the environment of {} does not install: add {} as an axis or a \
+                 [pins] entry, or run another probe",
+                probe.name,
+                missing.join(", "),
+                cell.key(),
+                if missing.len() == 1 { "it" } else { "them" },
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Waits for the next cell of `running` to finish and files its result.
@@ -489,15 +517,15 @@ async fn settle(
 /// A cell whose environment could not be built: every probe carries the environment's outcome.
 fn unprovisioned(
     cell: &Cell,
-    probes: &[String],
+    probes: &[Arc<ProbeSpec>],
     outcome: Outcome,
     signature: String,
 ) -> CellResult {
     let probes = probes
         .iter()
-        .map(|name| {
+        .map(|spec| {
             let verdict = Verdict::new(outcome, Some(signature.clone()));
-            probe_result(name, verdict, Evidence::default(), None)
+            probe_result(&spec.name, verdict, Evidence::default(), None)
         })
         .collect();
     CellResult {

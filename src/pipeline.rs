@@ -12,6 +12,7 @@ use crate::journal::{self, Journal};
 use crate::matrix::Cell;
 use crate::outcome::Outcome;
 use crate::plan::Plan;
+use crate::probe::spec::ProbeSpec;
 use crate::recipe::ResolverNote;
 use crate::results::{CellResult, Reference};
 use crate::sink::Sink;
@@ -33,7 +34,7 @@ impl JournalUse {
     /// bisections probe first.
     pub fn bisect(plan: &Plan) -> Self {
         Self {
-            name: format!("bisect-{}.jsonl", plan.probes.join("+")),
+            name: format!("bisect-{}.jsonl", plan.probe_names().join("+")),
             resume: true,
             unresolvable_too: true,
         }
@@ -49,7 +50,7 @@ pub struct Probed {
 pub struct Pipeline {
     harness: Arc<Harness>,
     supervisor: Supervisor,
-    probes: Vec<String>,
+    probes: Vec<Arc<ProbeSpec>>,
     jobs: usize,
     observer: Arc<Recorder>,
     /// Every result the journal held when opened, and every cell finished since, in that order.
@@ -71,7 +72,7 @@ impl Pipeline {
             harness.runs_dir(),
             &journal.name,
             journal.resume,
-            &plan.probes,
+            &plan.probe_names(),
             &*sink,
         )?;
         let supervisor = Supervisor::new()?;
@@ -82,7 +83,7 @@ impl Pipeline {
             jobs: jobs.max(1),
             observer: Arc::new(Recorder {
                 journal: file,
-                probes: plan.probes.clone(),
+                probes: plan.probe_names(),
                 resolver_note: ResolverNote::new(&plan.matrix),
                 sink,
             }),

@@ -4,6 +4,7 @@
 //! the index again.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
@@ -14,8 +15,9 @@ use crate::cell_key::CellKey;
 use crate::error::{Error, Result};
 use crate::index::{self, IndexSettings};
 use crate::matrix::{self, AxisValues, Cell, Matrix};
+use crate::probe::spec::ProbeSpec;
 use crate::version::{self, Version};
-use crate::{probe, published, suggest};
+use crate::{published, suggest};
 
 /// Which cells and probes of a matrix to run, as the user asked.
 #[derive(Debug, Default)]
@@ -35,7 +37,7 @@ pub struct Plan {
     /// The selected cells, in matrix order.
     pub cells: Vec<Cell>,
     /// The selected probes, in catalogue order.
-    pub probes: Vec<String>,
+    pub probes: Vec<Arc<ProbeSpec>>,
     /// SHA-256 (16 hex digits) of the matrix text, the axis versions, the cells and the probes (and `as_of` when
     /// set).
     pub hash: String,
@@ -71,7 +73,7 @@ struct PlanFile<'a> {
     matrix: &'a str,
     source: String,
     digest: &'a str,
-    probes: &'a [String],
+    probes: Vec<&'a str>,
     axes: IndexMap<&'a str, Vec<String>>,
     cells: Vec<CellKey>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -217,6 +219,11 @@ impl Plan {
         hex16(serde_json::to_string(&self.file()).expect("plans serialize"))
     }
 
+    /// The names of the selected probes, in catalogue order: what results, journals and plan files record.
+    pub fn probe_names(&self) -> Vec<String> {
+        self.probes.iter().map(|p| p.name.clone()).collect()
+    }
+
     /// The resume journal's file name: one per matrix name, selection and probes, so two different runs of one
     /// matrix on one cache keep separate journals. Edits to pins keep the journal (each entry is checked against
     /// the environment the cell would get now).
@@ -225,7 +232,7 @@ impl Plan {
         let identity = format!(
             "{}\n{}\n{}",
             self.matrix.name,
-            self.probes.join(" "),
+            self.probe_names().join(" "),
             keys.join("\n")
         );
         format!("journal-{}.jsonl", hex16(identity))
@@ -236,7 +243,7 @@ impl Plan {
             matrix: &self.matrix.name,
             source: self.matrix.source.display().to_string(),
             digest: &self.matrix.digest,
-            probes: &self.probes,
+            probes: self.probes.iter().map(|p| p.name.as_str()).collect(),
             axes: self
                 .matrix
                 .axes
@@ -307,21 +314,21 @@ fn hex16(text: String) -> String {
 }
 
 /// The matrix's probes, or the subset asked with `--probe`, in catalogue order.
-fn selected_probes(matrix: &Matrix, asked: &[String]) -> Result<Vec<String>> {
+fn selected_probes(matrix: &Matrix, asked: &[String]) -> Result<Vec<Arc<ProbeSpec>>> {
+    let runs = matrix.probe_names();
     for name in asked {
-        if !matrix.probes.contains(name) {
-            let hint = suggest::hint(name, matrix.probes.iter().map(String::as_str));
+        if !runs.contains(name) {
+            let hint = suggest::hint(name, runs.iter().map(String::as_str));
             return Err(Error::BadInput(format!(
                 "--probe {name}: the matrix does not run this probe{hint}"
             )));
         }
     }
-    Ok(probe::catalog::names()
-        .filter(|p| {
-            matrix.probes.iter().any(|m| m == p)
-                && (asked.is_empty() || asked.iter().any(|a| a == p))
-        })
-        .map(String::from)
+    Ok(matrix
+        .probes
+        .iter()
+        .filter(|p| asked.is_empty() || asked.contains(&p.name))
+        .cloned()
         .collect())
 }
 

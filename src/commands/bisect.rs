@@ -60,10 +60,11 @@ pub fn run(settings: BisectSettings) -> Result<ExitStatus> {
         .map(|(good, bad)| job.run(&mut session, good, bad))
         .collect::<Result<Vec<_>>>()?;
 
+    let probes = plan.probe_names();
     let context = Context {
         invocation: &settings.invocation,
         matrix: &args.matrix,
-        probes: &plan.probes,
+        probes: &probes,
         as_of: plan.as_of.as_ref().map(|a| a.text.as_str()),
         repo: args.repo.as_deref(),
     };

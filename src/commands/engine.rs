@@ -4,6 +4,7 @@ use std::path::Path;
 
 use qcompat::error::Result;
 use qcompat::exit::ExitStatus;
+use qcompat::probe::catalog::Catalog;
 use qcompat_engine::EngineError;
 use qcompat_engine::checkpoint;
 use qcompat_engine::model::{BaseWeights, LoraConfig};
@@ -55,7 +56,7 @@ pub fn run(args: &EngineArgs) -> Result<ExitStatus> {
             train_and_print(checkpoint, *blocksize, &options)?
         }
         EngineCommand::Reference { fixtures } => {
-            let every: Vec<String> = qcompat::probe::catalog::names().map(String::from).collect();
+            let every: Vec<_> = Catalog::builtin().iter().cloned().collect();
             let checkpoint = oracle::fixture_checkpoint(fixtures)?;
             let metrics = qcompat::harness::reference_metrics(&every, &checkpoint)?;
             println!(

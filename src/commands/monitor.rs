@@ -19,7 +19,7 @@ use qcompat::plan::{Plan, Selection};
 use qcompat::results::RunReport;
 use qcompat::sink::Sink;
 use qcompat::snapshot::{self, Snapshot};
-use qcompat::{diff, probe, render};
+use qcompat::{diff, render};
 
 use crate::progress::{Detail, Terminal};
 use crate::settings::MonitorSettings;
@@ -65,10 +65,7 @@ pub fn run(settings: MonitorSettings) -> Result<ExitStatus> {
     let nothing_tested = ran.nothing_tested();
     let mut fresh = Snapshot::from_report(&ran, &plan.matrix);
     fresh.listed = plan.listed.clone();
-    let probes: Vec<String> = probe::catalog::names()
-        .filter(|p| plan.matrix.probes.iter().any(|m| m == p))
-        .map(String::from)
-        .collect();
+    let probes = plan.matrix.probe_names();
     let merged = Snapshot::merge(recorded.as_ref(), &fresh, &plan.all_cells, &probes);
 
     if let Some(old) = &recorded {
@@ -144,10 +141,11 @@ fn query_admits_pre(plan: &Plan, axis: &str) -> bool {
 }
 
 fn emit(settings: &MonitorSettings, report: &MonitorReport, plan: &Plan) -> Result<()> {
+    let probes = plan.probe_names();
     let context = Context {
         invocation: &settings.invocation,
         matrix: &settings.args.matrix,
-        probes: &plan.probes,
+        probes: &probes,
         as_of: plan.as_of.as_ref().map(|a| a.text.as_str()),
         repo: None,
     };

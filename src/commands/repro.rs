@@ -59,7 +59,7 @@ pub fn run(settings: ReproSettings) -> Result<ExitStatus> {
     let status = probe
         .status()
         .map_err(|e| Error::infra_caused(format!("starting {}", python.display()), e))?;
-    let outcomes = settle(&results, &plan.probes, &status);
+    let outcomes = settle(&results, &plan.probe_names(), &status);
     Ok(ExitStatus::findings_if(
         outcomes.iter().any(|o| *o != Outcome::Pass),
     ))

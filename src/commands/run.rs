@@ -65,7 +65,11 @@ pub fn run(mut settings: RunSettings) -> Result<ExitStatus> {
     }
     // With --check the snapshot decides the exit status: a recorded failure that reproduces is as expected.
     let checked = match baseline {
-        Some(baseline) => baseline.settle(&report, &plan)?,
+        Some(baseline) => {
+            let settled = baseline.settle(&report, &plan)?;
+            eprintln!("{}", settled.message);
+            settled.status
+        }
         None => None,
     };
     // Whatever the snapshot says, a run that tested nothing is not green.
@@ -89,7 +93,7 @@ fn list(plan: &Plan, format: Format, output: &Output) -> Result<ExitStatus> {
         eprintln!(
             "{} cells, probes: {}",
             plan.cells.len(),
-            plan.probes.join(", ")
+            plan.probe_names().join(", ")
         );
     }
     Ok(ExitStatus::Success)

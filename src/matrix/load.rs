@@ -5,6 +5,7 @@
 //! `file:line:column`, so editors and CI annotations can jump to it.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -16,8 +17,10 @@ use super::problems::Problems;
 use super::schema::{self, Text};
 use super::source::Source;
 use crate::error::{Error, Result};
+use crate::probe::catalog::Catalog;
+use crate::probe::spec::ProbeSpec;
+use crate::suggest;
 use crate::version::{Version, VersionSpecifiers};
-use crate::{probe, suggest};
 
 /// A validated matrix.
 #[derive(Debug)]
@@ -30,7 +33,10 @@ pub struct Matrix {
     /// Interpreter request: a version (`3.11`) or an interpreter's path (holding a `/`); the default `python3` when
     /// absent.
     pub python: Option<String>,
-    pub probes: Vec<String>,
+    /// The probes the matrix runs, in catalogue order.
+    pub probes: Vec<Arc<ProbeSpec>>,
+    /// The probes it may name: the built-in ones.
+    pub catalog: Catalog,
     pub timeout: Duration,
     /// Modules a shared base interpreter may preload (`torch`, `torch._dynamo`).
     pub preload: Vec<String>,
@@ -75,6 +81,13 @@ pub struct Known {
     pub when: Vec<(String, VersionSpecifiers)>,
     /// Empty means every probe of the matrix.
     pub probes: Vec<String>,
+}
+
+impl Matrix {
+    /// The names of the probes the matrix runs, in catalogue order.
+    pub fn probe_names(&self) -> Vec<String> {
+        self.probes.iter().map(|p| p.name.clone()).collect()
+    }
 }
 
 /// The packages of the axes whose versions are written out (not queried), normalized.
@@ -235,7 +248,8 @@ fn validate(spec: &schema::MatrixSpec, source: &Source, problems: &mut Problems)
         source: source.path.clone(),
         digest: digest(&source.text),
         python,
-        probes: probes?,
+        probes: Catalog::builtin().select(probes?.iter().map(String::as_str)),
+        catalog: Catalog::builtin().clone(),
         timeout: timeout?,
         preload,
         axes: axes?,
@@ -341,8 +355,9 @@ fn probes(written: &[Text], at: usize, problems: &mut Problems) -> Vec<String> {
     }
     let mut names: Vec<String> = Vec::new();
     for name in written {
-        if probe::catalog::find(&name.value).is_none() {
-            let hint = suggest::hint(&name.value, probe::catalog::names());
+        let catalog = Catalog::builtin();
+        if catalog.find(&name.value).is_none() {
+            let hint = suggest::hint(&name.value, catalog.names());
             problems.add(name.at, format!("unknown probe `{}`{hint}", name.value));
         } else if names.contains(&name.value) {
             problems.add(

@@ -22,6 +22,7 @@ use super::capped_log;
 use super::catalog::RUNNER;
 use super::preload::{Base, Forked, ProbeInterpreter, SETUP_FAILED};
 use super::protocol::{Event, ProbeReport, parse_events};
+use super::spec::ProbeSpec;
 use crate::child_env::ChildEnv;
 use crate::error::{Error, Result};
 use crate::sink::Sink;
@@ -33,7 +34,7 @@ const LOG_DRAIN: Duration = Duration::from_secs(5);
 
 pub struct ProbeJob<'a> {
     pub python: &'a Path,
-    pub probes: &'a [String],
+    pub probes: &'a [Arc<ProbeSpec>],
     pub scripts: &'a Path,
     pub fixtures: &'a Path,
     /// Per-cell folder for artifacts and the result file.
@@ -67,7 +68,7 @@ pub struct CellRun {
 
 pub async fn run_probes(job: &ProbeJob<'_>) -> Result<CellRun> {
     let mut results = Vec::new();
-    let mut remaining: Vec<String> = job.probes.to_vec();
+    let mut remaining: Vec<String> = job.probes.iter().map(|p| p.name.clone()).collect();
     let mut base = job.base.clone();
     let started = Instant::now();
     while !remaining.is_empty() {
@@ -130,7 +131,7 @@ pub fn foreground_command(job: &ProbeJob<'_>) -> std::process::Command {
         .env_clear()
         .envs(probe_env(job, &result_path))
         .arg(job.scripts.join(RUNNER))
-        .args(job.probes);
+        .args(job.probes.iter().map(|p| &p.name));
     command
 }
 

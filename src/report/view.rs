@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use crate::outcome::Outcome;
-use crate::probe::catalog;
+use crate::probe::catalog::Catalog;
 use crate::results::{CellResult, ProbeResult, Reference, RunReport};
 
 use super::contrast::{Contrast, contrasts};
@@ -150,17 +150,8 @@ impl SignatureGroup<'_> {
 }
 
 fn columns(report: &RunReport) -> Vec<&str> {
-    let mut seen: Vec<&str> = Vec::new();
-    for probe in report.cells.iter().flat_map(|c| &c.probes) {
-        if !seen.contains(&probe.name.as_str()) {
-            seen.push(&probe.name);
-        }
-    }
-    let mut ordered: Vec<&str> = catalog::names()
-        .filter_map(|name| seen.iter().find(|s| **s == name).copied())
-        .collect();
-    ordered.extend(seen.iter().filter(|s| catalog::find(s).is_none()));
-    ordered
+    let names = report.cells.iter().flat_map(|c| &c.probes);
+    Catalog::builtin().in_order(names.map(|p| p.name.as_str()))
 }
 
 fn signature_groups<'a>(hits: &[Hit<'a>]) -> Vec<SignatureGroup<'a>> {

@@ -12,7 +12,7 @@ use crate::cell_key::CellKey;
 use crate::error::{Error, Result};
 use crate::matrix::Source;
 use crate::outcome::Outcome;
-use crate::probe;
+use crate::probe::catalog::Catalog;
 
 /// The file as written; spans locate the errors found after parsing (a duplicate cell, an unknown probe).
 #[derive(Deserialize)]
@@ -90,8 +90,9 @@ fn parse(source: &Source) -> Result<Snapshot> {
         let mut probes: Vec<SnapshotProbe> = Vec::new();
         for probe in cell.probe {
             let (span, name) = (probe.name.span(), probe.name.into_inner());
-            if probe::catalog::find(&name).is_none() {
-                let hint = crate::suggest::hint(&name, probe::catalog::names());
+            let catalog = Catalog::builtin();
+            if catalog.find(&name).is_none() {
+                let hint = crate::suggest::hint(&name, catalog.names());
                 return Err(error_at(
                     span.start,
                     format!("unknown probe `{name}`{hint}"),
