@@ -142,6 +142,14 @@ fn without_credentials(text: &str) -> String {
     CREDENTIALS.replace_all(text, "${1}").into_owned()
 }
 
+/// `numpy` of `numpy<2` (pins are validated requirement strings).
+pub fn requirement_name(requirement: &str) -> &str {
+    let end = requirement
+        .find(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
+        .unwrap_or(requirement.len());
+    &requirement[..end]
+}
+
 /// PEP 503 name normalization: `Foo_Bar.baz` and `foo-bar-baz` are the same project.
 pub fn normalize(name: &str) -> String {
     let mut out = String::with_capacity(name.len());

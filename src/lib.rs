@@ -7,6 +7,7 @@ pub mod bisect;
 pub mod cell_key;
 pub mod child_env;
 pub mod diff;
+pub mod digest;
 pub mod env;
 pub mod error;
 pub mod exit;

@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::as_of::AsOf;
 use crate::cell_key::CellKey;
@@ -216,7 +215,7 @@ impl Plan {
     }
 
     fn content_hash(&self) -> String {
-        hex16(serde_json::to_string(&self.file()).expect("plans serialize"))
+        crate::digest::short(serde_json::to_string(&self.file()).expect("plans serialize"))
     }
 
     /// The names of the selected probes, in catalogue order: what results, journals and plan files record.
@@ -235,7 +234,7 @@ impl Plan {
             self.probe_names().join(" "),
             keys.join("\n")
         );
-        format!("journal-{}.jsonl", hex16(identity))
+        format!("journal-{}.jsonl", crate::digest::short(identity))
     }
 
     fn file(&self) -> PlanFile<'_> {
@@ -302,14 +301,6 @@ fn planned_versions(
                 .map(|v| version::parse_version(v).map_err(|e| e.to_string()))
                 .collect()
         })
-        .collect()
-}
-
-fn hex16(text: String) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
         .collect()
 }
 

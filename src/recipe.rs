@@ -55,7 +55,7 @@ impl ResolverNote {
                 matrix
                     .pins
                     .iter()
-                    .map(|pin| normalize(requirement_name(pin))),
+                    .map(|pin| normalize(crate::index::requirement_name(pin))),
             )
             .collect();
         Self {
@@ -88,14 +88,6 @@ impl ResolverNote {
             }
         });
     }
-}
-
-/// `numpy` of `numpy<2` (pins are validated requirement strings).
-fn requirement_name(requirement: &str) -> &str {
-    let end = requirement
-        .find(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
-        .unwrap_or(requirement.len());
-    &requirement[..end]
 }
 
 #[cfg(test)]

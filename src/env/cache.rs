@@ -150,8 +150,7 @@ impl Cache {
             hasher.update(part.as_bytes());
             hasher.update(b"\n");
         }
-        let digest = hasher.finalize();
-        digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+        crate::digest::short_of(hasher)
     }
 
     /// Where the environment for `spec` lives once built.

@@ -8,8 +8,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
-
 use super::checks;
 use super::document::{self, EXTENSIONS};
 use super::expand::Assignment;
@@ -185,15 +183,6 @@ fn matrices_in(folder: &Path) -> String {
     format!("; it holds {}", names.join(", "))
 }
 
-/// The first 16 hex digits of the text's SHA-256.
-fn digest(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// Every rule over the shape read; None when a problem leaves no matrix to build.
 fn validate(spec: &schema::MatrixSpec, source: &Source, problems: &mut Problems) -> Option<Matrix> {
     let name = matrix_name(spec.name.as_ref(), &source.path, problems);
@@ -246,7 +235,7 @@ fn validate(spec: &schema::MatrixSpec, source: &Source, problems: &mut Problems)
     Some(Matrix {
         name: name?,
         source: source.path.clone(),
-        digest: digest(&source.text),
+        digest: crate::digest::short(&source.text),
         python,
         probes: Catalog::builtin().select(probes?.iter().map(String::as_str)),
         catalog: Catalog::builtin().clone(),

@@ -284,12 +284,7 @@ pub fn materialize(root: &std::path::Path) -> Result<Materialized> {
         hasher.update((bytes.len() as u64).to_le_bytes());
         hasher.update(bytes);
     }
-    let hash: String = hasher
-        .finalize()
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hash = crate::digest::short_of(hasher);
     let probes = root.join("probes");
     let dir = probes.join(&hash);
     if !dir.exists() {

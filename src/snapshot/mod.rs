@@ -99,7 +99,7 @@ impl Snapshot {
             matrix
                 .pins
                 .iter()
-                .map(|pin| crate::index::normalize(requirement_name(pin))),
+                .map(|pin| crate::index::normalize(crate::index::requirement_name(pin))),
         );
         let cells = report
             .cells
@@ -227,14 +227,6 @@ impl SnapshotProbe {
     }
 }
 
-/// `numpy` of `numpy<2` (pins are validated requirement strings).
-fn requirement_name(requirement: &str) -> &str {
-    let end = requirement
-        .find(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
-        .unwrap_or(requirement.len());
-    &requirement[..end]
-}
-
 /// Floats to [`METRIC_DIGITS`] significant digits, inside lists and tables too; everything else as it is.
 fn round_metric(value: &serde_json::Value) -> serde_json::Value {
     use serde_json::Value;
@@ -335,11 +327,11 @@ mod tests {
 
     #[test]
     fn pins_name_their_package() {
-        assert_eq!(requirement_name("numpy<2"), "numpy");
+        assert_eq!(crate::index::requirement_name("numpy<2"), "numpy");
         assert_eq!(
-            requirement_name("lightning_utilities==0.11.2"),
+            crate::index::requirement_name("lightning_utilities==0.11.2"),
             "lightning_utilities"
         );
-        assert_eq!(requirement_name("setuptools"), "setuptools");
+        assert_eq!(crate::index::requirement_name("setuptools"), "setuptools");
     }
 }
