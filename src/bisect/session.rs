@@ -2,6 +2,8 @@
 //! probed cell in a journal of its own (a rerun of a finished bisect probes nothing; Ctrl-C keeps what finished),
 //! verifies the endpoints and drives the search.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use super::blame::{self, Change};
@@ -80,6 +82,25 @@ pub struct Side {
     pub result: Option<CellResult>,
     /// What the side's environment is built from, for the commands that rebuild it by hand.
     pub env: Option<EnvSpec>,
+}
+
+impl Side {
+    /// What the side's cell resolved (nothing when it was not probed or got no environment).
+    fn resolved(&self) -> BTreeMap<String, String> {
+        self.result
+            .as_ref()
+            .map(|r| r.resolved.clone())
+            .unwrap_or_default()
+    }
+
+    /// The site-packages frames of the first probe that failed with a traceback.
+    fn failing_frames(&self) -> Vec<String> {
+        self.result
+            .as_ref()
+            .and_then(|r| r.probes.iter().find(|p| !p.frames.is_empty()))
+            .map(|p| p.frames.clone())
+            .unwrap_or_default()
+    }
 }
 
 /// Probes versions through a pipeline whose journal is the bisect journal ([`JournalUse::bisect`]).
@@ -181,18 +202,7 @@ impl<'a> Session<'a> {
             }
         };
         let (good_side, bad_side) = (side(g), side(b));
-        let resolved = |s: &Side| {
-            s.result
-                .as_ref()
-                .map(|r| r.resolved.clone())
-                .unwrap_or_default()
-        };
-        let frames = bad_side
-            .result
-            .as_ref()
-            .and_then(|r| r.probes.iter().find(|p| !p.frames.is_empty()))
-            .map(|p| p.frames.clone())
-            .unwrap_or_default();
+        let frames = bad_side.failing_frames();
         let (signature, frame) = bad_failure.headline();
         let regression = seq[0] < seq[seq.len() - 1];
         let (older, newer) = if regression { (g, b) } else { (b, g) };
@@ -222,8 +232,8 @@ impl<'a> Session<'a> {
                 .collect(),
             blame: blame::changes(
                 &request.package,
-                &resolved(&good_side),
-                &resolved(&bad_side),
+                &good_side.resolved(),
+                &bad_side.resolved(),
             ),
             commits: None,
             recursed: None,

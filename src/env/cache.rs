@@ -220,20 +220,45 @@ fn read_record(dir: &Path) -> Option<EnvRecord> {
 }
 
 fn build(uv: &Uv, spec: &EnvSpec, venv: &Path) -> Result<EnvRecord, EnvFailure> {
-    let venv_str = venv.to_string_lossy().into_owned();
-    let python_str = spec.python.path.to_string_lossy().into_owned();
-    // Relocatable: the venv is renamed from its staging folder into the cache after it is built.
-    let made = uv.run(
-        &[
-            "venv",
-            "--quiet",
-            "--relocatable",
-            "--python",
-            &python_str,
-            &venv_str,
-        ],
-        &[],
+    make_venv(uv, spec, venv)?;
+    let target = venv
+        .join("bin")
+        .join("python")
+        .to_string_lossy()
+        .into_owned();
+    install(uv, spec, venv, &target)?;
+    let frozen = uv.run(
+        &["pip", "freeze", "--python", &target],
+        &spec.index.uv_env(),
     )?;
+    if !frozen.status.success() {
+        return Err(Error::infra(format!(
+            "uv pip freeze failed: {}",
+            redact(String::from_utf8_lossy(&frozen.stderr).trim())
+        ))
+        .into());
+    }
+    Ok(EnvRecord {
+        requirements: spec.requirements.clone(),
+        python: spec.python.version.clone(),
+        resolved: parse_freeze(&String::from_utf8_lossy(&frozen.stdout)),
+    })
+}
+
+/// An empty virtual environment with the spec's interpreter. Relocatable: it is renamed from its staging folder
+/// into the cache once built.
+fn make_venv(uv: &Uv, spec: &EnvSpec, venv: &Path) -> Result<(), EnvFailure> {
+    let venv = venv.to_string_lossy();
+    let python = spec.python.path.to_string_lossy();
+    let args = [
+        "venv",
+        "--quiet",
+        "--relocatable",
+        "--python",
+        &python,
+        &venv,
+    ];
+    let made = uv.run(&args, &[])?;
     if !made.status.success() {
         return Err(Error::infra(format!(
             "uv venv failed: {}",
@@ -241,30 +266,29 @@ fn build(uv: &Uv, spec: &EnvSpec, venv: &Path) -> Result<EnvRecord, EnvFailure> 
         ))
         .into());
     }
-    let target = venv
-        .join("bin")
-        .join("python")
-        .to_string_lossy()
-        .into_owned();
+    Ok(())
+}
 
+/// Installs the spec's requirements (and overrides) into `target`'s environment, retrying what may be transient;
+/// a resolver that finds no solution is the cell's outcome at once.
+fn install(uv: &Uv, spec: &EnvSpec, venv: &Path, target: &str) -> Result<(), EnvFailure> {
     let override_file = venv.with_file_name("overrides.txt");
     let override_path = override_file.to_string_lossy().into_owned();
-    let mut install_args = vec!["pip", "install", "--quiet", "--python", &target];
+    let mut args = vec!["pip", "install", "--quiet", "--python", target];
     let flags = spec.index.uv_flags();
-    install_args.extend(flags.iter().map(String::as_str));
+    args.extend(flags.iter().map(String::as_str));
     if !spec.overrides.is_empty() {
         std::fs::write(&override_file, spec.overrides.join("\n") + "\n")
             .map_err(|e| Error::io(&override_file, e))?;
-        install_args.extend(["--override", &override_path]);
+        args.extend(["--override", &override_path]);
     }
-    install_args.extend(spec.requirements.iter().map(String::as_str));
+    args.extend(spec.requirements.iter().map(String::as_str));
     let index_env = spec.index.uv_env();
     let mut last_error = String::new();
     for _ in 0..INSTALL_ATTEMPTS {
-        let output = uv.run(&install_args, &index_env)?;
+        let output = uv.run(&args, &index_env)?;
         if output.status.success() {
-            last_error.clear();
-            break;
+            return Ok(());
         }
         last_error = redact(String::from_utf8_lossy(&output.stderr).trim());
         // Checked before the resolver: uv words a cache miss as "No solution found" too.
@@ -279,23 +303,7 @@ fn build(uv: &Uv, spec: &EnvSpec, venv: &Path) -> Result<EnvRecord, EnvFailure> 
             return Err(EnvFailure::Unresolvable(last_error));
         }
     }
-    if !last_error.is_empty() {
-        return Err(EnvFailure::InstallError(last_error));
-    }
-
-    let frozen = uv.run(&["pip", "freeze", "--python", &target], &index_env)?;
-    if !frozen.status.success() {
-        return Err(Error::infra(format!(
-            "uv pip freeze failed: {}",
-            redact(String::from_utf8_lossy(&frozen.stderr).trim())
-        ))
-        .into());
-    }
-    Ok(EnvRecord {
-        requirements: spec.requirements.clone(),
-        python: spec.python.version.clone(),
-        resolved: parse_freeze(&String::from_utf8_lossy(&frozen.stdout)),
-    })
+    Err(EnvFailure::InstallError(last_error))
 }
 
 /// uv says "No solution found" both for true conflicts and for packages it could not read (a corrupt or

@@ -234,37 +234,17 @@ async fn run_process(
     // because the run was interrupted or another cell failed.
     let group = child.pid().map(Group::adopt);
 
-    let mut settled: Vec<(String, ProbeRun)> = Vec::new();
-    let mut running: Option<String> = None;
-    let mut at: Option<String> = None;
-    let mut deadline = Instant::now() + job.timeout;
-    let mut seen = 0;
+    let mut watch = Watch::new(job.timeout);
     let status = loop {
         let exited = tokio::select! {
             status = child.wait() => Some(status?),
             _ = tokio::time::sleep(POLL) => None,
         };
-        let events = read_events(&result_path);
-        for event in events.into_iter().skip(seen) {
-            seen += 1;
-            match event {
-                Event::Start { probe } => {
-                    running = Some(probe);
-                    at = None;
-                    deadline = Instant::now() + job.timeout;
-                }
-                Event::Progress { at: place, .. } => at = Some(place),
-                Event::Result(report) => {
-                    running = None;
-                    at = None;
-                    settled.push((report.probe.clone(), ProbeRun::Reported(report)));
-                }
-            }
-        }
+        watch.absorb(read_events(&result_path), job.timeout);
         if let Some(status) = exited {
             break Some(status);
         }
-        if Instant::now() >= deadline {
+        if Instant::now() >= watch.deadline {
             break None;
         }
     };
@@ -278,19 +258,66 @@ async fn run_process(
         }
         // The base died under a forked process: its outcome is unknowable, so the probes rerun fresh.
         Some(None) => return Ok(None),
-        Some(Some(status)) if seen == 0 && is_setup_failure(&child, &status) => return Ok(None),
+        Some(Some(status)) if watch.seen == 0 && is_setup_failure(&child, &status) => {
+            return Ok(None);
+        }
         Some(Some(status)) => {
             let how = died(&status).unwrap_or_else(|| "exited without reporting".into());
-            ProbeRun::Died(match at {
+            ProbeRun::Died(match watch.at {
                 Some(place) => format!("{how} during {place}"),
                 None => how,
             })
         }
     };
     Ok(Some((
-        settled_or_blamed(settled, running, probes, ending),
+        settled_or_blamed(watch.settled, watch.running, probes, ending),
         interpreter,
     )))
+}
+
+/// What a probe process has said so far through its result file.
+struct Watch {
+    settled: Vec<(String, ProbeRun)>,
+    /// The probe that started and has not reported, and where it said it was.
+    running: Option<String>,
+    at: Option<String>,
+    /// Each probe gets the whole timeout from its own start.
+    deadline: Instant,
+    /// Events read so far: the file only grows.
+    seen: usize,
+}
+
+impl Watch {
+    fn new(timeout: Duration) -> Self {
+        Self {
+            settled: Vec::new(),
+            running: None,
+            at: None,
+            deadline: Instant::now() + timeout,
+            seen: 0,
+        }
+    }
+
+    /// Takes in the events of the file not seen before.
+    fn absorb(&mut self, events: Vec<Event>, timeout: Duration) {
+        for event in events.into_iter().skip(self.seen) {
+            self.seen += 1;
+            match event {
+                Event::Start { probe } => {
+                    self.running = Some(probe);
+                    self.at = None;
+                    self.deadline = Instant::now() + timeout;
+                }
+                Event::Progress { at: place, .. } => self.at = Some(place),
+                Event::Result(report) => {
+                    self.running = None;
+                    self.at = None;
+                    self.settled
+                        .push((report.probe.clone(), ProbeRun::Reported(report)));
+                }
+            }
+        }
+    }
 }
 
 fn is_setup_failure(child: &Process, status: &ExitStatus) -> bool {
