@@ -124,8 +124,8 @@ pub struct EnvArgs {
     pub find_links: Vec<String>,
     /// Resolve the world as of this date (YYYY-MM-DD, midnight UTC) or UTC timestamp: only what was uploaded by then
     /// is listed and installed.
-    #[arg(long, value_name = "DATE", value_parser = qcompat::as_of::AsOf::parse)]
-    pub as_of: Option<qcompat::as_of::AsOf>,
+    #[arg(long, value_name = "DATE", value_parser = qcompat::index::as_of::AsOf::parse)]
+    pub as_of: Option<qcompat::index::as_of::AsOf>,
 }
 
 #[derive(Args)]

@@ -10,8 +10,8 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use crate::matrix::{Cell, Known};
+use crate::probe::protocol::ProbeRun;
 use crate::probe::protocol::{ProbeReport, StageStatus};
-use crate::probe::runner::ProbeRun;
 use qcompat_engine::oracle::NumericCheck;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -236,9 +236,9 @@ impl Known {
             && self.when.iter().all(|(package, specifiers)| {
                 let version = cell.version_of(package).cloned().or_else(|| {
                     let resolved = resolved.get(&crate::index::normalize(package))?;
-                    crate::version::parse_version(resolved).ok()
+                    crate::index::version::parse_version(resolved).ok()
                 });
-                version.is_some_and(|v| crate::version::contains(specifiers, &v))
+                version.is_some_and(|v| crate::index::version::contains(specifiers, &v))
             })
     }
 }
@@ -456,13 +456,14 @@ mod tests {
             signature: "'_NotYetLoadedTensor' object has no attribute 'data'".into(),
             when: vec![(
                 "lightning".into(),
-                crate::version::parse_specifiers(">=2.3.0.dev20240526,<2.4.0.dev20240728").unwrap(),
+                crate::index::version::parse_specifiers(">=2.3.0.dev20240526,<2.4.0.dev20240728")
+                    .unwrap(),
             )],
             probes: vec![],
         }];
         let cell = Cell::new(vec![(
             "litgpt".into(),
-            crate::version::parse_version("0.4.5").unwrap(),
+            crate::index::version::parse_version("0.4.5").unwrap(),
         )]);
         let failure = || Verdict {
             outcome: Outcome::Fail,

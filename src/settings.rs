@@ -5,13 +5,13 @@
 
 use std::path::{Path, PathBuf};
 
-use qcompat::child_env::ChildEnv;
 use qcompat::error::{Error, Result};
-use qcompat::harness::HarnessSettings;
 use qcompat::index::IndexSettings;
 use qcompat::plan::{PlanFormat, Selection};
+use qcompat::process::child_env::ChildEnv;
 use qcompat::render::FindingsFormat;
 use qcompat::report;
+use qcompat::run::harness::HarnessSettings;
 use qcompat::snapshot::Mode;
 
 use crate::cli::{
@@ -58,7 +58,7 @@ impl RunSettings {
                 shard: args
                     .shard
                     .as_deref()
-                    .map(qcompat::shard::parse_id)
+                    .map(qcompat::plan::shard::parse_id)
                     .transpose()?,
                 part: args.part,
             },

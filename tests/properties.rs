@@ -8,7 +8,7 @@ use std::path::Path;
 
 use proptest::prelude::*;
 use qcompat::error::Error;
-use qcompat::version::{admits, contains, parse_specifiers, parse_version};
+use qcompat::index::version::{admits, contains, parse_specifiers, parse_version};
 
 const MATRIX: &str = r#"name = "m"
 python = "3.11"

@@ -16,9 +16,9 @@ pub mod view;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::index::version::Version;
 use crate::outcome::Outcome;
 use crate::results::CellResult;
-use crate::version::Version;
 use search::Judgement;
 
 /// The failure that makes a version bad: the failing probes of the bad endpoint, each with its signature and frame.
@@ -167,7 +167,7 @@ fn nearest(published: &[Version], version: &Version) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::version::parse_version;
+    use crate::index::version::parse_version;
 
     fn versions(list: &[&str]) -> Vec<Version> {
         list.iter().map(|v| parse_version(v).unwrap()).collect()

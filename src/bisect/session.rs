@@ -12,12 +12,12 @@ use super::search::{Judgement, Search};
 use super::{BadFailure, Step};
 use crate::env::EnvSpec;
 use crate::error::{Error, Result};
+use crate::index::version::Version;
 use crate::matrix::Cell;
 use crate::outcome::Outcome;
-use crate::pipeline::Pipeline;
 use crate::render::outcome_text;
 use crate::results::CellResult;
-use crate::version::Version;
+use crate::run::pipeline::Pipeline;
 
 /// One search: a package, its candidates from the good end to the bad end, and how a version becomes a cell.
 pub struct Request<'a> {

@@ -7,10 +7,10 @@ use qcompat::bisect::session::Session;
 use qcompat::bisect::view::{BisectView, Context};
 use qcompat::error::{Error, Result};
 use qcompat::exit::ExitStatus;
-use qcompat::pipeline::{JournalUse, Pipeline};
+use qcompat::index::version::parse_version;
 use qcompat::plan::{Plan, Selection};
+use qcompat::run::pipeline::{JournalUse, Pipeline};
 use qcompat::sink::Sink;
-use qcompat::version::parse_version;
 use qcompat::{matrix, render, snapshot};
 
 use crate::progress::{Detail, Terminal};
@@ -73,6 +73,6 @@ pub fn run(settings: BisectSettings) -> Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-fn version(flag: &str, text: &str) -> Result<qcompat::version::Version> {
+fn version(flag: &str, text: &str) -> Result<qcompat::index::version::Version> {
     parse_version(text).map_err(|e| Error::BadInput(format!("{flag} {text}: {e}")))
 }

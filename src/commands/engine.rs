@@ -58,7 +58,7 @@ pub fn run(args: &EngineArgs) -> Result<ExitStatus> {
         EngineCommand::Reference { fixtures } => {
             let every: Vec<_> = Catalog::builtin().iter().cloned().collect();
             let checkpoint = oracle::fixture_checkpoint(fixtures)?;
-            let metrics = qcompat::harness::reference_metrics(&every, &checkpoint)?;
+            let metrics = qcompat::run::harness::reference_metrics(&every, &checkpoint)?;
             println!(
                 "{}",
                 serde_json::to_string_pretty(&metrics).expect("metrics serialize")

@@ -8,9 +8,9 @@ use qcompat::exit::ExitStatus;
 use qcompat::files::write_atomically;
 use qcompat::matrix;
 use qcompat::outcome::Outcome;
+use qcompat::plan::shard::{self, Split};
 use qcompat::plan::{Plan, PlanFormat, Selection};
 use qcompat::results::RunReport;
-use qcompat::shard::{self, Split};
 use qcompat::snapshot::{self, Part, Snapshot};
 
 use crate::output;

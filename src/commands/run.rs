@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use qcompat::error::{Error, Result};
 use qcompat::exit::ExitStatus;
-use qcompat::pipeline::{JournalUse, Pipeline};
 use qcompat::plan::Plan;
 use qcompat::report::{self, Format, view::View};
 use qcompat::results::{CellResult, RunReport};
+use qcompat::run::pipeline::{JournalUse, Pipeline};
 use qcompat::sink::Sink;
 use qcompat::snapshot::Baseline;
 
@@ -49,7 +49,7 @@ pub fn run(mut settings: RunSettings) -> Result<ExitStatus> {
         .into_iter()
         .map(|probed| probed.result)
         .collect();
-    for warning in qcompat::lint::unmatched_known(&plan.matrix, &results) {
+    for warning in qcompat::run::lint::unmatched_known(&plan.matrix, &results) {
         pipeline.sink().warn(&warning);
     }
     let mut report = RunReport::new(plan.matrix.name.clone(), results);

@@ -2,13 +2,15 @@
 //! `schema` read. Each problem is added at the value it is about; a value that breaks a rule is left out, so the
 //! rest is still checked.
 
-use super::load::{Axis, AxisValues, Known};
+use super::model::{Axis, AxisValues, Known};
 use super::problems::Problems;
 use super::schema::{AxisSpec, AxisValuesSpec, KnownSpec, Located, Text};
 use super::source::Source;
 use crate::index::normalize;
+use crate::index::version::{
+    Version, VersionSpecifiers, can_match, parse_specifiers, parse_version,
+};
 use crate::suggest;
-use crate::version::{Version, VersionSpecifiers, can_match, parse_specifiers, parse_version};
 
 /// An assignment of versions to axes (`[[include]]`, `[[exclude]]`), each value with its offset.
 pub type LocatedAssignment = Vec<((String, Version), usize)>;

@@ -1,17 +1,14 @@
 //! Expands a matrix into cells: the product of the axes, minus `[[exclude]]`, plus `[[include]]`, counted before
 //! they are made so that a matrix too large to plan is refused at the cost of a count.
 
-use super::load::Matrix;
-use crate::cell_key::CellKey;
+use super::model::{Assignment, Matrix};
 use crate::error::{Error, Result};
-use crate::version::Version;
+use crate::index::version::Version;
+use crate::matrix::cell_key::CellKey;
 
 /// The most cells a matrix may have. Each cell is an environment to build and a row of every report; past this a
 /// matrix is almost surely an axis too many, and its cells alone would take memory by the gigabyte.
 pub const MAX_CELLS: usize = 10_000;
-
-/// Axis values in axis order; a partial assignment leaves the missing packages to the resolver.
-pub type Assignment = Vec<(String, Version)>;
 
 /// One cell of the matrix: the versions it pins, in axis order.
 #[derive(Debug, Clone, PartialEq, Eq)]

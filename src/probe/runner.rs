@@ -18,15 +18,15 @@ use std::time::{Duration, Instant};
 
 use tokio::process::Command;
 
-use super::capped_log;
 use super::catalog::RUNNER;
-use super::preload::{Base, Forked, ProbeInterpreter, SETUP_FAILED};
-use super::protocol::{Event, ProbeReport, parse_events};
+use super::preload::{Base, Forked, SETUP_FAILED};
+use super::protocol::{Event, ProbeInterpreter, ProbeRun, parse_events};
 use super::spec::ProbeSpec;
-use crate::child_env::ChildEnv;
 use crate::error::{Error, Result};
+use crate::process::capped_log;
+use crate::process::child_env::ChildEnv;
+use crate::process::supervisor::{self, Group};
 use crate::sink::Sink;
-use crate::supervisor::{self, Group};
 
 const POLL: Duration = Duration::from_millis(50);
 /// How long the log may take to receive the last output once the group is gone.
@@ -49,15 +49,6 @@ pub struct ProbeJob<'a> {
     pub base: Option<Arc<Base>>,
     /// Told when the log cannot be written.
     pub sink: &'a Arc<dyn Sink>,
-}
-
-/// How one probe ended, as far as the process is concerned.
-#[derive(Debug, Clone)]
-pub enum ProbeRun {
-    Reported(ProbeReport),
-    TimedOut(Duration),
-    /// Killed by a signal (named), or exited without reporting (`exit code N`).
-    Died(String),
 }
 
 /// Probe results in the order asked (each with the interpreter that ran it), plus the wall time of all processes.

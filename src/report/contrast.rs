@@ -8,7 +8,7 @@ use crate::probe::catalog::Catalog;
 use crate::probe::spec::Role;
 use crate::results::CellResult;
 
-use super::view::Row;
+use super::row::Row;
 
 /// One cell whose quantized probes fail while a control passes.
 pub struct Contrast<'a> {

@@ -15,9 +15,9 @@
 use indexmap::IndexMap;
 use serde::Serialize;
 
-use super::view::Row;
+use super::row::Row;
+use crate::index::version::Version;
 use crate::outcome::Outcome;
-use crate::version::Version;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Verdict {
@@ -287,7 +287,7 @@ fn phrase(segments: &[Segment<'_>]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use crate::cell_key::CellKey;
+    use crate::matrix::cell_key::CellKey;
     use crate::outcome::Outcome;
     use crate::report::view::View;
     use crate::results::{CellResult, ProbeResult, RunReport};

@@ -7,12 +7,13 @@ pub mod headline;
 pub mod html;
 pub mod junit;
 pub mod markdown;
+pub mod row;
 pub mod table;
 pub mod view;
 
 use serde::Serialize;
 
-use crate::cell_key::CellKey;
+use crate::matrix::cell_key::CellKey;
 use crate::results::RunReport;
 use headline::AxisHeadline;
 use view::View;

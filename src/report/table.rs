@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use super::view::View;
 use crate::outcome::Outcome;
-use crate::probe::preload::ProbeInterpreter;
+use crate::probe::protocol::ProbeInterpreter;
 use crate::render::{says_outcome, text};
 use crate::results::Reference;
 

@@ -14,6 +14,7 @@ use crate::results::{CellResult, ProbeResult, Reference, RunReport};
 
 use super::contrast::{Contrast, contrasts};
 use super::headline::{AxisHeadline, headlines};
+pub use super::row::Row;
 
 pub struct View<'a> {
     /// What the view was made from: the JSON report serializes it as it is.
@@ -35,12 +36,6 @@ pub struct View<'a> {
     pub reference: Option<&'a Reference>,
     /// One line per axis with several versions: where outcomes change along it (see `headline`).
     pub headline: Vec<AxisHeadline<'a>>,
-}
-
-/// One cell, its probe results aligned with [`View::probes`] (none where the cell did not run that probe).
-pub struct Row<'a> {
-    pub cell: &'a CellResult,
-    pub probes: Vec<Option<&'a ProbeResult>>,
 }
 
 /// A probe run and its cell, with the row and column it sits at.

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::cell_key::CellKey;
+use crate::matrix::cell_key::CellKey;
 use crate::matrix::{Cell, Matrix};
 use crate::outcome::Outcome;
 use crate::results::{CellResult, ProbeResult, RunReport};
@@ -221,7 +221,7 @@ impl SnapshotProbe {
             substitutions: self.substitutions.clone(),
             checks: Vec::new(),
             log: None,
-            hint: self.signature.as_deref().and_then(crate::recipe::hint),
+            hint: self.signature.as_deref().and_then(crate::env::recipe::hint),
             interpreter: None,
         }
     }
@@ -306,7 +306,7 @@ mod tests {
             .map(|v| {
                 Cell::new(vec![(
                     "toyquant".into(),
-                    crate::version::parse_version(v).unwrap(),
+                    crate::index::version::parse_version(v).unwrap(),
                 )])
             })
             .collect();

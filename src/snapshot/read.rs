@@ -8,9 +8,9 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{Snapshot, SnapshotCell, SnapshotProbe};
-use crate::cell_key::CellKey;
 use crate::error::{Error, Result};
 use crate::matrix::Source;
+use crate::matrix::cell_key::CellKey;
 use crate::outcome::Outcome;
 use crate::probe::catalog::Catalog;
 
@@ -149,7 +149,7 @@ fn part(
         (None, None, None) => Ok(None),
         (Some(plan), Some(shard), Some(positions)) if positions.len() == cells => {
             let at = shard.span().start;
-            let shard = crate::shard::parse_id(shard.get_ref())
+            let shard = crate::plan::shard::parse_id(shard.get_ref())
                 .map_err(|e| error_at(source, at, e.to_string()))?;
             Ok(Some(super::Part {
                 plan,

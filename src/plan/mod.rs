@@ -3,20 +3,23 @@
 //! that runs cells works from the same decisions, and [`Plan::from_json`] reads it back (`run --plan`) without asking
 //! the index again.
 
+pub mod shard;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
-use crate::as_of::AsOf;
-use crate::cell_key::CellKey;
 use crate::error::{Error, Result};
+use crate::index::as_of::AsOf;
+use crate::index::published;
+use crate::index::version::{self, Version};
 use crate::index::{self, IndexSettings};
+use crate::matrix::cell_key::CellKey;
 use crate::matrix::{self, AxisValues, Cell, Matrix};
 use crate::probe::spec::ProbeSpec;
-use crate::version::{self, Version};
-use crate::{published, suggest};
+use crate::suggest;
 
 /// Which cells and probes of a matrix to run, as the user asked.
 #[derive(Debug, Default)]
@@ -135,7 +138,7 @@ impl Plan {
             .any(|a| matches!(a.values, AxisValues::Query { .. }));
         plan.listed = match &index.as_of {
             Some(as_of) => Some(as_of.text.clone()),
-            None => queried.then(crate::as_of::now),
+            None => queried.then(crate::index::as_of::now),
         };
         plan.hash = plan.content_hash();
         Ok(plan)

@@ -6,17 +6,17 @@
 
 use std::sync::Arc;
 
+use crate::env::recipe::ResolverNote;
 use crate::error::Result;
-use crate::harness::{CellObserver, Harness, HarnessSettings};
-use crate::journal::{self, Journal};
 use crate::matrix::Cell;
 use crate::outcome::Outcome;
 use crate::plan::Plan;
 use crate::probe::spec::ProbeSpec;
-use crate::recipe::ResolverNote;
+use crate::process::supervisor::Supervisor;
 use crate::results::{CellResult, Reference};
+use crate::run::harness::{CellObserver, Harness, HarnessSettings};
+use crate::run::journal::{self, Journal};
 use crate::sink::Sink;
-use crate::supervisor::Supervisor;
 
 /// Which journal a pipeline keeps, and what it reuses from it.
 pub struct JournalUse {

@@ -7,8 +7,8 @@
 //! check is skipped with a warning and uv decides.
 
 use crate::error::{Error, Result};
+use crate::index::version::Version;
 use crate::index::{self, IndexSettings};
-use crate::version::Version;
 
 /// Published neighbours named on each side of a missing version.
 const NEIGHBOURS: usize = 2;

@@ -3,6 +3,10 @@
 //! Index settings follow the user's own (`UV_*` first, then `PIP_*`), so qcompat sees the same versions that uv
 //! will install from.
 
+pub mod as_of;
+pub mod published;
+pub mod version;
+
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::LazyLock;
@@ -11,9 +15,9 @@ use std::time::{Duration, Instant};
 use regex::Regex;
 use serde::Deserialize;
 
-use crate::as_of::{self, AsOf};
 use crate::error::{Error, Result};
-use crate::version::Version;
+use crate::index::version::Version;
+use as_of::AsOf;
 
 const DEFAULT_INDEX: &str = "https://pypi.org/simple";
 /// Per attempt, from connecting to the last byte of the page: a stalled index must not hang a run.

@@ -15,7 +15,6 @@ use qcompat_engine::oracle::{self, NumericCheck};
 use qcompat_engine::train::CheckpointDir;
 use tokio::task::JoinSet;
 
-use crate::child_env::ChildEnv;
 use crate::env::{Cache, Env, EnvFailure, EnvSpec, Interpreter, Uv};
 use crate::error::{Error, Result};
 use crate::index::IndexSettings;
@@ -23,11 +22,13 @@ use crate::matrix::{Cell, Known, Matrix};
 use crate::outcome::{self, Outcome, Verdict};
 use crate::probe::catalog::{self, Materialized};
 use crate::probe::preload::{Base, Preloader};
-use crate::probe::runner::{CellRun, ProbeJob, ProbeRun, foreground_command, run_probes};
+use crate::probe::protocol::ProbeRun;
+use crate::probe::runner::{CellRun, ProbeJob, foreground_command, run_probes};
 use crate::probe::spec::ProbeSpec;
+use crate::process::child_env::ChildEnv;
+use crate::process::supervisor::Supervisor;
 use crate::results::{CellResult, EnvInfo, ProbeResult, Reference};
 use crate::sink::Sink;
-use crate::supervisor::Supervisor;
 
 /// Told as cells start and finish (progress display, the resume journal).
 pub trait CellObserver: Send + Sync {
@@ -580,7 +581,10 @@ fn probe_result(
     ProbeResult {
         name: name.to_string(),
         outcome: verdict.outcome,
-        hint: verdict.signature.as_deref().and_then(crate::recipe::hint),
+        hint: verdict
+            .signature
+            .as_deref()
+            .and_then(crate::env::recipe::hint),
         signature: verdict.signature,
         frame: verdict.frame,
         frames: evidence.frames,
