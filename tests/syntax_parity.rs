@@ -296,3 +296,19 @@ fn the_base_document_is_a_matrix_in_both_syntaxes() {
     assert_eq!(meaning(&toml), meaning(&yaml));
     assert_eq!(toml.include.len(), 1);
 }
+
+#[test]
+fn of_two_repeated_keys_both_syntaxes_name_the_one_written_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut doc = base();
+    // `axes` again, last; then that second `axes` gets its `toyquant` again, written after the key `axes` itself.
+    apply(&mut doc, 3, &Edit::Repeat);
+    apply(&mut doc, 20, &Edit::Repeat);
+    for (file, sep) in [("m.toml", "="), ("m.yaml", ":")] {
+        let refused = load(dir.path(), file, &render(&doc, sep)).unwrap_err();
+        assert!(
+            refused.ends_with(":9:1: key `axes` is written twice in one table; keep one"),
+            "{refused}"
+        );
+    }
+}

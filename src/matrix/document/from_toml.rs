@@ -1,53 +1,24 @@
 //! TOML into [`Node`]s, through toml_edit's parse tree, which keeps the span of every key and value.
 
-use toml_edit::{ImDocument, Item, Key, Table, Value};
+use toml_edit::{ImDocument, Item, Table, TomlError, Value};
 
-use super::{Entry, Kind, Node, Problem, repeated_key};
+use super::{Entry, Kind, Node, Problem, repeated_key, toml_repeats};
 
 pub fn parse(text: &str) -> Result<Node, Problem> {
-    let document = ImDocument::parse(text).map_err(|e| {
-        let at = e.span().map_or(0, |s| s.start);
-        Problem::new(at, message(e.message(), text.get(at..).unwrap_or_default()))
-    })?;
+    let document = ImDocument::parse(text).map_err(|e| problem(&e, text))?;
     Ok(table(document.as_table(), 0))
 }
 
-/// toml_edit's words, on one line; a repeated key gets the words YAML's does, naming the key as parsed from the
-/// text the error points at (toml_edit's message shows it unescaped between backquotes, ambiguous for `` ` ``).
-fn message(message: &str, from: &str) -> String {
-    match repeated(message, from) {
-        Some(key) => repeated_key(&key),
-        None => message.split_whitespace().collect::<Vec<_>>().join(" "),
+/// toml_edit's words, on one line; a repeated key gets the words YAML's does, naming the one written first, where
+/// toml_edit may name a later one (see `toml_repeats`).
+fn problem(error: &TomlError, text: &str) -> Problem {
+    if error.message().contains("duplicate key")
+        && let Some((key, at)) = toml_repeats::first(text)
+    {
+        return Problem::new(at, repeated_key(&key));
     }
-}
-
-/// The key of a "duplicate key" error: in a table the error points at the key; in an inline table it points into
-/// the table, and the message ends with the key.
-fn repeated(message: &str, from: &str) -> Option<String> {
-    let (_, rest) = message.split_once("duplicate key `")?;
-    if rest.ends_with(" in document root") || rest.contains("` in table `") {
-        return key_at(from);
-    }
-    rest.strip_suffix('`').map(str::to_string)
-}
-
-/// The key written at the start of `text`: bare, `"basic"` or `'literal'`.
-fn key_at(text: &str) -> Option<String> {
-    let end = match text.chars().next()? {
-        '"' => {
-            let mut escaped = false;
-            1 + text[1..].find(|c| {
-                let closes = c == '"' && !escaped;
-                escaped = c == '\\' && !escaped;
-                closes
-            })? + 1
-        }
-        '\'' => text[1..].find('\'')? + 2,
-        _ => text
-            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-')))
-            .unwrap_or(text.len()),
-    };
-    Some(Key::parse(&text[..end]).ok()?.pop()?.get().to_string())
+    let words: Vec<&str> = error.message().split_whitespace().collect();
+    Problem::new(error.span().map_or(0, |s| s.start), words.join(" "))
 }
 
 /// A table whose own span is unknown (the root, or one implied by a dotted key) starts at `fallback`.
@@ -123,7 +94,13 @@ mod tests {
         for (text, key, at) in [
             ("name = 1\nname = 2\n", "name", 9),
             ("\"`\" = 1\n\"\\u0060\" = 2\n", "`", 8),
-            ("a = { \"b.c\" = 1, 'b.c' = 2 }\n", "b.c", 5),
+            ("a = { \"b.c\" = 1, 'b.c' = 2 }\n", "b.c", 17),
+            // toml_edit meets `toyquant` first: it checks an inline table's keys when the table closes.
+            (
+                "axes = {}\naxes = {toyquant = 1, toyquant = 2}\n",
+                "axes",
+                10,
+            ),
             ("[t]\n'x' = 1\nx = 2\n", "x", 12),
         ] {
             let problem = parse(text).unwrap_err();

@@ -107,7 +107,8 @@ impl Builder {
     }
 }
 
-/// A key must be text, and new to its table.
+/// A key must be text, and new to its table: checked as it is read, so of several repeated keys the first written
+/// is named, as TOML's reader does (`toml_repeats`).
 fn key(node: Node, entries: &[Entry]) -> Result<(String, usize), Problem> {
     let Kind::Text(key) = node.kind else {
         return Err(Problem::new(

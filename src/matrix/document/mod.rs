@@ -2,12 +2,14 @@
 //!
 //! TOML and YAML parsers differ in what they let through: serde_yaml kept the last of two equal keys and read
 //! `name: 5` as the text "5" where TOML refuses both. Each syntax is only *parsed* here, into [`Node`]s that keep
-//! scalars with their kind; repeated keys are refused here for both, and everything else is judged once, by the
-//! validator (`schema`, `load`), which never learns which syntax it reads. So one document means the same in both
-//! by construction, and every problem points at the node it is about.
+//! scalars with their kind; repeated keys are refused here for both (the first written is named, see
+//! `toml_repeats`), and everything else is judged once, by the validator (`schema`, `load`), which never learns which
+//! syntax it reads. So one document means the same in both by construction, and every problem points at the node it
+//! is about.
 
 mod from_toml;
 mod from_yaml;
+mod toml_repeats;
 
 use std::path::Path;
 
