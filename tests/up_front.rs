@@ -103,7 +103,7 @@ fn bad_flags_paths_and_combinations_are_refused_before_any_cell() {
 }
 
 #[test]
-fn inputs_that_are_folders_are_the_users_to_fix() {
+fn inputs_that_are_folders_or_missing_are_the_users_to_fix() {
     let scratch = scratch();
     std::fs::create_dir(scratch.path().join("folder")).unwrap();
     let snapshot = "matrix = \"toy\"\n";
@@ -120,6 +120,28 @@ fn inputs_that_are_folders_are_the_users_to_fix() {
         (
             vec!["merge", "a.snap.toml", "--output", "folder"],
             "--output folder: a folder",
+        ),
+        (
+            vec![
+                "engine",
+                "quantize",
+                "--input",
+                "missing.safetensors",
+                "--output",
+                "q.safetensors",
+            ],
+            "missing.safetensors",
+        ),
+        (
+            vec![
+                "engine",
+                "dequantize",
+                "--input",
+                "folder",
+                "--output",
+                "d.safetensors",
+            ],
+            "folder",
         ),
     ] {
         let output = scratch.command(&args).output().unwrap();

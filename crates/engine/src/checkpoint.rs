@@ -49,13 +49,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn missing_file_is_an_io_error_and_garbage_is_corrupt() {
+    fn a_missing_file_or_garbage_is_the_inputs_fault() {
         let dir = tempfile::tempdir().unwrap();
-        let missing = dir.path().join("missing.pth");
-        assert_eq!(
-            load_tensors(&missing).unwrap_err().fault(),
-            crate::Fault::Machine
-        );
+        let missing = load_tensors(&dir.path().join("missing.pth")).unwrap_err();
+        assert!(matches!(missing, EngineError::Io { .. }), "{missing}");
+        assert_eq!(missing.fault(), crate::Fault::Input, "a mistyped path");
         for name in ["garbage.pth", "garbage.safetensors"] {
             let path = dir.path().join(name);
             std::fs::write(&path, b"definitely not a checkpoint").unwrap();

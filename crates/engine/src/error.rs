@@ -58,13 +58,19 @@ pub enum EngineError {
 }
 
 impl EngineError {
-    /// The input's fault for corrupt or unsupported files and arguments; the machine's for I/O and the compute
-    /// backend.
+    /// The input's fault for corrupt or unsupported files and arguments, and for a path that names nothing or a
+    /// folder where a file belongs (a mistyped `--input`); the machine's for other I/O and the compute backend.
     pub fn fault(&self) -> Fault {
         match self {
+            EngineError::Io { source, .. } if Self::names_wrong_path(source) => Fault::Input,
             EngineError::Io { .. } | EngineError::Compute(_) => Fault::Machine,
             _ => Fault::Input,
         }
+    }
+
+    fn names_wrong_path(source: &std::io::Error) -> bool {
+        use std::io::ErrorKind::{IsADirectory, NotADirectory, NotFound};
+        matches!(source.kind(), NotFound | IsADirectory | NotADirectory)
     }
 
     pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> EngineError {
