@@ -111,6 +111,70 @@ fn update_writes_a_deterministic_snapshot_that_check_accepts() {
     assert!(!scratch.path().join(PENDING).exists());
 }
 
+/// A committed snapshot must check on any machine: a metric that moved within its tolerance (float noise of another
+/// CPU or thread count) is as recorded and leaves the file alone; one beyond it, or an integer that moved, fails with
+/// the metric, both values and the tolerance.
+#[test]
+fn metrics_check_within_their_tolerance_and_fail_beyond_it() {
+    const ONE: &str = "--filter=toyquant=1.0";
+    let scratch = Scratch::new();
+    scratch.write("toy.toml", TOY);
+    run(&scratch, &["--update", ONE], 0);
+    let recorded = read(&scratch, SNAPSHOT);
+    let measured = "max_abs_err = 0.75\n";
+    assert!(recorded.contains(measured), "{recorded}");
+
+    // As another machine might have recorded it: 0.4% off, under toy-load's (default) tolerance of 1%.
+    let noisy = recorded.replacen(measured, "max_abs_err = 0.753\n", 1);
+    scratch.write(SNAPSHOT, &noisy);
+    let (_, err) = run(&scratch, &["--check", ONE], 0);
+    assert!(
+        err.contains("the 1 cells that ran are as recorded"),
+        "{err}"
+    );
+    assert!(!scratch.path().join(PENDING).exists());
+    run(&scratch, &["--update", ONE], 0);
+    assert_eq!(
+        read(&scratch, SNAPSHOT),
+        noisy,
+        "an update keeps a recorded value the run is within tolerance of"
+    );
+    scratch.write("recorded.snap.toml", &recorded);
+    let same = tool(&scratch, &["diff", SNAPSHOT, "recorded.snap.toml"], 0);
+    assert_eq!(same, "no changes: 1 cells as in the old snapshot\n");
+
+    // 6.7% off: a change, shown with the metric, old and new value and the tolerance.
+    scratch.write(
+        SNAPSHOT,
+        &recorded.replacen(measured, "max_abs_err = 0.8\n", 1),
+    );
+    let (_, err) = run(&scratch, &["--check", ONE], 1);
+    assert!(
+        err.contains("metrics.max_abs_err: 0.8 → 0.75 (relative change 6.3e-2, tolerance 1e-2)"),
+        "{err}"
+    );
+    assert_eq!(
+        read(&scratch, PENDING),
+        recorded,
+        "the .new file holds the new value"
+    );
+
+    // Integers (NF4 codes, token ids) have no tolerance.
+    let codes = "codes = [2, 1, 3, 2]\n";
+    assert!(recorded.contains(codes), "{recorded}");
+    scratch.write(
+        SNAPSHOT,
+        &recorded.replacen(codes, "codes = [2, 1, 3, 3]\n", 1),
+    );
+    let (_, err) = run(&scratch, &["--check", ONE], 1);
+    assert!(
+        err.contains(
+            "metrics.codes: [2,1,3,3] → [2,1,3,2] (integers differ (compared exactly) at [3])"
+        ),
+        "{err}"
+    );
+}
+
 #[test]
 fn partial_runs_check_and_update_only_their_cells() {
     let scratch = Scratch::new();

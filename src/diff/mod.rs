@@ -2,9 +2,10 @@
 //!
 //! Every probe that differs in any recorded field is one [`ProbeChange`], classified so a reader sees the important
 //! ones first: a regression (something that worked now fails, or a new cell fails unexpectedly), a fix, another
-//! outcome change, a new signature for the same outcome, or a detail (known id, substitutions, metrics). Resolved
-//! versions that moved under an unchanged key are drift. The diff is empty exactly when the snapshots hold the same
-//! results, whatever their cell order.
+//! outcome change, a new signature for the same outcome, or a detail (known id, substitutions, a metric beyond its
+//! tolerance). Resolved versions that moved under an unchanged key are drift. The diff is empty exactly when the
+//! snapshots hold the same results, whatever their cell order, metrics within their measured tolerances
+//! ([`crate::snapshot::tolerance`]) counting as the same.
 
 pub mod render;
 pub mod view;
@@ -15,6 +16,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::outcome::Outcome;
+use crate::snapshot::tolerance::{self, Comparison};
 use crate::snapshot::{Snapshot, SnapshotCell, SnapshotProbe};
 
 #[derive(Debug, Serialize)]
@@ -57,7 +59,7 @@ pub enum Change {
     Outcome,
     /// Same outcome, another signature or frame: the failure moved.
     Signature,
-    /// Same outcome and signature; the known id, substitutions or metrics differ.
+    /// Same outcome and signature; the known id, substitutions or a metric beyond its tolerance differ.
     Detail,
     /// A probe result only the new snapshot has, and it is not a regression.
     Added,
@@ -71,7 +73,8 @@ pub struct ProbeChange {
     pub change: Change,
     pub old: Option<ProbeState>,
     pub new: Option<ProbeState>,
-    /// One line per changed field below the outcome (`metrics.max_abs_err: 0.25 → 0.5`).
+    /// One line per changed field below the outcome (`metrics.max_abs_err: 0.25 → 0.5 (relative change 5.0e-1,
+    /// tolerance 1e-2)`).
     pub details: Vec<String>,
 }
 
@@ -239,11 +242,19 @@ fn details(old: Option<&SnapshotProbe>, new: Option<&SnapshotProbe>) -> Vec<Stri
     let names: BTreeSet<&String> = old.metrics.keys().chain(new.metrics.keys()).collect();
     for name in names {
         let (a, b) = (old.metrics.get(name), new.metrics.get(name));
-        if a != b {
-            let show =
-                |v: Option<&serde_json::Value>| v.map_or("none".to_string(), |v| v.to_string());
-            lines.push(format!("metrics.{name}: {} → {}", show(a), show(b)));
-        }
+        let Comparison::Beyond(why) = tolerance::compare(&new.name, name, a, b) else {
+            continue;
+        };
+        let line = match (a, b) {
+            (Some(a), Some(b)) => format!("metrics.{name}: {a} → {b} ({why})"),
+            // `none` on one side says it all.
+            _ => {
+                let show =
+                    |v: Option<&serde_json::Value>| v.map_or("none".into(), |v| v.to_string());
+                format!("metrics.{name}: {} → {}", show(a), show(b))
+            }
+        };
+        lines.push(line);
     }
     lines
 }
@@ -306,6 +317,44 @@ impl ProbeState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn snapshot(loss: f64) -> Snapshot {
+        let probe = SnapshotProbe {
+            name: "qlora-train".into(),
+            outcome: Outcome::Pass,
+            signature: None,
+            frame: None,
+            known: None,
+            substitutions: Vec::new(),
+            metrics: [("loss".to_string(), serde_json::json!([4.992, loss]))].into(),
+        };
+        Snapshot {
+            matrix: "m".into(),
+            listed: None,
+            part: None,
+            cells: vec![SnapshotCell {
+                key: crate::matrix::cell_key::CellKey::new([("torch", "2.3.0")]),
+                resolved: Default::default(),
+                probes: vec![probe],
+            }],
+        }
+    }
+
+    #[test]
+    fn metrics_within_tolerance_are_no_change_and_beyond_it_a_detail() {
+        let noise = diff(&snapshot(4.162), &snapshot(4.161)).unwrap();
+        assert!(noise.is_empty(), "{:?}", noise.changes);
+        assert_eq!(noise.unchanged_cells, 1);
+
+        let moved = diff(&snapshot(4.162), &snapshot(4.2)).unwrap();
+        assert_eq!(moved.summary.detail_changes, 1);
+        assert_eq!(
+            moved.changes[0].details,
+            [
+                "metrics.loss: [4.992,4.162] → [4.992,4.2] (relative change 9.0e-3 at [1], tolerance 1e-3)"
+            ]
+        );
+    }
 
     #[test]
     fn outcome_changes_are_classified_by_what_a_reviewer_must_do() {

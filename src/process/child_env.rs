@@ -8,8 +8,9 @@
 use std::ffi::{OsStr, OsString};
 use std::path::Path;
 
-/// Exact names every child may see (thread counts too: CI sets them to fit the runner's cores).
-const NAMES: [&str; 20] = [
+/// Exact names every child may see (thread counts too: CI sets them to fit the runner's cores; torch built with MKL
+/// caps its threads at the physical cores unless `MKL_DYNAMIC=FALSE`).
+const NAMES: [&str; 21] = [
     "PATH",
     "HOME",
     "USER",
@@ -30,6 +31,15 @@ const NAMES: [&str; 20] = [
     "SOURCE_DATE_EPOCH",
     "OMP_NUM_THREADS",
     "MKL_NUM_THREADS",
+    "MKL_DYNAMIC",
+];
+
+/// Which instructions torch, oneDNN and MKL may use: set lower than the machine's, they reproduce another CPU's
+/// float rounding on this one (how the snapshot's metric tolerances were measured, docs/snapshot.md).
+const CPU_DISPATCH: [&str; 3] = [
+    "ATEN_CPU_CAPABILITY",
+    "ONEDNN_MAX_CPU_ISA",
+    "MKL_ENABLE_INSTRUCTIONS",
 ];
 
 /// Proxy settings, in the lower and upper case both are spelled in.
@@ -107,6 +117,7 @@ impl ChildEnv {
 
 fn allowed(name: &str) -> bool {
     NAMES.contains(&name)
+        || CPU_DISPATCH.contains(&name)
         || PROXIES
             .iter()
             .any(|p| name == *p || name == p.to_ascii_uppercase())
@@ -159,6 +170,21 @@ mod tests {
             Some(OsStr::new("UV_DEFAULT_INDEX"))
         );
         assert_eq!(uv.len(), probe.len() + 1);
+    }
+
+    #[test]
+    fn thread_counts_and_cpu_dispatch_reach_the_probes() {
+        let vars = [
+            ("OMP_NUM_THREADS", "4"),
+            ("MKL_NUM_THREADS", "4"),
+            ("MKL_DYNAMIC", "FALSE"),
+            ("ATEN_CPU_CAPABILITY", "avx2"),
+            ("ONEDNN_MAX_CPU_ISA", "AVX2"),
+            ("MKL_ENABLE_INSTRUCTIONS", "AVX2"),
+        ];
+        let env = names(vars.into_iter());
+        let probe: Vec<_> = env.for_probe().map(|(n, _)| n.to_owned()).collect();
+        assert_eq!(probe, vars.map(|(n, _)| n));
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! `run --check` and `run --update`: compare the cells that ran with the committed snapshot, or record them there.
 //!
 //! Both work on the snapshot as it would be after this run: the fresh cells and probes laid over the committed ones
-//! (see [`Snapshot::merge`]), so a partial run (`--filter`, `--probe`) only ever touches what it ran.
+//! (see [`Snapshot::merge`]), so a partial run (`--filter`, `--probe`) only ever touches what it ran, and with every
+//! metric that moved within its tolerance back at its recorded value, so a check that passes never asks for a
+//! rewrite and an update from another machine rewrites only what really changed.
 
 use std::path::{Path, PathBuf};
 
-use super::{Snapshot, default_path, pending_path, read, render};
+use super::{Snapshot, default_path, pending_path, read, render, tolerance};
 use crate::diff;
 use crate::env::quote;
 use crate::error::{Error, Result};
@@ -62,7 +64,10 @@ impl Baseline {
         let mut fresh = Snapshot::from_report(report, &plan.matrix);
         fresh.listed = plan.listed.clone();
         let probes = plan.matrix.probe_names();
-        let merged = Snapshot::merge(self.committed.as_ref(), &fresh, &plan.all_cells, &probes);
+        let mut merged = Snapshot::merge(self.committed.as_ref(), &fresh, &plan.all_cells, &probes);
+        if let Some(committed) = &self.committed {
+            tolerance::keep_recorded(&mut merged, committed);
+        }
         let pending = pending_path(&self.path);
         let (path, new) = (self.path.display(), pending.display());
         if self.mode == Mode::Update {

@@ -2,11 +2,13 @@
 //!
 //! Only what should change when the stack's behaviour changes is kept: per cell its key, the resolved versions of the
 //! stack's main packages, and per probe its outcome, signature, frame, known issue, substitutions and rounded
-//! metrics. Timings, logs and paths are left out, so the same results always give a byte-identical file.
+//! metrics. Timings, logs and paths are left out, and a metric that moved within its measured tolerance
+//! ([`tolerance`]) keeps its recorded value, so the same results always give a byte-identical file, on any machine.
 
 mod baseline;
 mod part;
 mod read;
+pub mod tolerance;
 mod write;
 
 use std::collections::BTreeMap;
@@ -38,8 +40,8 @@ const MAIN_PACKAGES: &[&str] = &[
     "toyhelper",
 ];
 
-/// Significant digits kept of a float metric: enough to see a real change, few enough that float noise between
-/// runs of the same versions does not rewrite the file.
+/// Significant digits kept of a float metric: enough to see a real change. Float noise between machines still
+/// reaches the last digit; [`tolerance`] judges it, and keeps the recorded value when it is noise.
 const METRIC_DIGITS: usize = 4;
 
 #[derive(Debug, Clone, PartialEq)]
