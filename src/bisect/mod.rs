@@ -6,11 +6,14 @@
 //! journal machinery as `run`; [`blame`], [`commits`] and [`render`] explain the result.
 
 pub mod blame;
+pub mod changes;
 pub mod commits;
+pub mod culprit;
 pub mod drive;
 pub mod render;
 pub mod search;
 pub mod session;
+pub mod sets;
 pub mod view;
 
 use serde::Serialize;
@@ -92,13 +95,18 @@ pub struct Step {
 
 impl Step {
     pub fn new(version: &Version, cell: &CellResult, judgement: Judgement, ran: bool) -> Self {
+        Self::labelled(version.to_string(), cell, judgement, ran)
+    }
+
+    /// A probed point named by `label` (a commit, a mixed set) rather than a version.
+    pub fn labelled(label: String, cell: &CellResult, judgement: Judgement, ran: bool) -> Self {
         let worst = cell
             .probes
             .iter()
             .find(|p| !matches!(p.outcome, Outcome::Pass | Outcome::Xpass))
             .or(cell.probes.first());
         Self {
-            version: version.to_string(),
+            version: label,
             outcome: worst.map_or(Outcome::Pass, |p| p.outcome),
             signature: worst.and_then(|p| p.signature.clone()),
             judgement: match judgement {
@@ -146,6 +154,20 @@ pub fn candidates(
         between.reverse();
     }
     Ok(between)
+}
+
+/// How many pre-releases lie between `good` and `bad` when the search left them out: both endpoints final releases
+/// with no final release between them (and no `--pre`). Zero otherwise.
+pub fn pre_releases_between(published: &[Version], good: &Version, bad: &Version, pre: bool) -> usize {
+    if pre || good.any_prerelease() || bad.any_prerelease() {
+        return 0;
+    }
+    let (low, high) = if good < bad { (good, bad) } else { (bad, good) };
+    let between = published.iter().filter(|v| *v > low && *v < high);
+    if between.clone().any(|v| !v.any_prerelease()) {
+        return 0;
+    }
+    between.count()
 }
 
 /// ` (nearest published: a, b)` around `version`.

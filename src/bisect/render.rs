@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::view::{BisectView, BisectionView, SideView};
+use super::view::{BisectView, BisectionView, CulpritView, SideView};
 use crate::render::markdown::{code, table};
 use crate::render::{self, Findings, text};
 
@@ -59,6 +59,9 @@ fn write_table(out: &mut String, view: &BisectionView<'_>, depth: usize) {
         "{pad}  {} candidates, {} probe runs in {} rounds",
         b.candidates, b.probe_runs, b.rounds
     );
+    if let Some(note) = pre_note(b.pre_between) {
+        let _ = writeln!(out, "{pad}  {note}");
+    }
     let widths = text::widths(&view.steps, &STEP_COLUMNS);
     out.push_str(&text::lines(&view.steps, &widths, &format!("{pad}    ")));
     if !b.blame.is_empty() {
@@ -113,6 +116,9 @@ fn write_markdown(out: &mut String, view: &BisectionView<'_>, level: usize) {
         "{} published versions between the endpoints, {} probe runs in {} rounds.{undecided}\n",
         b.candidates, b.probe_runs, b.rounds
     );
+    if let Some(note) = pre_note(b.pre_between) {
+        let _ = writeln!(out, "{note}\n");
+    }
     for side in &view.sides {
         write_side(out, side);
     }
@@ -161,4 +167,96 @@ fn write_side(out: &mut String, side: &SideView<'_>) {
         let _ = writeln!(out, "- {package}=={version}");
     }
     out.push_str("\n</details>\n\n");
+}
+
+/// What to say when the window's two final releases have pre-releases between them that were left out.
+fn pre_note(count: usize) -> Option<String> {
+    (count > 0).then(|| {
+        format!(
+            "{count} pre-release{} lie between these two releases: add --pre (or `pre = true` on the axis) to bisect \
+             across them",
+            if count == 1 { "" } else { "s" }
+        )
+    })
+}
+
+impl Findings for CulpritView<'_> {
+    fn table(&self) -> String {
+        let stage = &self.culprit.packages;
+        let mut out = format!("culprit: {}\n", self.headline);
+        write_failure(&mut out, stage.signature.as_deref(), stage.frame.as_deref());
+        let _ = writeln!(
+            out,
+            "  {} packages changed, {} probe runs in {} rounds",
+            self.culprit.changed.len(),
+            stage.probe_runs,
+            stage.rounds
+        );
+        write_doubts(&mut out, self);
+        let widths = text::widths(&self.steps, &[24, 4]);
+        out.push_str(&text::lines(&self.steps, &widths, "    "));
+        for release in &self.releases {
+            out.push_str("release window: ");
+            write_table(&mut out, release, 0);
+        }
+        out
+    }
+
+    fn markdown(&self) -> String {
+        let stage = &self.culprit.packages;
+        let mut out = format!("### Culprit: {}\n\n", self.headline);
+        if let Some(signature) = &stage.signature {
+            let at = stage.frame.as_deref().map(|f| format!(" at {}", code(f))).unwrap_or_default();
+            let _ = writeln!(out, "Failure: {}{at}\n", code(signature));
+        }
+        let _ = writeln!(
+            out,
+            "{} packages changed between {} and {}; {} probe runs in {} rounds.\n",
+            self.culprit.changed.len(),
+            code(&self.culprit.from),
+            code(&self.culprit.to),
+            stage.probe_runs,
+            stage.rounds
+        );
+        write_doubts(&mut out, self);
+        for side in &self.sides {
+            write_side(&mut out, side);
+        }
+        for release in &self.releases {
+            write_markdown(&mut out, release, 4);
+        }
+        let _ = writeln!(out, "Found with:\n\n```sh\n{}\n```", self.found_with);
+        out
+    }
+
+    fn json(&self) -> String {
+        render::json(self.culprit)
+    }
+}
+
+fn write_failure(out: &mut String, signature: Option<&str>, frame: Option<&str>) {
+    if let Some(signature) = signature {
+        let _ = writeln!(out, "  failure: {signature}");
+    }
+    if let Some(frame) = frame {
+        let _ = writeln!(out, "  at {frame}");
+    }
+}
+
+/// Mixed sets that could not be judged, and what they leave open.
+fn write_doubts(out: &mut String, view: &CulpritView<'_>) {
+    let stage = &view.culprit.packages;
+    for set in &stage.skipped {
+        let _ = writeln!(out, "  skipped (could not be judged, never blamed): good + {set}");
+    }
+    if !stage.undecided.is_empty() {
+        let _ = writeln!(
+            out,
+            "  undecided (only skipped sets separate them from the culprit): {}",
+            stage.undecided.join(", ")
+        );
+    }
+    if stage.alone_unjudged {
+        out.push_str("  the culprits alone could not be judged: they fail with the other changes applied\n");
+    }
 }
