@@ -28,7 +28,10 @@ pub struct Update {
     pub to: Option<Version>,
 }
 
-fn as_text<S: serde::Serializer>(v: &Option<Version>, s: S) -> std::result::Result<S::Ok, S::Error> {
+fn as_text<S: serde::Serializer>(
+    v: &Option<Version>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
     match v {
         Some(v) => s.serialize_str(&v.to_string()),
         None => s.serialize_none(),
@@ -174,11 +177,18 @@ mod tests {
         for n in 1..40 {
             for culprit in 0..n {
                 let truth = |s: &[usize]| {
-                    if s.contains(&culprit) { Judgement::Bad } else { Judgement::Good }
+                    if s.contains(&culprit) {
+                        Judgement::Bad
+                    } else {
+                        Judgement::Good
+                    }
                 };
                 let (found, runs) = run(n, 1, &truth);
                 assert_eq!(found.culprits, vec![culprit], "n {n}");
-                assert!(runs <= log2_ceil(n + 1) + 1, "n {n}, culprit {culprit}: {runs} runs");
+                assert!(
+                    runs <= log2_ceil(n + 1) + 1,
+                    "n {n}, culprit {culprit}: {runs} runs"
+                );
             }
         }
     }
@@ -189,7 +199,11 @@ mod tests {
             for a in 0..n {
                 for b in a + 1..n {
                     let truth = |s: &[usize]| {
-                        if s.contains(&a) && s.contains(&b) { Judgement::Bad } else { Judgement::Good }
+                        if s.contains(&a) && s.contains(&b) {
+                            Judgement::Bad
+                        } else {
+                            Judgement::Good
+                        }
                     };
                     let (found, runs) = run(n, 1, &truth);
                     assert_eq!(found.culprits, vec![a, b], "n {n}");
@@ -218,9 +232,21 @@ mod tests {
     fn mixed_sets_apply_updates_additions_and_removals() {
         let v = |s: &str| crate::index::version::parse_version(s).unwrap();
         let updates = vec![
-            Update { package: "a".into(), from: Some(v("1")), to: Some(v("2")) },
-            Update { package: "new".into(), from: None, to: Some(v("1")) },
-            Update { package: "old".into(), from: Some(v("1")), to: None },
+            Update {
+                package: "a".into(),
+                from: Some(v("1")),
+                to: Some(v("2")),
+            },
+            Update {
+                package: "new".into(),
+                from: None,
+                to: Some(v("1")),
+            },
+            Update {
+                package: "old".into(),
+                from: Some(v("1")),
+                to: None,
+            },
         ];
         let names = |set: Vec<(String, Version)>| -> Vec<String> {
             set.iter().map(|(n, v)| format!("{n}=={v}")).collect()

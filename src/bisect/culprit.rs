@@ -8,10 +8,13 @@
 //! the report, never blamed.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde::Serialize;
 
+use super::build::Builder;
 use super::changes::{self, Update};
+use super::history::{self, CommitBisection};
 use super::search::Judgement;
 use super::session::{Bisection, Request, Session, Side};
 use super::sets::PinnedSet;
@@ -19,7 +22,7 @@ use super::{BadFailure, Step};
 use crate::error::{Error, Result};
 use crate::index::version::Version;
 use crate::index::{self, IndexSettings};
-use crate::matrix::Cell;
+use crate::matrix::{BuildRecipe, Cell};
 use crate::outcome::Outcome;
 use crate::render::outcome_text;
 use crate::results::CellResult;
@@ -32,6 +35,10 @@ pub struct Job<'a> {
     pub index: &'a IndexSettings,
     pub any_failure: bool,
     pub pre: bool,
+    /// `--repo`: the culprit's repository, for the commit stage.
+    pub repo: Option<&'a Path>,
+    /// The matrix's `[build.NAME]` recipes.
+    pub recipes: &'a [BuildRecipe],
 }
 
 /// What the three stages found, top-down.
@@ -44,6 +51,8 @@ pub struct Culprit {
     pub packages: PackageStage,
     /// One release bisection per culprit package that has a version on both sides.
     pub releases: Vec<Bisection>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commits: Option<CommitBisection>,
 }
 
 /// The first stage: the smallest set of changes that fails.
@@ -108,14 +117,83 @@ impl Job<'_> {
                 releases.push(self.releases(session, culprit, &packages.culprits)?);
             }
         }
+        let commits = match (self.repo, self.regression_window(&releases, &packages)) {
+            (Some(repo), Some(release)) => {
+                Some(self.commits(session, repo, release, &bad_failure)?)
+            }
+            _ => None,
+        };
         let found = Culprit {
             from: self.good.source.clone(),
             to: self.bad.source.clone(),
             changed: self.updates.clone(),
             packages,
             releases,
+            commits,
         };
         Ok((found, bad_failure))
+    }
+
+    /// The release window the commit stage searches: the one of the package the failing frame lives in (else the
+    /// first), when it is a regression with both sides found.
+    fn regression_window<'b>(
+        &self,
+        releases: &'b [Bisection],
+        stage: &PackageStage,
+    ) -> Option<&'b Bisection> {
+        let module = stage
+            .frame
+            .as_deref()
+            .and_then(|f| f.split('/').next())
+            .map(index::normalize);
+        let framed = releases
+            .iter()
+            .find(|b| Some(index::normalize(&b.axis)) == module);
+        framed.or(releases.first()).filter(|b| {
+            b.direction == "regression" && b.last_good.is_some() && b.first_bad.is_some()
+        })
+    }
+
+    /// Builds and bisects the culprit's commits between the release window's two versions.
+    fn commits(
+        &self,
+        session: &mut Session<'_>,
+        repo: &Path,
+        release: &Bisection,
+        bad_failure: &BadFailure,
+    ) -> Result<CommitBisection> {
+        let package = release.axis.as_str();
+        let recipe = self
+            .recipes
+            .iter()
+            .find(|r| r.package == index::normalize(package))
+            .cloned()
+            .unwrap_or_default();
+        let base = release.sides[0]
+            .cell
+            .as_ref()
+            .map(|c| {
+                c.values
+                    .iter()
+                    .filter(|(n, _)| n != package)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        let job = history::CommitJob {
+            builder: Builder::new(repo, package, recipe, session.toolchain()),
+            base,
+            bad_failure,
+            any_failure: self.any_failure,
+            frames: &release.frames,
+        };
+        let (older, newer) = (release.last_good.as_deref(), release.first_bad.as_deref());
+        history::bisect(
+            session,
+            &job,
+            older.unwrap_or_default(),
+            newer.unwrap_or_default(),
+        )
     }
 
     /// Checks both sides, then searches the changes.
@@ -129,7 +207,10 @@ impl Job<'_> {
         ));
         let ends = session.probe(&[self.applied_cell(&[]), self.applied_cell(&all)])?;
         let bad_failure = self.check_sides(&ends)?;
-        let mut trail = SetTrail::default();
+        let mut trail = SetTrail {
+            rounds: 1,
+            ..SetTrail::default()
+        };
         trail.add(self, Vec::new(), &ends[0], Judgement::Good);
         trail.add(self, all, &ends[1], Judgement::Bad);
         let per_round = session.per_round();
@@ -159,7 +240,10 @@ impl Job<'_> {
         if applied.is_empty() {
             return "the good set".into();
         }
-        let names: Vec<String> = applied.iter().map(|&i| self.updates[i].describe()).collect();
+        let names: Vec<String> = applied
+            .iter()
+            .map(|&i| self.updates[i].describe())
+            .collect();
         format!("good + {}", names.join(", "))
     }
 
@@ -185,7 +269,10 @@ impl Job<'_> {
         let (signature, frame) = bad_failure.headline();
         PackageStage {
             culprits: pick(&minimal.culprits),
-            undecided: pick(&minimal.undecided).into_iter().map(|u| u.package).collect(),
+            undecided: pick(&minimal.undecided)
+                .into_iter()
+                .map(|u| u.package)
+                .collect(),
             alone_unjudged: minimal.alone_unjudged,
             probe_runs: trail.probe_runs,
             rounds: trail.rounds,
@@ -209,7 +296,10 @@ impl Job<'_> {
     fn check_sides(&self, ends: &[(CellResult, bool)]) -> Result<BadFailure> {
         let what = |result: &CellResult| {
             let step = Step::labelled(String::new(), result, Judgement::Skip, false);
-            outcome_text(step.outcome, Some(step.signature.as_deref().unwrap_or("no signature")))
+            outcome_text(
+                step.outcome,
+                Some(step.signature.as_deref().unwrap_or("no signature")),
+            )
         };
         if !super::passes(&ends[0].0) {
             return Err(Error::BadInput(format!(
@@ -238,8 +328,7 @@ impl Job<'_> {
             unreachable!("only updates with two versions are bisected")
         };
         let published = index::list_versions(&culprit.package, self.index)?;
-        let candidates =
-            super::candidates(&culprit.package, &published, good, bad, self.pre)?;
+        let candidates = super::candidates(&culprit.package, &published, good, bad, self.pre)?;
         let others: Vec<usize> = self
             .updates
             .iter()
@@ -277,7 +366,13 @@ struct SetTrail {
 }
 
 impl SetTrail {
-    fn add(&mut self, job: &Job<'_>, applied: Vec<usize>, end: &(CellResult, bool), judgement: Judgement) {
+    fn add(
+        &mut self,
+        job: &Job<'_>,
+        applied: Vec<usize>,
+        end: &(CellResult, bool),
+        judgement: Judgement,
+    ) {
         let (result, ran) = end;
         let step = Step::labelled(String::new(), result, judgement, *ran);
         self.probe_runs += usize::from(*ran);
@@ -293,7 +388,11 @@ impl SetTrail {
 }
 
 /// The matrix's interpreter, when it names a version, must be one both sets were locked for.
-pub fn check_python(matrix: &crate::matrix::Matrix, good: &PinnedSet, bad: &PinnedSet) -> Result<()> {
+pub fn check_python(
+    matrix: &crate::matrix::Matrix,
+    good: &PinnedSet,
+    bad: &PinnedSet,
+) -> Result<()> {
     let Some(python) = matrix.python.as_deref().filter(|p| !p.contains('/')) else {
         return Ok(());
     };

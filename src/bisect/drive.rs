@@ -49,9 +49,11 @@ impl<'a> Job<'a> {
             }
         }
         // An axis whose matrix entry asks for pre-releases is bisected across them without --pre.
-        let pre = plan.matrix.axes.iter().any(|a| {
-            a.name == axis && matches!(a.values, AxisValues::Query { pre: true, .. })
-        });
+        let pre = plan
+            .matrix
+            .axes
+            .iter()
+            .any(|a| a.name == axis && matches!(a.values, AxisValues::Query { pre: true, .. }));
         Ok(Self {
             plan,
             axis: axis.to_string(),

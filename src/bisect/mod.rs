@@ -6,10 +6,12 @@
 //! journal machinery as `run`; [`blame`], [`commits`] and [`render`] explain the result.
 
 pub mod blame;
+pub mod build;
 pub mod changes;
 pub mod commits;
 pub mod culprit;
 pub mod drive;
+pub mod history;
 pub mod render;
 pub mod search;
 pub mod session;
@@ -158,7 +160,12 @@ pub fn candidates(
 
 /// How many pre-releases lie between `good` and `bad` when the search left them out: both endpoints final releases
 /// with no final release between them (and no `--pre`). Zero otherwise.
-pub fn pre_releases_between(published: &[Version], good: &Version, bad: &Version, pre: bool) -> usize {
+pub fn pre_releases_between(
+    published: &[Version],
+    good: &Version,
+    bad: &Version,
+    pre: bool,
+) -> usize {
     if pre || good.any_prerelease() || bad.any_prerelease() {
         return 0;
     }

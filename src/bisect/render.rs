@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::view::{BisectView, BisectionView, CulpritView, SideView};
+use super::view::{BisectView, BisectionView, CommitView, CulpritView, SideView};
 use crate::render::markdown::{code, table};
 use crate::render::{self, Findings, text};
 
@@ -199,6 +199,9 @@ impl Findings for CulpritView<'_> {
             out.push_str("release window: ");
             write_table(&mut out, release, 0);
         }
+        if let Some(commits) = &self.commits {
+            write_commits_table(&mut out, commits);
+        }
         out
     }
 
@@ -206,7 +209,11 @@ impl Findings for CulpritView<'_> {
         let stage = &self.culprit.packages;
         let mut out = format!("### Culprit: {}\n\n", self.headline);
         if let Some(signature) = &stage.signature {
-            let at = stage.frame.as_deref().map(|f| format!(" at {}", code(f))).unwrap_or_default();
+            let at = stage
+                .frame
+                .as_deref()
+                .map(|f| format!(" at {}", code(f)))
+                .unwrap_or_default();
             let _ = writeln!(out, "Failure: {}{at}\n", code(signature));
         }
         let _ = writeln!(
@@ -224,6 +231,9 @@ impl Findings for CulpritView<'_> {
         }
         for release in &self.releases {
             write_markdown(&mut out, release, 4);
+        }
+        if let Some(commits) = &self.commits {
+            write_commits_markdown(&mut out, commits);
         }
         let _ = writeln!(out, "Found with:\n\n```sh\n{}\n```", self.found_with);
         out
@@ -247,7 +257,10 @@ fn write_failure(out: &mut String, signature: Option<&str>, frame: Option<&str>)
 fn write_doubts(out: &mut String, view: &CulpritView<'_>) {
     let stage = &view.culprit.packages;
     for set in &stage.skipped {
-        let _ = writeln!(out, "  skipped (could not be judged, never blamed): good + {set}");
+        let _ = writeln!(
+            out,
+            "  skipped (could not be judged, never blamed): good + {set}"
+        );
     }
     if !stage.undecided.is_empty() {
         let _ = writeln!(
@@ -257,6 +270,117 @@ fn write_doubts(out: &mut String, view: &CulpritView<'_>) {
         );
     }
     if stage.alone_unjudged {
-        out.push_str("  the culprits alone could not be judged: they fail with the other changes applied\n");
+        out.push_str(
+            "  the culprits alone could not be judged: they fail with the other changes applied\n",
+        );
+    }
+}
+
+fn write_commits_table(out: &mut String, view: &CommitView<'_>) {
+    let stage = view.stage;
+    match (&view.first_bad, &stage.fallback) {
+        (Some(first_bad), _) => {
+            let _ = writeln!(out, "first bad commit: {first_bad}");
+            if let Some(last_good) = &view.last_good {
+                let _ = writeln!(out, "  last good: {last_good}");
+            }
+        }
+        (None, fallback) => {
+            let why = fallback.as_deref().unwrap_or("nothing could be built");
+            let _ = writeln!(out, "commits of {}: not bisected ({why})", stage.package);
+        }
+    }
+    let _ = writeln!(
+        out,
+        "  {} commits from {} to {}, {} probe runs and {} builds in {} rounds",
+        stage.candidates,
+        stage.from_release,
+        stage.to_release,
+        stage.probe_runs,
+        stage.builds,
+        stage.rounds
+    );
+    for skipped in &stage.skipped {
+        let _ = writeln!(out, "  skipped: {skipped}");
+    }
+    if !stage.undecided.is_empty() {
+        let _ = writeln!(
+            out,
+            "  undecided (the first bad commit may be any): {}",
+            stage.undecided.join(", ")
+        );
+    }
+    let widths = text::widths(&view.steps, &[12, 4]);
+    out.push_str(&text::lines(&view.steps, &widths, "    "));
+    write_listed(out, stage.listed.as_deref(), "  ");
+}
+
+fn write_listed(out: &mut String, listed: Option<&[super::commits::Commit]>, pad: &str) {
+    if let Some(listed) = listed {
+        let _ = writeln!(
+            out,
+            "{pad}commits touching the failing frames' files: {}",
+            listed.len()
+        );
+        for c in listed {
+            let _ = writeln!(out, "{pad}  {} {} {}", c.hash, c.date, c.subject);
+        }
+    }
+}
+
+fn write_commits_markdown(out: &mut String, view: &CommitView<'_>) {
+    let stage = view.stage;
+    match &view.first_bad {
+        Some(first_bad) => {
+            let _ = writeln!(out, "#### First bad commit: {first_bad}\n");
+        }
+        None => {
+            let why = stage
+                .fallback
+                .as_deref()
+                .unwrap_or("nothing could be built");
+            let _ = writeln!(
+                out,
+                "#### Commits of {}: not bisected\n\n{why}.\n",
+                stage.package
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "{} commits between {} and {}; {} probe runs, {} wheels built, {} rounds.\n",
+        stage.candidates,
+        stage.from_release,
+        stage.to_release,
+        stage.probe_runs,
+        stage.builds,
+        stage.rounds
+    );
+    if !stage.skipped.is_empty() {
+        let _ = writeln!(
+            out,
+            "Skipped (never blamed): {}.\n",
+            stage.skipped.join("; ")
+        );
+    }
+    for (side, build) in &view.sides {
+        let _ = writeln!(
+            out,
+            "Build {} by hand:\n\n```sh\n{}\n```\n",
+            side.version,
+            build.join("\n")
+        );
+        write_side(out, side);
+    }
+    if let Some(listed) = &stage.listed {
+        let _ = writeln!(
+            out,
+            "Commits touching the failing frames' files ({}):\n",
+            listed.len()
+        );
+        for c in listed {
+            let _ = writeln!(out, "- `{}` {} {}", c.hash, c.date, c.subject);
+        }
+        out.push('\n');
     }
 }

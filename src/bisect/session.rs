@@ -127,6 +127,11 @@ impl<'a> Session<'a> {
         self.pipeline.sink().note(text);
     }
 
+    /// The harness's cache, interpreter, uv and index.
+    pub fn toolchain(&self) -> &crate::run::harness::Toolchain {
+        self.pipeline.harness().toolchain()
+    }
+
     /// Probes per round.
     pub fn per_round(&self) -> usize {
         self.per_round

@@ -33,11 +33,12 @@ pub fn read(spec: &str) -> Result<PinnedSet> {
         return snapshot_cell(spec, Path::new(file), key);
     }
     let path = Path::new(spec);
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Error::BadInput(format!("{spec}: cannot read the pinned set: {e}"))
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::BadInput(format!("{spec}: cannot read the pinned set: {e}")))?;
     let source = Source::new(path, text);
-    let name = path.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned());
+    let name = path
+        .file_name()
+        .map_or(String::new(), |n| n.to_string_lossy().into_owned());
     let set = if name == "uv.lock" {
         lock(&source, "package", LockKind::Uv)?
     } else if name == "pylock.toml" || (name.starts_with("pylock.") && name.ends_with(".toml")) {
@@ -67,7 +68,11 @@ fn requirements(source: &Source) -> Result<Read> {
     for line in source.text.split_inclusive('\n') {
         let at = offset;
         offset += line.len();
-        let content = line.split(" #").next().unwrap_or("").trim_end_matches(['\n', '\r', '\\']);
+        let content = line
+            .split(" #")
+            .next()
+            .unwrap_or("")
+            .trim_end_matches(['\n', '\r', '\\']);
         let content = content.trim();
         if content.is_empty() || content.starts_with('#') || content.starts_with("--hash") {
             continue;
@@ -89,13 +94,17 @@ fn requirements(source: &Source) -> Result<Read> {
 /// `name==version` (extras dropped: a freeze lists what they brought in on lines of their own).
 fn pin(requirement: &str) -> std::result::Result<(String, Version), String> {
     let exact = || {
-        format!("`{requirement}` is not an exact pin (`name==version`): a pinned set names one version of each package")
+        format!(
+            "`{requirement}` is not an exact pin (`name==version`): a pinned set names one version of each package"
+        )
     };
     let (name, version) = requirement.split_once("==").ok_or_else(exact)?;
     let name = name.split('[').next().unwrap_or(name).trim();
     let version = version.trim_start_matches('=').trim();
     let valid_name = !name.is_empty()
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
     if !valid_name || version.contains([';', ' ', '*']) {
         return Err(exact());
     }
@@ -150,7 +159,11 @@ fn lock(source: &Source, table: &str, kind: LockKind) -> Result<Read> {
         let at = e.span().map_or(0, |s| s.start);
         Error::BadInput(format!("{}: {}", source.at_offset(at), e.message()))
     })?;
-    let entries = if kind == LockKind::Uv { file.package } else { file.packages };
+    let entries = if kind == LockKind::Uv {
+        file.package
+    } else {
+        file.packages
+    };
     let mut pins = BTreeMap::new();
     let mut problems = Vec::new();
     for entry in entries {
@@ -172,7 +185,14 @@ fn lock(source: &Source, table: &str, kind: LockKind) -> Result<Read> {
             continue;
         };
         match parse_version(&version) {
-            Ok(v) => insert(&mut pins, normalize(&package.name), v, source, at, &mut problems),
+            Ok(v) => insert(
+                &mut pins,
+                normalize(&package.name),
+                v,
+                source,
+                at,
+                &mut problems,
+            ),
             Err(why) => problems.push(format!("{}: {why}", source.at_offset(at))),
         }
     }
@@ -182,9 +202,10 @@ fn lock(source: &Source, table: &str, kind: LockKind) -> Result<Read> {
     let requires_python = match file.requires_python {
         Some(text) => {
             let at = text.span().start;
-            Some(parse_specifiers(text.get_ref()).map_err(|why| {
-                Error::BadInput(format!("{}: {why}", source.at_offset(at)))
-            })?)
+            Some(
+                parse_specifiers(text.get_ref())
+                    .map_err(|why| Error::BadInput(format!("{}: {why}", source.at_offset(at))))?,
+            )
         }
         None => None,
     };
@@ -195,14 +216,18 @@ fn lock(source: &Source, table: &str, kind: LockKind) -> Result<Read> {
 fn snapshot_cell(spec: &str, file: &Path, key: &str) -> Result<PinnedSet> {
     let snapshot = crate::snapshot::read(file)?;
     let wanted = CellKey::new(key.split(',').filter_map(|pair| pair.split_once('=')));
-    let cell = snapshot.cells.iter().find(|c| c.key == wanted).ok_or_else(|| {
-        let keys: Vec<String> = snapshot.cells.iter().map(|c| c.key.to_string()).collect();
-        let hint = crate::suggest::hint(key, keys.iter().map(String::as_str));
-        Error::BadInput(format!(
-            "{spec}: {} has no cell `{key}`{hint}",
-            file.display()
-        ))
-    })?;
+    let cell = snapshot
+        .cells
+        .iter()
+        .find(|c| c.key == wanted)
+        .ok_or_else(|| {
+            let keys: Vec<String> = snapshot.cells.iter().map(|c| c.key.to_string()).collect();
+            let hint = crate::suggest::hint(key, keys.iter().map(String::as_str));
+            Error::BadInput(format!(
+                "{spec}: {} has no cell `{key}`{hint}",
+                file.display()
+            ))
+        })?;
     let mut pins = BTreeMap::new();
     for (name, version) in &cell.resolved {
         let version = parse_version(version)
@@ -238,14 +263,23 @@ mod tests {
     #[test]
     fn a_freeze_with_hashes_and_comments_is_a_set_and_a_range_is_located() {
         let dir = tempfile::tempdir().unwrap();
-        let text = "# frozen\nTorch==2.3.0+cpu\nlightning_utilities==0.11.2 \\\n    --hash=sha256:ab\n\n";
+        let text =
+            "# frozen\nTorch==2.3.0+cpu\nlightning_utilities==0.11.2 \\\n    --hash=sha256:ab\n\n";
         let set = read(&write(dir.path(), "good.txt", text)).unwrap();
-        assert_eq!(pins(&set), ["lightning-utilities==0.11.2", "torch==2.3.0+cpu"]);
+        assert_eq!(
+            pins(&set),
+            ["lightning-utilities==0.11.2", "torch==2.3.0+cpu"]
+        );
         let bad = write(dir.path(), "bad.txt", "torch==2.3.0\nnumpy<2\n");
         let message = read(&bad).unwrap_err().to_string();
         assert!(message.ends_with("bad.txt:2:1: `numpy<2` is not an exact pin (`name==version`): a pinned set names one version of each package"), "{message}");
         let twice = write(dir.path(), "twice.txt", "torch==2.3.0\ntorch==2.4.0\n");
-        assert!(read(&twice).unwrap_err().to_string().contains("twice.txt:2:1: `torch` is pinned twice"));
+        assert!(
+            read(&twice)
+                .unwrap_err()
+                .to_string()
+                .contains("twice.txt:2:1: `torch` is pinned twice")
+        );
     }
 
     #[test]
@@ -258,7 +292,12 @@ mod tests {
         assert_eq!(pins(&set), ["lightning==2.3.3"]);
         assert!(set.requires_python.is_some());
         let pylock = "lock-version = \"1.0\"\n[[packages]]\nname = \"torch\"\nversion = \"2.3.0\"\n[[packages]]\nname = \"x\"\n";
-        let message = read(&write(dir.path(), "pylock.toml", pylock)).unwrap_err().to_string();
-        assert!(message.contains("pylock.toml:5:1: `x` has no version"), "{message}");
+        let message = read(&write(dir.path(), "pylock.toml", pylock))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("pylock.toml:5:1: `x` has no version"),
+            "{message}"
+        );
     }
 }

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::culprit::Culprit;
+use super::history::{CommitBisection, Revision};
 use super::session::{Bisection, Side};
 use crate::env::quote;
 use crate::render::outcome_text;
@@ -193,7 +194,50 @@ pub struct CulpritView<'a> {
     /// The good set and the good set plus the culprits, each with the commands that build it.
     pub sides: Vec<SideView<'a>>,
     pub releases: Vec<BisectionView<'a>>,
+    pub commits: Option<CommitView<'a>>,
     pub found_with: &'a str,
+}
+
+/// The commit stage: the first bad commit and the one before it, each side with the lines that build its wheel.
+pub struct CommitView<'a> {
+    pub stage: &'a CommitBisection,
+    /// `7e87ce05c8ab 2024-05-21 Fix state dict loading …` (none when the stage fell back to listing).
+    pub first_bad: Option<String>,
+    pub last_good: Option<String>,
+    /// One row per probed commit: the hash, its judgement, the outcome with the signature.
+    pub steps: Vec<Vec<String>>,
+    /// Each side's build lines, then its environment's.
+    pub sides: Vec<(SideView<'a>, &'a [String])>,
+}
+
+impl<'a> CommitView<'a> {
+    fn of(stage: &'a CommitBisection) -> Self {
+        let line = |r: &Revision| format!("{} {} {}", r.hash, r.date, r.title);
+        Self {
+            stage,
+            first_bad: stage.first_bad.as_ref().map(line),
+            last_good: stage.last_good.as_ref().map(line),
+            steps: stage
+                .steps
+                .iter()
+                .map(|step| {
+                    vec![
+                        step.version.clone(),
+                        step.judgement.to_string(),
+                        outcome_text(step.outcome, step.signature.as_deref()),
+                    ]
+                })
+                .collect(),
+            sides: stage
+                .sides
+                .iter()
+                .filter_map(|(side, build)| {
+                    let venv = format!("venv-{}-{}", stage.package, side.version);
+                    Some((SideView::of(side, venv)?, build.as_slice()))
+                })
+                .collect(),
+        }
+    }
 }
 
 impl<'a> CulpritView<'a> {
@@ -232,6 +276,7 @@ impl<'a> CulpritView<'a> {
                 .iter()
                 .map(|b| BisectionView::of(b, context))
                 .collect(),
+            commits: culprit.commits.as_ref().map(CommitView::of),
             found_with: context.invocation,
         }
     }

@@ -24,7 +24,10 @@ pub fn run(settings: BisectSettings) -> Result<ExitStatus> {
         return culprit(settings);
     }
     let args = &settings.args;
-    let axis = args.axis.as_deref().expect("clap requires --axis without --from");
+    let axis = args
+        .axis
+        .as_deref()
+        .expect("clap requires --axis without --from");
     let matrix = matrix::load(&args.matrix)?;
     let selection = Selection {
         filters: args.filters.clone(),
@@ -91,7 +94,9 @@ fn culprit(settings: BisectSettings) -> Result<ExitStatus> {
     };
     let mut plan = Plan::new(matrix, &selection, &settings.harness.index)?;
     culprit::check_python(&plan.matrix, good, bad)?;
-    plan.matrix.pins.extend(culprit::Job::common_pins(good, bad));
+    plan.matrix
+        .pins
+        .extend(culprit::Job::common_pins(good, bad));
     let index = settings.harness.index.clone();
     let job = culprit::Job {
         good,
@@ -100,6 +105,8 @@ fn culprit(settings: BisectSettings) -> Result<ExitStatus> {
         index: &index,
         any_failure: args.any_failure,
         pre: args.pre,
+        repo: args.repo.as_deref(),
+        recipes: &plan.matrix.builds,
     };
     let sink: Arc<dyn Sink> = Arc::new(Terminal::new(Detail::Normal));
     super::say_warnings(&plan, &*sink);

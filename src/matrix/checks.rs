@@ -2,9 +2,9 @@
 //! `schema` read. Each problem is added at the value it is about; a value that breaks a rule is left out, so the
 //! rest is still checked.
 
-use super::model::{Axis, AxisValues, Known};
+use super::model::{Axis, AxisValues, BuildRecipe, Known};
 use super::problems::Problems;
-use super::schema::{AxisSpec, AxisValuesSpec, KnownSpec, Located, Text};
+use super::schema::{AxisSpec, AxisValuesSpec, BuildSpec, KnownSpec, Located, Text};
 use super::source::Source;
 use crate::index::normalize;
 use crate::index::version::{
@@ -115,6 +115,78 @@ pub fn pins(
         }
     }
     requirements
+}
+
+/// `[build.NAME]` recipes: a package name, variable names a shell could set, build constraints that are
+/// requirements (`setuptools<70`), paths inside the repository.
+pub fn builds(specs: &[BuildSpec], problems: &mut Problems) -> Vec<BuildRecipe> {
+    let mut recipes = Vec::new();
+    for spec in specs {
+        let valid = is_package(&spec.package, problems);
+        for (name, _) in &spec.env {
+            let word = name
+                .value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !word || name.value.starts_with(|c: char| c.is_ascii_digit()) {
+                problems.add(
+                    name.at,
+                    format!("{:?} is not an environment variable name", name.value),
+                );
+            }
+        }
+        for constraint in &spec.constraints {
+            let split = constraint.value.find(|c: char| "<>=!~ ;[@".contains(c));
+            let (name, rest) = constraint
+                .value
+                .split_at(split.unwrap_or(constraint.value.len()));
+            let named = Text {
+                value: name.trim().to_string(),
+                at: constraint.at,
+            };
+            if is_package(&named, problems) && !rest.trim().is_empty() {
+                window(
+                    &Text {
+                        value: rest.trim().to_string(),
+                        at: constraint.at,
+                    },
+                    "a build constraint",
+                    problems,
+                );
+            }
+        }
+        for path in &spec.paths {
+            let inside = !path.value.is_empty()
+                && !path.value.starts_with('/')
+                && !path.value.split('/').any(|part| part == "..");
+            if !inside {
+                problems.add(
+                    path.at,
+                    format!(
+                        "build path {:?} must be a path inside the repository",
+                        path.value
+                    ),
+                );
+            }
+        }
+        if valid {
+            recipes.push(BuildRecipe {
+                package: normalize(&spec.package.value),
+                env: spec
+                    .env
+                    .iter()
+                    .map(|(k, v)| (k.value.clone(), v.value.clone()))
+                    .collect(),
+                constraints: spec
+                    .constraints
+                    .iter()
+                    .map(|c| c.value.trim().to_string())
+                    .collect(),
+                paths: spec.paths.iter().map(|p| p.value.clone()).collect(),
+            });
+        }
+    }
+    recipes
 }
 
 /// `numpy = "<2"` becomes `numpy<2`; a bare version means exactly that version.

@@ -57,7 +57,11 @@ impl Cell {
                 .iter()
                 .chain(overrides)
                 .map(|(a, v)| (a.clone(), v.to_string()))
-                .chain(self.wheels.iter().map(|w| (w.package.clone(), w.label.clone()))),
+                .chain(
+                    self.wheels
+                        .iter()
+                        .map(|w| (w.package.clone(), w.label.clone())),
+                ),
         )
     }
 
