@@ -192,7 +192,7 @@ impl Findings for CulpritView<'_> {
             stage.probe_runs,
             stage.rounds
         );
-        write_doubts(&mut out, self);
+        write_doubts(&mut out, self, "  ");
         let widths = text::widths(&self.steps, &[24, 4]);
         out.push_str(&text::lines(&self.steps, &widths, "    "));
         for release in &self.releases {
@@ -225,7 +225,7 @@ impl Findings for CulpritView<'_> {
             stage.probe_runs,
             stage.rounds
         );
-        write_doubts(&mut out, self);
+        write_doubts(&mut out, self, "- ");
         for side in &self.sides {
             write_side(&mut out, side);
         }
