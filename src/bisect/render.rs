@@ -253,26 +253,28 @@ fn write_failure(out: &mut String, signature: Option<&str>, frame: Option<&str>)
     }
 }
 
-/// Mixed sets that could not be judged, and what they leave open.
-fn write_doubts(out: &mut String, view: &CulpritView<'_>) {
+/// Mixed sets that could not be judged, and what they leave open: one line each, after `bullet`.
+fn write_doubts(out: &mut String, view: &CulpritView<'_>, bullet: &str) {
     let stage = &view.culprit.packages;
-    for set in &stage.skipped {
-        let _ = writeln!(
-            out,
-            "  skipped (could not be judged, never blamed): good + {set}"
-        );
-    }
+    let mut lines: Vec<String> = stage
+        .skipped
+        .iter()
+        .map(|set| format!("skipped (could not be judged, never blamed): good + {set}"))
+        .collect();
     if !stage.undecided.is_empty() {
-        let _ = writeln!(
-            out,
-            "  undecided (only skipped sets separate them from the culprit): {}",
+        lines.push(format!(
+            "undecided (only skipped sets separate them from the culprit): {}",
             stage.undecided.join(", ")
-        );
+        ));
     }
     if stage.alone_unjudged {
-        out.push_str(
-            "  the culprits alone could not be judged: they fail with the other changes applied\n",
-        );
+        lines.push("the culprits alone could not be judged: they fail with the other changes applied".into());
+    }
+    for line in &lines {
+        let _ = writeln!(out, "{bullet}{line}");
+    }
+    if bullet.starts_with('-') && !lines.is_empty() {
+        out.push('\n');
     }
 }
 
