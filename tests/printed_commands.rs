@@ -258,8 +258,19 @@ fn every_command_of_a_culprit_report_runs_as_printed() {
     scratch.write("bad.txt", "toyheavy==2.0\ntoyquant==1.2\n");
     let repo = toy_history(scratch.path());
     let output = scratch.qcompat(&[
-        "bisect", "--matrix", "toy.toml", "--from", "good set.txt", "--to", "bad.txt", "--jobs", "1",
-        "--repo", repo.to_str().unwrap(), "--format", "markdown",
+        "bisect",
+        "--matrix",
+        "toy.toml",
+        "--from",
+        "good set.txt",
+        "--to",
+        "bad.txt",
+        "--jobs",
+        "1",
+        "--repo",
+        repo.to_str().unwrap(),
+        "--format",
+        "markdown",
     ]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let report = stdout(&output);

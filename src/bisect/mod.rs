@@ -226,6 +226,33 @@ mod tests {
         );
     }
 
+    #[test]
+    fn pre_releases_between_adjacent_finals_are_counted_only_when_left_out() {
+        let published = versions(&["2.2.0", "2.3.0.dev1", "2.3.0rc1", "2.3.0", "2.3.1"]);
+        let v = |s: &str| parse_version(s).unwrap();
+        assert_eq!(
+            pre_releases_between(&published, &v("2.2.0"), &v("2.3.0"), false),
+            2
+        );
+        assert_eq!(
+            pre_releases_between(&published, &v("2.3.0"), &v("2.2.0"), false),
+            2
+        );
+        assert_eq!(
+            pre_releases_between(&published, &v("2.2.0"), &v("2.3.0"), true),
+            0
+        );
+        assert_eq!(
+            pre_releases_between(&published, &v("2.2.0"), &v("2.3.1"), false),
+            0,
+            "a final between"
+        );
+        assert_eq!(
+            pre_releases_between(&published, &v("2.3.0.dev1"), &v("2.3.0"), false),
+            0
+        );
+    }
+
     fn cell(outcome: &str, signature: Option<&str>) -> CellResult {
         serde_json::from_value(serde_json::json!({
             "key": {"toyquant": "1.0"}, "resolved": {}, "env": null,

@@ -268,7 +268,10 @@ fn write_doubts(out: &mut String, view: &CulpritView<'_>, bullet: &str) {
         ));
     }
     if stage.alone_unjudged {
-        lines.push("the culprits alone could not be judged: they fail with the other changes applied".into());
+        lines.push(
+            "the culprits alone could not be judged: they fail with the other changes applied"
+                .into(),
+        );
     }
     for line in &lines {
         let _ = writeln!(out, "{bullet}{line}");
