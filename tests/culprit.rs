@@ -193,3 +193,26 @@ fn every_input_is_checked_before_the_first_probe() {
         assert_eq!(built, 0, "no environment was built");
     }
 }
+
+#[test]
+fn when_no_commit_builds_the_commits_touching_the_failing_files_are_listed_instead() {
+    let scratch = scratch("toyquant==1.0\n", "toyquant==1.2\n");
+    // Exporting only the package folder leaves the build backend behind: no commit builds.
+    scratch.write(
+        "toy.toml",
+        &format!("{TOY}\n[build.toyquant]\npaths = [\"toyquant\"]\n"),
+    );
+    let repo = toy_history(scratch.path());
+    let (report, _) = culprit(&scratch, &["--repo", repo.to_str().unwrap()], 0);
+    let commits = &report["commits"];
+    let fallback = commits["fallback"].as_str().unwrap();
+    assert!(fallback.contains("(1.0) does not build"), "{fallback}");
+    assert!(commits.get("first_bad").is_none(), "{commits:#}");
+    let listed: Vec<&str> = commits["listed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["subject"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ["lazy tensors without data"]);
+}

@@ -292,29 +292,26 @@ impl Job<'_> {
         }
     }
 
-    /// The good set must pass and the bad set fail; the bad set's failure defines "bad".
+    /// The good set must pass and the bad set fail; the bad set's failure defines "bad". A side whose install
+    /// failed is the machine's fault (network, disk: exit 3), not the sets'.
     fn check_sides(&self, ends: &[(CellResult, bool)]) -> Result<BadFailure> {
-        let what = |result: &CellResult| {
+        let refuse = |flag: &str, set: &PinnedSet, result: &CellResult, expected: &str| {
             let step = Step::labelled(String::new(), result, Judgement::Skip, false);
-            outcome_text(
+            let what = outcome_text(
                 step.outcome,
                 Some(step.signature.as_deref().unwrap_or("no signature")),
-            )
+            );
+            let message = format!("{flag} {} {expected}: {what}", set.source);
+            match step.outcome {
+                Outcome::InstallError => Error::infra(message),
+                _ => Error::BadInput(message),
+            }
         };
         if !super::passes(&ends[0].0) {
-            return Err(Error::BadInput(format!(
-                "--from {} does not pass: {}",
-                self.good.source,
-                what(&ends[0].0)
-            )));
+            return Err(refuse("--from", self.good, &ends[0].0, "does not pass"));
         }
-        BadFailure::of(&ends[1].0).ok_or_else(|| {
-            Error::BadInput(format!(
-                "--to {} does not fail: {}",
-                self.bad.source,
-                what(&ends[1].0)
-            ))
-        })
+        BadFailure::of(&ends[1].0)
+            .ok_or_else(|| refuse("--to", self.bad, &ends[1].0, "does not fail"))
     }
 
     /// Bisects `culprit`'s published releases between its two versions, the other culprits applied.

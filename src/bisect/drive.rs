@@ -24,7 +24,11 @@ pub struct Job<'a> {
     pub base: Vec<(String, Version)>,
     pub index: &'a IndexSettings,
     pub any_failure: bool,
+    /// `--pre`.
     pub pre: bool,
+    /// The axis's matrix entry asks for pre-releases (`pre = true`): they are candidates without `--pre` (which the
+    /// boundary's command then need not repeat).
+    pub axis_pre: bool,
     pub recurse: bool,
     pub repo: Option<&'a Path>,
 }
@@ -49,7 +53,7 @@ impl<'a> Job<'a> {
             }
         }
         // An axis whose matrix entry asks for pre-releases is bisected across them without --pre.
-        let pre = plan
+        let axis_pre = plan
             .matrix
             .axes
             .iter()
@@ -60,7 +64,8 @@ impl<'a> Job<'a> {
             base,
             index,
             any_failure: false,
-            pre,
+            pre: false,
+            axis_pre,
             recurse: false,
             repo: None,
         })
@@ -92,7 +97,8 @@ impl<'a> Job<'a> {
         bad: &Version,
     ) -> Result<Bisection> {
         let published = index::list_versions(&self.axis, self.index)?;
-        let candidates = super::candidates(&self.axis, &published, good, bad, self.pre)?;
+        let pre = self.pre || self.axis_pre;
+        let candidates = super::candidates(&self.axis, &published, good, bad, pre)?;
         let cell = |v: &Version| self.cell(v);
         let mut found = session.bisect(&Request {
             package: self.axis.clone(),
@@ -101,7 +107,7 @@ impl<'a> Job<'a> {
             any_failure: self.any_failure,
             pre: self.pre,
         })?;
-        found.pre_between = super::pre_releases_between(&published, good, bad, self.pre);
+        found.pre_between = super::pre_releases_between(&published, good, bad, pre);
         if self.recurse {
             self.recurse_into_culprit(session, &mut found)?;
         }

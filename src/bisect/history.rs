@@ -195,9 +195,18 @@ pub fn bisect(
     newer: &str,
 ) -> Result<CommitBisection> {
     let repo = job.builder.repo;
-    let good = release_commit(repo, older, End::Good)?;
-    let bad = release_commit(repo, newer, End::Bad)?;
-    let revisions = window(repo, &good, &bad)?;
+    let mapped = release_commit(repo, older, End::Good).and_then(|good| {
+        let bad = release_commit(repo, newer, End::Bad)?;
+        Ok((window(repo, &good, &bad)?, good, bad))
+    });
+    let (revisions, good, bad) = match mapped {
+        Ok((revisions, good, bad)) if revisions.len() >= 2 => (revisions, good, bad),
+        Ok((_, good, _)) => {
+            let why = format!("{older} and {newer} both map to commit {}", &good[..12]);
+            return unbisected(job, why, (older, newer));
+        }
+        Err(e) => return unbisected(job, e.to_string(), (older, newer)),
+    };
     session.note(&format!(
         "bisect {}: {} commits from {} ({older}) to {} ({newer}); building and checking the endpoints",
         job.builder.package,
@@ -311,6 +320,31 @@ fn endpoint_trouble(trail: &Trail<'_>, ends: [Judgement; 2], releases: [&str; 2]
         })
         .collect();
     reasons.join("; ")
+}
+
+/// The stage when the releases give no commits to search: why, and the commits touching the failing files.
+fn unbisected(
+    job: &CommitJob<'_>,
+    why: String,
+    (older, newer): (&str, &str),
+) -> Result<CommitBisection> {
+    Ok(CommitBisection {
+        package: job.builder.package.to_string(),
+        from_release: older.to_string(),
+        to_release: newer.to_string(),
+        last_good: None,
+        first_bad: None,
+        candidates: 0,
+        probe_runs: 0,
+        builds: 0,
+        rounds: 0,
+        steps: Vec::new(),
+        skipped: Vec::new(),
+        undecided: Vec::new(),
+        fallback: Some(why),
+        listed: commits::between(job.builder.repo, older, newer, job.frames).ok(),
+        sides: Vec::new(),
+    })
 }
 
 fn conclude(

@@ -37,7 +37,7 @@ pub fn run(settings: BisectSettings) -> Result<ExitStatus> {
     let index = settings.harness.index.clone();
     let mut job = Job::new(&plan, axis, &index)?;
     job.any_failure = args.any_failure;
-    job.pre |= args.pre;
+    job.pre = args.pre;
     job.recurse = args.recurse;
     job.repo = args.repo.as_deref();
     let pairs = match (&args.good, &args.bad) {

@@ -129,47 +129,22 @@ pub fn builds(specs: &[BuildSpec], problems: &mut Problems) -> Vec<BuildRecipe> 
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_');
             if !word || name.value.starts_with(|c: char| c.is_ascii_digit()) {
-                problems.add(
-                    name.at,
-                    format!("{:?} is not an environment variable name", name.value),
-                );
+                let message = format!("{:?} is not an environment variable name", name.value);
+                problems.add(name.at, message);
             }
         }
-        for constraint in &spec.constraints {
-            let split = constraint.value.find(|c: char| "<>=!~ ;[@".contains(c));
-            let (name, rest) = constraint
-                .value
-                .split_at(split.unwrap_or(constraint.value.len()));
-            let named = Text {
-                value: name.trim().to_string(),
-                at: constraint.at,
-            };
-            if is_package(&named, problems) && !rest.trim().is_empty() {
-                window(
-                    &Text {
-                        value: rest.trim().to_string(),
-                        at: constraint.at,
-                    },
-                    "a build constraint",
-                    problems,
-                );
-            }
-        }
-        for path in &spec.paths {
-            let inside = !path.value.is_empty()
-                && !path.value.starts_with('/')
-                && !path.value.split('/').any(|part| part == "..");
-            if !inside {
-                problems.add(
-                    path.at,
-                    format!(
-                        "build path {:?} must be a path inside the repository",
-                        path.value
-                    ),
-                );
-            }
+        spec.constraints
+            .iter()
+            .for_each(|c| build_constraint(c, problems));
+        for path in spec.paths.iter().filter(|p| !inside_repository(&p.value)) {
+            let message = format!(
+                "build path {:?} must be a path inside the repository",
+                path.value
+            );
+            problems.add(path.at, message);
         }
         if valid {
+            let texts = |list: &[Text]| list.iter().map(|t| t.value.trim().to_string()).collect();
             recipes.push(BuildRecipe {
                 package: normalize(&spec.package.value),
                 env: spec
@@ -177,16 +152,38 @@ pub fn builds(specs: &[BuildSpec], problems: &mut Problems) -> Vec<BuildRecipe> 
                     .iter()
                     .map(|(k, v)| (k.value.clone(), v.value.clone()))
                     .collect(),
-                constraints: spec
-                    .constraints
-                    .iter()
-                    .map(|c| c.value.trim().to_string())
-                    .collect(),
-                paths: spec.paths.iter().map(|p| p.value.clone()).collect(),
+                constraints: texts(&spec.constraints),
+                paths: texts(&spec.paths),
             });
         }
     }
     recipes
+}
+
+/// A build constraint is a requirement: a package name, then PEP 440 specifiers if any (`setuptools<70`).
+fn build_constraint(constraint: &Text, problems: &mut Problems) {
+    let text = &constraint.value;
+    let (name, rest) = text.split_at(
+        text.find(|c: char| "<>=!~ ;[@".contains(c))
+            .unwrap_or(text.len()),
+    );
+    let at = constraint.at;
+    let named = Text {
+        value: name.trim().to_string(),
+        at,
+    };
+    if is_package(&named, problems) && !rest.trim().is_empty() {
+        let specifiers = Text {
+            value: rest.trim().to_string(),
+            at,
+        };
+        window(&specifiers, "a build constraint", problems);
+    }
+}
+
+/// A relative path that stays inside the repository (no `..`).
+fn inside_repository(path: &str) -> bool {
+    !path.is_empty() && !path.starts_with('/') && !path.split('/').any(|part| part == "..")
 }
 
 /// `numpy = "<2"` becomes `numpy<2`; a bare version means exactly that version.
