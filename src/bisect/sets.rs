@@ -300,4 +300,17 @@ mod tests {
             "{message}"
         );
     }
+
+    #[test]
+    fn a_snapshot_cell_gives_its_resolved_set_and_a_missing_cell_a_hint() {
+        let dir = tempfile::tempdir().unwrap();
+        let snapshot = "matrix = \"toy\"\n\n[[cell]]\nkey = { toyquant = \"1.2\" }\n\n[cell.resolved]\ntoyheavy = \"1.0\"\ntoyquant = \"1.2\"\n\n[[cell.probe]]\nname = \"toy-load\"\noutcome = \"pass\"\n";
+        let file = write(dir.path(), "toy.snap.toml", snapshot);
+        let set = read(&format!("{file}#toyquant=1.2")).unwrap();
+        assert_eq!(pins(&set), ["toyheavy==1.0", "toyquant==1.2"]);
+        let message = read(&format!("{file}#toyquant=1.3"))
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("has no cell `toyquant=1.3`"), "{message}");
+    }
 }
