@@ -204,8 +204,15 @@ pub struct BisectArgs {
     #[arg(long)]
     pub matrix: PathBuf,
     /// The axis to bisect (a package of the matrix's axes).
-    #[arg(long)]
-    pub axis: String,
+    #[arg(long, required_unless_present = "from")]
+    pub axis: Option<String>,
+    /// A complete set of exact versions that works (a `uv pip freeze`/requirements file, `pylock.toml`, `uv.lock`,
+    /// or SNAPSHOT#CELL): find which changed package, release and commit turn it into --to.
+    #[arg(long, value_name = "SET", requires = "to", conflicts_with_all = ["axis", "good", "snapshot", "recurse", "filters"])]
+    pub from: Option<String>,
+    /// The set of exact versions that fails (same forms as --from).
+    #[arg(long, value_name = "SET", requires = "from")]
+    pub to: Option<String>,
     /// A version that works. Newer than --bad: find the fix (last bad, first good).
     #[arg(long, requires = "bad")]
     pub good: Option<String>,
@@ -230,7 +237,8 @@ pub struct BisectArgs {
     /// Bisect the dependency the failing frame lives in when it changed with the first bad release.
     #[arg(long)]
     pub recurse: bool,
-    /// A git clone of the first bad package: list the commits between the two versions touching the failing files.
+    /// A git clone of the first bad package. With --from/--to: build and probe its commits between the culprit's two
+    /// releases to the first bad commit; with --axis: list the commits between them touching the failing files.
     #[arg(long, value_name = "PATH")]
     pub repo: Option<PathBuf>,
     /// Without --good/--bad: the snapshot whose pass/fail transitions along the axis are bisected (default:

@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use qcompat::bisect::sets::{self, PinnedSet};
 use qcompat::error::{Error, Result};
 use qcompat::index::IndexSettings;
 use qcompat::plan::{PlanFormat, Selection};
@@ -103,6 +104,8 @@ pub struct BisectSettings {
     pub output: Output,
     /// The command line as typed, for the report's "found with".
     pub invocation: String,
+    /// `--from`/`--to`, read and checked: two sets that differ.
+    pub sets: Option<(PinnedSet, PinnedSet)>,
 }
 
 impl BisectSettings {
@@ -110,7 +113,12 @@ impl BisectSettings {
         if let Some(repo) = &args.repo {
             check_repo(repo)?;
         }
+        let sets = match (&args.from, &args.to) {
+            (Some(from), Some(to)) => Some(pinned_sets(from, to)?),
+            _ => None,
+        };
         Ok(Self {
+            sets,
             jobs: args.jobs.unwrap_or_else(default_jobs),
             harness: harness_settings(&args.env, !args.isolate)?,
             output: Output::resolve("--output", args.output.clone())?,
@@ -271,6 +279,24 @@ fn step_summary() -> Result<Option<PathBuf>> {
 }
 
 /// `--repo`: a git work tree or repository, checked before any probe runs.
+/// Both sides of `--from`/`--to`, read; they must differ and be locked for Pythons that overlap.
+fn pinned_sets(from: &str, to: &str) -> Result<(PinnedSet, PinnedSet)> {
+    let (good, bad) = (sets::read(from)?, sets::read(to)?);
+    if good.pins == bad.pins {
+        return Err(Error::BadInput(format!(
+            "--from {from} and --to {to} pin the same versions: nothing changed between them"
+        )));
+    }
+    if let (Some(a), Some(b)) = (&good.requires_python, &bad.requires_python)
+        && a != b
+    {
+        return Err(Error::BadInput(format!(
+            "--from {from} is locked for Python {a}, --to {to} for Python {b}: compare sets of one interpreter"
+        )));
+    }
+    Ok((good, bad))
+}
+
 fn check_repo(repo: &Path) -> Result<()> {
     let is_repo = repo.join(".git").exists() || repo.join("HEAD").is_file();
     if is_repo {

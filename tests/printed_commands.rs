@@ -6,7 +6,7 @@
 //!
 //! The bisect property draws the matrix file's name (spaces, quotes, `$`), the held axis's value, the window, and
 //! the search flags; every case builds real environments, so it runs a handful of cases whatever `PROPTEST_CASES`
-//! says.
+//! says. A `--from/--to --repo` report's commands run too: each stage's sides, and the lines that build a commit.
 
 mod common;
 
@@ -14,7 +14,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, SystemTime};
 
-use common::{Scratch, stderr, stdout, toy_wheels};
+use common::{Scratch, stderr, stdout, toy_history, toy_wheels};
 use proptest::prelude::*;
 
 /// `line` run by bash in the scratch folder, `qcompat` on PATH being the binary under test, installing from `links`
@@ -248,4 +248,37 @@ fn the_hints_of_a_check_mismatch_run_as_printed() {
     assert_runs(scratch.path(), &cache, toy_wheels(), &hint("accept: "), 0);
     let again = scratch.qcompat(&["run", "--matrix", "toy.toml", "--check"]);
     assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+}
+
+#[test]
+fn every_command_of_a_culprit_report_runs_as_printed() {
+    let scratch = Scratch::new();
+    scratch.write("toy.toml", &TOY.replace("[\"1.0\", \"1.2\"]", "[\"1.0\"]"));
+    scratch.write("good set.txt", "toyheavy==1.0\ntoyquant==1.0\n");
+    scratch.write("bad.txt", "toyheavy==2.0\ntoyquant==1.2\n");
+    let repo = toy_history(scratch.path());
+    let output = scratch.qcompat(&[
+        "bisect",
+        "--matrix",
+        "toy.toml",
+        "--from",
+        "good set.txt",
+        "--to",
+        "bad.txt",
+        "--jobs",
+        "1",
+        "--repo",
+        repo.to_str().unwrap(),
+        "--format",
+        "markdown",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report = stdout(&output);
+    let commands = fenced_commands(&report);
+    for line in &commands {
+        assert_runs(scratch.path(), &scratch.cache(), toy_wheels(), line, 0);
+    }
+    // Two `uv` lines for each side of the three stages, two build lines per commit, the command that found it.
+    assert_eq!(commands.len(), 2 * 2 * 3 + 2 * 2 + 1, "{report}");
+    assert!(report.contains("#### First bad commit: "), "{report}");
 }

@@ -108,25 +108,20 @@ fn bound(repo: &Path, version: &str) -> Result<Bound> {
 }
 
 fn tag_day(repo: &Path, tag: &str) -> Result<String> {
-    Ok(git(
-        repo,
-        &[
-            "log".into(),
-            "-1".into(),
-            "--date=short".into(),
-            "--format=%cd".into(),
-            tag.into(),
-        ],
-    )?
-    .trim()
-    .to_string())
+    Ok(
+        git(repo, &["log", "-1", "--date=short", "--format=%cd", tag])?
+            .trim()
+            .to_string(),
+    )
 }
 
-fn git(repo: &Path, args: &[String]) -> Result<String> {
+/// `git -C repo ARGS` in UTC; its standard output, or bad input naming the repository when it fails.
+pub fn git<S: AsRef<str>>(repo: &Path, args: &[S]) -> Result<String> {
+    let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
     let output = Command::new("git")
         .arg("-C")
         .arg(repo)
-        .args(args)
+        .args(&args)
         .env("TZ", "UTC")
         .output()
         .map_err(|e| Error::infra_caused("running git", e))?;
@@ -134,7 +129,7 @@ fn git(repo: &Path, args: &[String]) -> Result<String> {
         return Err(Error::BadInput(format!(
             "--repo {}: git {} failed: {}",
             repo.display(),
-            args.first().map_or("", String::as_str),
+            args.first().copied().unwrap_or(""),
             String::from_utf8_lossy(&output.stderr).trim()
         )));
     }

@@ -10,7 +10,7 @@ use super::session::{Bisection, Request, Session};
 use crate::error::{Error, Result};
 use crate::index::version::{Version, parse_version};
 use crate::index::{self, IndexSettings};
-use crate::matrix::Cell;
+use crate::matrix::{AxisValues, Cell};
 use crate::outcome::Outcome;
 use crate::plan::Plan;
 use crate::snapshot::Snapshot;
@@ -24,7 +24,11 @@ pub struct Job<'a> {
     pub base: Vec<(String, Version)>,
     pub index: &'a IndexSettings,
     pub any_failure: bool,
+    /// `--pre`.
     pub pre: bool,
+    /// The axis's matrix entry asks for pre-releases (`pre = true`): they are candidates without `--pre` (which the
+    /// boundary's command then need not repeat).
+    pub axis_pre: bool,
     pub recurse: bool,
     pub repo: Option<&'a Path>,
 }
@@ -48,6 +52,12 @@ impl<'a> Job<'a> {
                 base.push((other.to_string(), held));
             }
         }
+        // An axis whose matrix entry asks for pre-releases is bisected across them without --pre.
+        let axis_pre = plan
+            .matrix
+            .axes
+            .iter()
+            .any(|a| a.name == axis && matches!(a.values, AxisValues::Query { pre: true, .. }));
         Ok(Self {
             plan,
             axis: axis.to_string(),
@@ -55,6 +65,7 @@ impl<'a> Job<'a> {
             index,
             any_failure: false,
             pre: false,
+            axis_pre,
             recurse: false,
             repo: None,
         })
@@ -85,7 +96,9 @@ impl<'a> Job<'a> {
         good: &Version,
         bad: &Version,
     ) -> Result<Bisection> {
-        let candidates = self.candidates(&self.axis, good, bad)?;
+        let published = index::list_versions(&self.axis, self.index)?;
+        let pre = self.pre || self.axis_pre;
+        let candidates = super::candidates(&self.axis, &published, good, bad, pre)?;
         let cell = |v: &Version| self.cell(v);
         let mut found = session.bisect(&Request {
             package: self.axis.clone(),
@@ -94,6 +107,7 @@ impl<'a> Job<'a> {
             any_failure: self.any_failure,
             pre: self.pre,
         })?;
+        found.pre_between = super::pre_releases_between(&published, good, bad, pre);
         if self.recurse {
             self.recurse_into_culprit(session, &mut found)?;
         }
@@ -124,6 +138,7 @@ impl<'a> Job<'a> {
         let cell = |v: &Version| Cell {
             values: held.values.clone(),
             overrides: vec![(culprit.package.clone(), v.clone())],
+            wheels: Vec::new(),
         };
         let inner = session.bisect(&Request {
             package: culprit.package.clone(),

@@ -6,11 +6,16 @@
 //! journal machinery as `run`; [`blame`], [`commits`] and [`render`] explain the result.
 
 pub mod blame;
+pub mod build;
+pub mod changes;
 pub mod commits;
+pub mod culprit;
 pub mod drive;
+pub mod history;
 pub mod render;
 pub mod search;
 pub mod session;
+pub mod sets;
 pub mod view;
 
 use serde::Serialize;
@@ -92,13 +97,18 @@ pub struct Step {
 
 impl Step {
     pub fn new(version: &Version, cell: &CellResult, judgement: Judgement, ran: bool) -> Self {
+        Self::labelled(version.to_string(), cell, judgement, ran)
+    }
+
+    /// A probed point named by `label` (a commit, a mixed set) rather than a version.
+    pub fn labelled(label: String, cell: &CellResult, judgement: Judgement, ran: bool) -> Self {
         let worst = cell
             .probes
             .iter()
             .find(|p| !matches!(p.outcome, Outcome::Pass | Outcome::Xpass))
             .or(cell.probes.first());
         Self {
-            version: version.to_string(),
+            version: label,
             outcome: worst.map_or(Outcome::Pass, |p| p.outcome),
             signature: worst.and_then(|p| p.signature.clone()),
             judgement: match judgement {
@@ -148,6 +158,25 @@ pub fn candidates(
     Ok(between)
 }
 
+/// How many pre-releases lie between `good` and `bad` when the search left them out: both endpoints final releases
+/// with no final release between them (and no `--pre`). Zero otherwise.
+pub fn pre_releases_between(
+    published: &[Version],
+    good: &Version,
+    bad: &Version,
+    pre: bool,
+) -> usize {
+    if pre || good.any_prerelease() || bad.any_prerelease() {
+        return 0;
+    }
+    let (low, high) = if good < bad { (good, bad) } else { (bad, good) };
+    let between = published.iter().filter(|v| *v > low && *v < high);
+    if between.clone().any(|v| !v.any_prerelease()) {
+        return 0;
+    }
+    between.count()
+}
+
 /// ` (nearest published: a, b)` around `version`.
 fn nearest(published: &[Version], version: &Version) -> String {
     let below = published.iter().rfind(|v| *v < version);
@@ -194,6 +223,33 @@ mod tests {
         assert_eq!(
             missing.to_string(),
             "--good 2.3.2: x 2.3.2 is not published (nearest published: 2.3.1, 2.4.0)"
+        );
+    }
+
+    #[test]
+    fn pre_releases_between_adjacent_finals_are_counted_only_when_left_out() {
+        let published = versions(&["2.2.0", "2.3.0.dev1", "2.3.0rc1", "2.3.0", "2.3.1"]);
+        let v = |s: &str| parse_version(s).unwrap();
+        assert_eq!(
+            pre_releases_between(&published, &v("2.2.0"), &v("2.3.0"), false),
+            2
+        );
+        assert_eq!(
+            pre_releases_between(&published, &v("2.3.0"), &v("2.2.0"), false),
+            2
+        );
+        assert_eq!(
+            pre_releases_between(&published, &v("2.2.0"), &v("2.3.0"), true),
+            0
+        );
+        assert_eq!(
+            pre_releases_between(&published, &v("2.2.0"), &v("2.3.1"), false),
+            0,
+            "a final between"
+        );
+        assert_eq!(
+            pre_releases_between(&published, &v("2.3.0.dev1"), &v("2.3.0"), false),
+            0
         );
     }
 

@@ -56,6 +56,9 @@ pub struct Bisection {
     pub skipped: Vec<String>,
     /// Skipped versions inside the final window: the boundary may lie at any of them.
     pub undecided: Vec<String>,
+    /// Pre-releases published between two adjacent final releases that the search left out (no `--pre`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub pre_between: usize,
     pub blame: Vec<Change>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub commits: Option<Vec<Commit>>,
@@ -124,8 +127,23 @@ impl<'a> Session<'a> {
         self.pipeline.sink().note(text);
     }
 
+    /// The harness's cache, interpreter, uv and index.
+    pub fn toolchain(&self) -> &crate::run::harness::Toolchain {
+        self.pipeline.harness().toolchain()
+    }
+
+    /// Probes per round.
+    pub fn per_round(&self) -> usize {
+        self.per_round
+    }
+
+    /// What `cell`'s environment is built from, for the commands that rebuild it by hand.
+    pub fn env_spec(&self, cell: &Cell) -> EnvSpec {
+        self.pipeline.harness().env_spec(cell)
+    }
+
     /// Results of `cells`, with whether each ran now (false: the journal had it).
-    fn probe(&mut self, cells: &[Cell]) -> Result<Vec<(CellResult, bool)>> {
+    pub fn probe(&mut self, cells: &[Cell]) -> Result<Vec<(CellResult, bool)>> {
         let probed = self.pipeline.results(cells)?;
         Ok(probed.into_iter().map(|p| (p.result, p.ran)).collect())
     }
@@ -235,6 +253,7 @@ impl<'a> Session<'a> {
                 &good_side.resolved(),
                 &bad_side.resolved(),
             ),
+            pre_between: 0,
             commits: None,
             recursed: None,
             steps: trail.steps,
@@ -318,6 +337,10 @@ impl<'a> Session<'a> {
         }
         None
     }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// What a search has probed so far.

@@ -9,6 +9,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::culprit::Culprit;
+use super::history::{CommitBisection, Revision};
 use super::session::{Bisection, Side};
 use crate::env::quote;
 use crate::render::outcome_text;
@@ -89,7 +91,9 @@ impl<'a> BisectionView<'a> {
             sides: bisection
                 .sides
                 .iter()
-                .filter_map(|side| SideView::of(side, &bisection.axis))
+                .filter_map(|side| {
+                    SideView::of(side, format!("venv-{}-{}", bisection.axis, side.version))
+                })
                 .collect(),
             reproduce: reproduce(bisection, context),
             recursed: bisection
@@ -101,15 +105,14 @@ impl<'a> BisectionView<'a> {
 }
 
 impl<'a> SideView<'a> {
-    /// None for a side that was never probed.
-    fn of(side: &'a Side, package: &str) -> Option<Self> {
+    /// None for a side that was never probed; `venv` is the folder its commands build the environment in.
+    fn of(side: &'a Side, venv: String) -> Option<Self> {
         let result = side.result.as_ref()?;
         let outcomes: Vec<String> = result
             .probes
             .iter()
             .map(|p| format!("{} {}", p.name, p.outcome))
             .collect();
-        let venv = format!("venv-{package}-{}", side.version);
         let commands = side.env.as_ref().map_or_else(Vec::new, |spec| {
             spec.rebuild_commands("uv", &spec.python.version, &venv)
                 .to_vec()
@@ -179,4 +182,102 @@ fn reproduce(b: &Bisection, context: &Context<'_>) -> Option<String> {
         words.extend(["--as-of".into(), as_of.to_string()]);
     }
     Some(words.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" "))
+}
+
+/// A `--from/--to` report, top-down: the culprit package, its release window, its commit.
+pub struct CulpritView<'a> {
+    pub culprit: &'a Culprit,
+    /// `lightning 2.3.0.dev20240428 -> 2.3.3` (several joined by ` + `: an interaction).
+    pub headline: String,
+    /// One row per probed mixed set: its changes, the judgement, the outcome with the signature.
+    pub steps: Vec<Vec<String>>,
+    /// The good set and the good set plus the culprits, each with the commands that build it.
+    pub sides: Vec<SideView<'a>>,
+    pub releases: Vec<BisectionView<'a>>,
+    pub commits: Option<CommitView<'a>>,
+    pub found_with: &'a str,
+}
+
+/// The commit stage: the first bad commit and the one before it, each side with the lines that build its wheel.
+pub struct CommitView<'a> {
+    pub stage: &'a CommitBisection,
+    /// `7e87ce05c8ab 2024-05-21 Fix state dict loading …` (none when the stage fell back to listing).
+    pub first_bad: Option<String>,
+    pub last_good: Option<String>,
+    /// One row per probed commit: the hash, its judgement, the outcome with the signature.
+    pub steps: Vec<Vec<String>>,
+    /// Each side's build lines, then its environment's.
+    pub sides: Vec<(SideView<'a>, &'a [String])>,
+}
+
+impl<'a> CommitView<'a> {
+    fn of(stage: &'a CommitBisection) -> Self {
+        let line = |r: &Revision| format!("{} {} {}", r.hash, r.date, r.title);
+        Self {
+            stage,
+            first_bad: stage.first_bad.as_ref().map(line),
+            last_good: stage.last_good.as_ref().map(line),
+            steps: stage
+                .steps
+                .iter()
+                .map(|step| {
+                    vec![
+                        step.version.clone(),
+                        step.judgement.to_string(),
+                        outcome_text(step.outcome, step.signature.as_deref()),
+                    ]
+                })
+                .collect(),
+            sides: stage
+                .sides
+                .iter()
+                .filter_map(|(side, build)| {
+                    let venv = format!("venv-{}-{}", stage.package, side.version);
+                    Some((SideView::of(side, venv)?, build.as_slice()))
+                })
+                .collect(),
+        }
+    }
+}
+
+impl<'a> CulpritView<'a> {
+    pub fn of(culprit: &'a Culprit, context: &Context<'a>) -> Self {
+        let stage = &culprit.packages;
+        let names: Vec<String> = stage.culprits.iter().map(|u| u.describe()).collect();
+        let steps = stage
+            .steps
+            .iter()
+            .map(|step| {
+                let applied = if step.applied.is_empty() {
+                    "(the good set)".to_string()
+                } else {
+                    step.applied.join(", ")
+                };
+                vec![
+                    applied,
+                    step.judgement.to_string(),
+                    outcome_text(step.outcome, step.signature.as_deref()),
+                ]
+            })
+            .collect();
+        let venvs = ["venv-good".to_string(), "venv-culprit".to_string()];
+        Self {
+            culprit,
+            headline: names.join(" + "),
+            steps,
+            sides: stage
+                .sides
+                .iter()
+                .zip(venvs)
+                .filter_map(|(side, venv)| SideView::of(side, venv))
+                .collect(),
+            releases: culprit
+                .releases
+                .iter()
+                .map(|b| BisectionView::of(b, context))
+                .collect(),
+            commits: culprit.commits.as_ref().map(CommitView::of),
+            found_with: context.invocation,
+        }
+    }
 }

@@ -1,10 +1,13 @@
-//! `qcompat bisect`: the first bad (or first fixed) release of one axis, from the versions the index publishes.
+//! `qcompat bisect`: the first bad (or first fixed) release of one axis, from the versions the index publishes; or,
+//! between two pinned sets (`--from`/`--to`), the changed package, its release window and the commit.
 
 use std::sync::Arc;
 
+use qcompat::bisect::changes;
+use qcompat::bisect::culprit;
 use qcompat::bisect::drive::Job;
 use qcompat::bisect::session::Session;
-use qcompat::bisect::view::{BisectView, Context};
+use qcompat::bisect::view::{BisectView, Context, CulpritView};
 use qcompat::error::{Error, Result};
 use qcompat::exit::ExitStatus;
 use qcompat::index::version::parse_version;
@@ -17,7 +20,14 @@ use crate::progress::{Detail, Terminal};
 use crate::settings::BisectSettings;
 
 pub fn run(settings: BisectSettings) -> Result<ExitStatus> {
+    if settings.sets.is_some() {
+        return culprit(settings);
+    }
     let args = &settings.args;
+    let axis = args
+        .axis
+        .as_deref()
+        .expect("clap requires --axis without --from");
     let matrix = matrix::load(&args.matrix)?;
     let selection = Selection {
         filters: args.filters.clone(),
@@ -25,7 +35,7 @@ pub fn run(settings: BisectSettings) -> Result<ExitStatus> {
     };
     let plan = Plan::new(matrix, &selection, &settings.harness.index)?;
     let index = settings.harness.index.clone();
-    let mut job = Job::new(&plan, &args.axis, &index)?;
+    let mut job = Job::new(&plan, axis, &index)?;
     job.any_failure = args.any_failure;
     job.pre = args.pre;
     job.recurse = args.recurse;
@@ -42,7 +52,7 @@ pub fn run(settings: BisectSettings) -> Result<ExitStatus> {
                 eprintln!(
                     "{}: no pass/fail transition along `{}`: nothing to bisect",
                     path.display(),
-                    args.axis
+                    axis
                 );
                 return Ok(ExitStatus::Success);
             }
@@ -69,6 +79,50 @@ pub fn run(settings: BisectSettings) -> Result<ExitStatus> {
         repo: args.repo.as_deref(),
     };
     let text = render::render(&BisectView::of(&found, &context), args.format);
+    settings.output.write(&text)?;
+    Ok(ExitStatus::Success)
+}
+
+/// `--from`/`--to`: the changed package, its release window and (with `--repo`) the commit.
+fn culprit(settings: BisectSettings) -> Result<ExitStatus> {
+    let args = &settings.args;
+    let (good, bad) = settings.sets.as_ref().expect("checked by the caller");
+    let matrix = matrix::load(&args.matrix)?;
+    let selection = Selection {
+        filters: Vec::new(),
+        probes: args.probes.clone(),
+    };
+    let mut plan = Plan::new(matrix, &selection, &settings.harness.index)?;
+    culprit::check_python(&plan.matrix, good, bad)?;
+    plan.matrix
+        .pins
+        .extend(culprit::Job::common_pins(good, bad));
+    let index = settings.harness.index.clone();
+    let job = culprit::Job {
+        good,
+        bad,
+        updates: changes::updates(good, bad),
+        index: &index,
+        any_failure: args.any_failure,
+        pre: args.pre,
+        repo: args.repo.as_deref(),
+        recipes: &plan.matrix.builds,
+    };
+    let sink: Arc<dyn Sink> = Arc::new(Terminal::new(Detail::Normal));
+    super::say_warnings(&plan, &*sink);
+    let journal = JournalUse::bisect(&plan);
+    let mut pipeline = Pipeline::open(&plan, settings.harness, journal, settings.jobs, sink)?;
+    let mut session = Session::new(&mut pipeline);
+    let (found, _) = job.run(&mut session)?;
+    let probes = plan.probe_names();
+    let context = Context {
+        invocation: &settings.invocation,
+        matrix: &args.matrix,
+        probes: &probes,
+        as_of: plan.as_of.as_ref().map(|a| a.text.as_str()),
+        repo: args.repo.as_deref(),
+    };
+    let text = render::render(&CulpritView::of(&found, &context), args.format);
     settings.output.write(&text)?;
     Ok(ExitStatus::Success)
 }

@@ -116,6 +116,7 @@ fn bisect_regressions(
         let job = Job {
             plan,
             pre: query_admits_pre(plan, &suspect.axis),
+            axis_pre: false,
             axis: suspect.axis,
             base: suspect.base,
             index,

@@ -334,9 +334,17 @@ fn offline_cache_miss(stderr: &str) -> Option<String> {
     Some(format!("`{package}`"))
 }
 
+/// `name==version` lines, and `name @ file:///…/name-version-….whl` ones (a wheel built from a commit, `bisect
+/// --repo`) with the version its file name says.
 fn parse_freeze(text: &str) -> BTreeMap<String, String> {
     text.lines()
-        .filter_map(|line| line.split_once("=="))
+        .filter_map(|line| {
+            line.split_once("==").or_else(|| {
+                let (name, url) = line.split_once(" @ ")?;
+                let file = url.trim().rsplit('/').next()?.strip_suffix(".whl")?;
+                Some((name, file.split('-').nth(1)?))
+            })
+        })
         .map(|(name, version)| {
             (
                 crate::index::normalize(name.trim()),
@@ -372,13 +380,18 @@ mod tests {
 
     #[test]
     fn freeze_lines_become_a_map() {
-        let resolved =
-            parse_freeze("Torch==2.3.0+cpu\nlightning_utilities==0.11.2\n-e file:///x\n");
+        let resolved = parse_freeze(
+            "Torch==2.3.0+cpu\nlightning_utilities==0.11.2\n-e file:///x\nlightning @ file:///w/lightning-2.3.0.dev0-py3-none-any.whl\n",
+        );
         assert_eq!(resolved.get("torch").map(String::as_str), Some("2.3.0+cpu"));
         assert_eq!(
             resolved.get("lightning-utilities").map(String::as_str),
             Some("0.11.2")
         );
-        assert_eq!(resolved.len(), 2);
+        assert_eq!(
+            resolved.get("lightning").map(String::as_str),
+            Some("2.3.0.dev0")
+        );
+        assert_eq!(resolved.len(), 3);
     }
 }

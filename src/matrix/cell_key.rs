@@ -6,6 +6,9 @@ use std::fmt;
 use indexmap::IndexMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// The longest folder name a key gets as it is (filesystems allow 255 bytes).
+const MAX_SLUG: usize = 120;
+
 /// Axis → version, in axis order. A partial `[[include]]` cell leaves some axes out (the resolver picks them).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct CellKey(Vec<(String, String)>);
@@ -38,8 +41,11 @@ impl CellKey {
 
     /// A folder name for the cell: `lightning=2.3.0,torch=2.3.0` → `lightning=2.3.0_torch=2.3.0`. Only characters
     /// that are safe in a path component survive, so no key can name a folder outside its parent.
+    /// A key too long for one path component (a mixed set of many packages) keeps its first 100 characters and a
+    /// digest of the whole.
     pub fn slug(&self) -> String {
-        self.to_string()
+        let text = self.to_string();
+        let slug: String = text
             .chars()
             .map(|c| {
                 if c.is_ascii_alphanumeric() || matches!(c, '.' | '=' | '-' | '+') {
@@ -48,7 +54,11 @@ impl CellKey {
                     '_'
                 }
             })
-            .collect()
+            .collect();
+        if slug.len() <= MAX_SLUG {
+            return slug;
+        }
+        format!("{}_{}", &slug[..100], crate::digest::short(&text))
     }
 }
 
@@ -99,5 +109,9 @@ mod tests {
     fn a_slug_never_leaves_its_folder() {
         let key = CellKey::new([("x", "../../etc"), ("y", "/abs")]);
         assert!(!key.slug().contains('/'));
+        let long = CellKey::new((0..40).map(|i| (format!("package{i}"), "1.0.0")));
+        assert!(long.slug().len() < 130, "{}", long.slug());
+        let other = CellKey::new((0..40).map(|i| (format!("package{i}"), "1.0.1")));
+        assert_ne!(long.slug(), other.slug());
     }
 }

@@ -2,9 +2,9 @@
 //! `schema` read. Each problem is added at the value it is about; a value that breaks a rule is left out, so the
 //! rest is still checked.
 
-use super::model::{Axis, AxisValues, Known};
+use super::model::{Axis, AxisValues, BuildRecipe, Known};
 use super::problems::Problems;
-use super::schema::{AxisSpec, AxisValuesSpec, KnownSpec, Located, Text};
+use super::schema::{AxisSpec, AxisValuesSpec, BuildSpec, KnownSpec, Located, Text};
 use super::source::Source;
 use crate::index::normalize;
 use crate::index::version::{
@@ -115,6 +115,75 @@ pub fn pins(
         }
     }
     requirements
+}
+
+/// `[build.NAME]` recipes: a package name, variable names a shell could set, build constraints that are
+/// requirements (`setuptools<70`), paths inside the repository.
+pub fn builds(specs: &[BuildSpec], problems: &mut Problems) -> Vec<BuildRecipe> {
+    let mut recipes = Vec::new();
+    for spec in specs {
+        let valid = is_package(&spec.package, problems);
+        for (name, _) in &spec.env {
+            let word = name
+                .value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !word || name.value.starts_with(|c: char| c.is_ascii_digit()) {
+                let message = format!("{:?} is not an environment variable name", name.value);
+                problems.add(name.at, message);
+            }
+        }
+        spec.constraints
+            .iter()
+            .for_each(|c| build_constraint(c, problems));
+        for path in spec.paths.iter().filter(|p| !inside_repository(&p.value)) {
+            let message = format!(
+                "build path {:?} must be a path inside the repository",
+                path.value
+            );
+            problems.add(path.at, message);
+        }
+        if valid {
+            let texts = |list: &[Text]| list.iter().map(|t| t.value.trim().to_string()).collect();
+            recipes.push(BuildRecipe {
+                package: normalize(&spec.package.value),
+                env: spec
+                    .env
+                    .iter()
+                    .map(|(k, v)| (k.value.clone(), v.value.clone()))
+                    .collect(),
+                constraints: texts(&spec.constraints),
+                paths: texts(&spec.paths),
+            });
+        }
+    }
+    recipes
+}
+
+/// A build constraint is a requirement: a package name, then PEP 440 specifiers if any (`setuptools<70`).
+fn build_constraint(constraint: &Text, problems: &mut Problems) {
+    let text = &constraint.value;
+    let (name, rest) = text.split_at(
+        text.find(|c: char| "<>=!~ ;[@".contains(c))
+            .unwrap_or(text.len()),
+    );
+    let at = constraint.at;
+    let named = Text {
+        value: name.trim().to_string(),
+        at,
+    };
+    if is_package(&named, problems) && !rest.trim().is_empty() {
+        let specifiers = Text {
+            value: rest.trim().to_string(),
+            at,
+        };
+        window(&specifiers, "a build constraint", problems);
+    }
+}
+
+/// A relative path that stays inside the repository (no `..`).
+fn inside_repository(path: &str) -> bool {
+    !path.is_empty() && !path.starts_with('/') && !path.split('/').any(|part| part == "..")
 }
 
 /// `numpy = "<2"` becomes `numpy<2`; a bare version means exactly that version.

@@ -17,6 +17,26 @@ pub struct Cell {
     /// Versions forced on packages whatever the others require (uv's overrides): how `bisect --recurse` varies a
     /// dependency that a bisected release pins exactly. Empty for matrix cells.
     pub overrides: Assignment,
+    /// Packages installed from a wheel file instead of the index, forced like overrides: how `bisect --repo` puts
+    /// one commit's build of a package in place of its release. Empty for matrix cells.
+    pub wheels: Vec<LocalWheel>,
+}
+
+/// A package's wheel built outside the index (a commit of its repository).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalWheel {
+    pub package: String,
+    /// What the cell's key shows for it (`git:7e87ce05c8ab`).
+    pub label: String,
+    /// An absolute path: uv reads it as a `file://` URL.
+    pub path: std::path::PathBuf,
+}
+
+impl LocalWheel {
+    /// `package @ file:///…/x.whl`
+    fn requirement(&self) -> String {
+        format!("{} @ file://{}", self.package, self.path.display())
+    }
 }
 
 impl Cell {
@@ -24,33 +44,42 @@ impl Cell {
         Self {
             values,
             overrides: Vec::new(),
+            wheels: Vec::new(),
         }
     }
 
     /// The cell's identity everywhere results are matched (`lightning=2.3.0,bitsandbytes=0.49.2,torch=2.3.0`);
-    /// overrides follow the axes.
+    /// overrides follow the axes (an override that repeats a value is said once), then local wheels by label.
     pub fn key(&self) -> CellKey {
+        let overrides = self.overrides.iter().filter(|o| !self.values.contains(o));
         CellKey::new(
             self.values
                 .iter()
-                .chain(&self.overrides)
-                .map(|(a, v)| (a.clone(), v.to_string())),
+                .chain(overrides)
+                .map(|(a, v)| (a.clone(), v.to_string()))
+                .chain(
+                    self.wheels
+                        .iter()
+                        .map(|w| (w.package.clone(), w.label.clone())),
+                ),
         )
     }
 
-    /// `package==version` for each override.
+    /// `package==version` for each override, then `package @ file://…` for each local wheel.
     pub fn override_requirements(&self) -> Vec<String> {
         self.overrides
             .iter()
             .map(|(package, version)| format!("{package}=={version}"))
+            .chain(self.wheels.iter().map(LocalWheel::requirement))
             .collect()
     }
 
-    /// Requirements to install: the cell's exact versions, then the matrix's pins.
+    /// Requirements to install: the cell's exact versions and local wheels, then the matrix's pins.
     pub fn requirements(&self, pins: &[String]) -> Vec<String> {
         self.values
             .iter()
             .map(|(axis, version)| format!("{axis}=={version}"))
+            .chain(self.wheels.iter().map(LocalWheel::requirement))
             .chain(pins.iter().cloned())
             .collect()
     }

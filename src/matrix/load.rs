@@ -149,6 +149,7 @@ fn validate(spec: &schema::MatrixSpec, source: &Source, problems: &mut Problems)
         source,
         problems,
     );
+    let builds = checks::builds(&spec.builds, problems);
     if !problems.is_empty() {
         return None;
     }
@@ -168,6 +169,7 @@ fn validate(spec: &schema::MatrixSpec, source: &Source, problems: &mut Problems)
         include,
         include_at,
         known,
+        builds,
     })
 }
 

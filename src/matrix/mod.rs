@@ -12,7 +12,7 @@ mod problems;
 mod schema;
 mod source;
 
-pub use expand::{Cell, MAX_CELLS, cells, expand};
+pub use expand::{Cell, LocalWheel, MAX_CELLS, cells, expand};
 pub use load::{MAX_NAME_BYTES, load};
-pub use model::{Assignment, Axis, AxisValues, Known, Matrix, explicit_axes};
+pub use model::{Assignment, Axis, AxisValues, BuildRecipe, Known, Matrix, explicit_axes};
 pub use source::Source;

@@ -41,6 +41,21 @@ pub struct Matrix {
     /// does not publish one.
     pub include_at: Vec<Vec<String>>,
     pub known: Vec<Known>,
+    /// `[build.NAME]`: how to build a package's wheel from a commit (`bisect --repo`).
+    pub builds: Vec<BuildRecipe>,
+}
+
+/// How to build one package's wheel from a checkout of its repository.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildRecipe {
+    /// Normalized.
+    pub package: String,
+    /// Variables the build backend reads (`PACKAGE_NAME = "lightning"` for Lightning's monorepo).
+    pub env: Vec<(String, String)>,
+    /// Requirements the build environment must satisfy (`setuptools<70`: uv's `--build-constraint`).
+    pub constraints: Vec<String>,
+    /// The parts of the tree the build needs (all of it when empty): a monorepo's docs need not be exported.
+    pub paths: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -77,6 +92,12 @@ impl Matrix {
     /// The names of the probes the matrix runs, in catalogue order.
     pub fn probe_names(&self) -> Vec<String> {
         self.probes.iter().map(|p| p.name.clone()).collect()
+    }
+
+    /// The build recipe for `package`, if the matrix has one.
+    pub fn build_recipe(&self, package: &str) -> Option<&BuildRecipe> {
+        let package = crate::index::normalize(package);
+        self.builds.iter().find(|b| b.package == package)
     }
 }
 

@@ -27,6 +27,16 @@ pub struct MatrixSpec {
     pub exclude: Vec<Located<Vec<(Text, Text)>>>,
     pub include: Vec<Located<Vec<(Text, Text)>>>,
     pub known: Vec<KnownSpec>,
+    pub builds: Vec<BuildSpec>,
+}
+
+/// `[build.NAME]`: how `bisect --repo` builds a wheel of package NAME from one commit of its repository.
+#[derive(Debug)]
+pub struct BuildSpec {
+    pub package: Text,
+    pub env: Vec<(Text, Text)>,
+    pub constraints: Vec<Text>,
+    pub paths: Vec<Text>,
 }
 
 /// A value and the offset of the key or table that holds it.
@@ -57,9 +67,11 @@ pub struct KnownSpec {
     pub probes: Vec<Text>,
 }
 
-const MATRIX_KEYS: [&str; 10] = [
-    "name", "python", "probes", "timeout", "preload", "axes", "pins", "exclude", "include", "known",
+const MATRIX_KEYS: [&str; 11] = [
+    "name", "python", "probes", "timeout", "preload", "axes", "pins", "exclude", "include",
+    "known", "build",
 ];
+const BUILD_KEYS: [&str; 3] = ["env", "constraints", "paths"];
 const QUERY_KEYS: [&str; 2] = ["versions", "pre"];
 const KNOWN_KEYS: [&str; 5] = ["id", "signature", "when", "probes", "url"];
 
@@ -99,8 +111,50 @@ pub fn read(root: &Node, problems: &mut Problems) -> MatrixSpec {
             .map(|table| known(table, problems))
             .collect()
     });
+    spec.builds = fields
+        .get("build")
+        .map_or_else(Vec::new, |e| builds(&e.value, problems));
     fields.finish(problems);
     spec
+}
+
+/// `[build.NAME]` tables: `env` (text values), `constraints` and `paths` (lists of text), each optional.
+fn builds(node: &Node, problems: &mut Problems) -> Vec<BuildSpec> {
+    let Kind::Table(entries) = &node.kind else {
+        problems.add(
+            node.at,
+            expected("`build`", "a table of packages", &node.kind),
+        );
+        return Vec::new();
+    };
+    let mut specs = Vec::new();
+    for entry in entries {
+        let what = format!("`build.{}`", entry.key);
+        let Some(mut fields) = Fields::of(&entry.value, &what, &BUILD_KEYS, problems) else {
+            continue;
+        };
+        let list = |key: &str, fields: &mut Fields, problems: &mut Problems| {
+            fields.get(key).map_or_else(Vec::new, |e| {
+                texts(&e.value, &format!("{what}'s `{key}`"), problems).unwrap_or_default()
+            })
+        };
+        let env = fields.get("env").map_or_else(Vec::new, |e| {
+            text_table(&e.value, &format!("{what}'s `env`"), problems)
+        });
+        let constraints = list("constraints", &mut fields, problems);
+        let paths = list("paths", &mut fields, problems);
+        fields.finish(problems);
+        specs.push(BuildSpec {
+            package: Text {
+                value: entry.key.clone(),
+                at: entry.at,
+            },
+            env,
+            constraints,
+            paths,
+        });
+    }
+    specs
 }
 
 fn axes(node: &Node, problems: &mut Problems) -> Option<Vec<AxisSpec>> {

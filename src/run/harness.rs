@@ -155,6 +155,11 @@ impl Harness {
         &self.runs_dir
     }
 
+    /// The cache, interpreter, uv and index every cell uses (`bisect --repo` builds wheels with them).
+    pub fn toolchain(&self) -> &Toolchain {
+        &self.toolchain
+    }
+
     /// The built-in engine's metrics for the probes it implements, computed once on the same fixture the probes
     /// load. An engine failure here means a broken fixture, not a broken dependency: the run stops before blaming
     /// any cell.

@@ -230,3 +230,103 @@ pub fn help_flags(command: &[&str]) -> std::collections::BTreeSet<String> {
         .filter(|f| !matches!(f.as_str(), "-h" | "--help" | "-V" | "--version"))
         .collect()
 }
+
+/// The stdlib PEP 517 backend of the toy repository: builds `toyquant` from `toyquant/` at the version in `VERSION`,
+/// with nothing to download.
+const BACKEND: &str = r#"
+import base64, hashlib, os, zipfile
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    version = open("VERSION").read().strip()
+    files = {"toyquant/__init__.py": open("toyquant/__init__.py", "rb").read()}
+    dist = "toyquant-%s.dist-info" % version
+    files[dist + "/METADATA"] = ("Metadata-Version: 2.1\nName: toyquant\nVersion: %s\n" % version).encode()
+    files[dist + "/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: toy\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    record = []
+    for name, data in sorted(files.items()):
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append("%s,sha256=%s,%d" % (name, digest, len(data)))
+    files[dist + "/RECORD"] = ("\n".join(record + [dist + "/RECORD,,"]) + "\n").encode()
+    wheel = "toyquant-%s-py3-none-any.whl" % version
+    with zipfile.ZipFile(os.path.join(wheel_directory, wheel), "w") as zf:
+        for name in sorted(files):
+            zf.writestr(name, files[name])
+    return wheel
+"#;
+
+const PYPROJECT: &str =
+    "[build-system]\nrequires = []\nbuild-backend = \"backend\"\nbackend-path = [\"_build\"]\n";
+
+/// The lazy loader that forgot `data` (toyquant 1.2's bug).
+const BUG: &str = r#"
+class _LazyTensor:
+    def __init__(self, values):
+        self._values = values
+
+    def __getattr__(self, name):
+        raise AttributeError("'_LazyTensor' object has no attribute '%s'" % name)
+
+
+def lazy_load(state):
+    return {name: _LazyTensor(values) for name, values in state.items()}
+"#;
+
+/// A toy repository: 1.0 at the first commit, a commit whose build is broken, the bug two commits later, 1.2 at
+/// the last. Returns its path.
+pub fn toy_history(dir: &Path) -> PathBuf {
+    let git_dir = dir.join("toyquant-git");
+    std::fs::create_dir_all(git_dir.join("_build")).unwrap();
+    std::fs::create_dir_all(git_dir.join("toyquant")).unwrap();
+    let common =
+        std::fs::read_to_string(self::repo().join("fixtures/toy/toyquant/common.py")).unwrap();
+    let git = |args: &[&str], day: u32| {
+        let date = format!("2024-05-{day:02}T12:00:00Z");
+        let status = Command::new("git")
+            .args([
+                "-C",
+                git_dir.to_str().unwrap(),
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+            ])
+            .args(args)
+            .env("GIT_AUTHOR_DATE", &date)
+            .env("GIT_COMMITTER_DATE", &date)
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    };
+    let write = |file: &str, text: &str| std::fs::write(git_dir.join(file), text).unwrap();
+    let commit = |message: &str, day: u32| {
+        git(&["add", "."], day);
+        git(&["commit", "-q", "-m", message], day);
+    };
+    git(&["init", "-q"], 1);
+    write("pyproject.toml", PYPROJECT);
+    write("_build/backend.py", BACKEND);
+    write("VERSION", "1.0\n");
+    write("toyquant/__init__.py", &common);
+    commit("toyquant 1.0", 1);
+    git(&["tag", "1.0"], 1);
+    write("VERSION", "1.1.dev0\n");
+    commit("start 1.1", 2);
+    write("README.md", "toyquant\n");
+    commit("a readme", 3);
+    write(
+        "_build/backend.py",
+        "raise SystemExit('the build is broken here')\n",
+    );
+    commit("break the build", 4);
+    write("_build/backend.py", BACKEND);
+    commit("mend the build", 5);
+    write("toyquant/__init__.py", &format!("{common}{BUG}"));
+    commit("lazy tensors without data", 6);
+    write("VERSION", "1.2\n");
+    commit("toyquant 1.2", 7);
+    git(&["tag", "1.2"], 7);
+    git_dir
+}
