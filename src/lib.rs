@@ -14,6 +14,7 @@ pub mod exit;
 pub mod files;
 pub mod harness;
 pub mod index;
+pub mod init;
 pub mod journal;
 pub mod lint;
 pub mod matrix;

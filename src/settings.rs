@@ -14,8 +14,8 @@ use qcompat::report;
 use qcompat::snapshot::Mode;
 
 use crate::cli::{
-    BisectArgs, DiffArgs, DiffFormat, EnvArgs, MergeArgs, MonitorArgs, PlanArgs, PlanFormat,
-    ReportArgs, ReproArgs, RunArgs, SnapshotArgs,
+    BisectArgs, DiffArgs, DiffFormat, EnvArgs, InitArgs, MergeArgs, MonitorArgs, PlanArgs,
+    PlanFormat, ReportArgs, ReportFormat, ReproArgs, RunArgs, SnapshotArgs,
 };
 use crate::output::{Output, check_writable};
 use crate::progress::Detail;
@@ -200,19 +200,95 @@ impl DiffSettings {
 
 /// Everything `qcompat report` needs.
 pub struct ReportSettings {
+    /// A snapshot; with `history`, a folder of nightly snapshots or a snapshot file under git.
     pub snapshot: PathBuf,
     pub format: report::Format,
     pub output: Output,
+    /// `--history`: the nights' page, always HTML.
+    pub history: bool,
 }
 
 impl ReportSettings {
     pub fn resolve(args: ReportArgs) -> Result<Self> {
+        let format = match (args.history, args.format) {
+            (false, format) => format.unwrap_or(ReportFormat::Table).into(),
+            (true, None | Some(ReportFormat::Html)) => report::Format::Html,
+            (true, Some(_)) => {
+                return Err(Error::BadInput(
+                    "--history renders one HTML page: drop --format or give --format html".into(),
+                ));
+            }
+        };
+        if args.history && !args.snapshot.exists() {
+            return Err(Error::BadInput(format!(
+                "--history {}: no such folder of snapshots or snapshot file",
+                args.snapshot.display()
+            )));
+        }
         Ok(Self {
             snapshot: args.snapshot,
-            format: args.format.into(),
+            format,
             output: Output::resolve("--output", args.output)?,
+            history: args.history,
         })
     }
+}
+
+/// Everything `qcompat init` needs: the request, with the freeze already read.
+pub struct InitSettings {
+    pub request: qcompat::init::Request,
+}
+
+impl InitSettings {
+    pub fn resolve(args: InitArgs) -> Result<Self> {
+        if !args.dir.is_dir() {
+            return Err(Error::BadInput(format!(
+                "--dir {}: no such folder",
+                args.dir.display()
+            )));
+        }
+        let action = args.action.unwrap_or_else(|| {
+            format!(
+                "{}@v{}",
+                qcompat::init::ACTION_REPOSITORY,
+                env!("CARGO_PKG_VERSION")
+            )
+        });
+        let valid = action
+            .split_once('@')
+            .is_some_and(|(repo, reference)| repo.contains('/') && !reference.is_empty());
+        if !valid {
+            return Err(Error::BadInput(format!(
+                "--action {action}: name it OWNER/REPO@REF"
+            )));
+        }
+        Ok(Self {
+            request: qcompat::init::Request {
+                project: args.dir,
+                freeze: args.freeze.as_deref().map(read_freeze).transpose()?,
+                index: index_settings(&args.find_links, args.offline)?,
+                action,
+                force: args.force,
+            },
+        })
+    }
+}
+
+/// `--freeze FILE`, or `-` for standard input, read now: a missing file is bad input, not a late surprise.
+fn read_freeze(path: &Path) -> Result<qcompat::init::Freeze> {
+    let refuse = |e: std::io::Error| Error::BadInput(format!("--freeze {}: {e}", path.display()));
+    if path == Path::new("-") {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(refuse)?;
+        return Ok(qcompat::init::Freeze {
+            origin: "the freeze on standard input".into(),
+            text,
+        });
+    }
+    Ok(qcompat::init::Freeze {
+        origin: path.display().to_string(),
+        text: std::fs::read_to_string(path).map_err(refuse)?,
+    })
 }
 
 /// Everything `qcompat repro` needs: it runs as a user would, in a fresh interpreter.
