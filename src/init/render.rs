@@ -61,15 +61,19 @@ pub fn comment_workflow(pr_workflow: &str, name: &str) -> String {
 
 fn matrix_text(axes: &[Axis], probes: &[&str], path: &Path) -> String {
     let quoted: Vec<String> = probes.iter().map(|p| format!("\"{p}\"")).collect();
+    // One line while it reads as one; a long list one probe a line.
+    let probes = match quoted.join(", ") {
+        line if line.len() <= 90 => line,
+        _ => format!("\n    {},\n", quoted.join(",\n    ")),
+    };
     let mut text = format!(
         "# The stack this project depends on, as a qcompat matrix (written by `qcompat init`; the format is in\n\
          # qcompat's docs/matrix.md). Each axis follows the package index from the version the project pins now: the\n\
          # newest releases join as they are published (nightlies too, where the package publishes them). The cells are\n\
          # the product of the axes: `qcompat run --matrix {} --list` lists them; narrow an axis\n\
          # (\">=2.4,<2.6\") or list versions ([\"2.4.0\", \"2.5.1\"]) to keep it small.\n\
-         name = \"{MATRIX_NAME}\"\npython = \"3.11\"\nprobes = [{}]\ntimeout = \"10m\"\n\n[axes]\n",
+         name = \"{MATRIX_NAME}\"\npython = \"3.11\"\nprobes = [{probes}]\ntimeout = \"10m\"\n\n[axes]\n",
         path.display(),
-        quoted.join(", ")
     );
     for axis in axes {
         let pre = if axis.pre { ", pre = true" } else { "" };
