@@ -68,6 +68,8 @@ pub struct Event {
     pub old: Option<Outcome>,
     pub new: Option<Outcome>,
     pub signature: Option<String>,
+    /// The cell's resolved versions that moved since the night before (`toyquant 1.0 → 1.2`): often the cause.
+    pub moved: Vec<String>,
 }
 
 /// The history of `nights` (oldest first, one matrix: see [`read_nights`]).
@@ -166,6 +168,16 @@ fn events(nights: &[Night]) -> Result<Vec<Event>> {
     let mut events = Vec::new();
     for (n, pair) in nights.windows(2).enumerate() {
         let diff = diff::diff(&pair[0].snapshot, &pair[1].snapshot)?;
+        let moved = |cell: &str| -> Vec<String> {
+            let drift = diff.drift.iter().filter(|d| d.cell == cell);
+            drift
+                .flat_map(|d| &d.packages)
+                .map(|p| {
+                    let side = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+                    format!("{} {} → {}", p.package, side(&p.old), side(&p.new))
+                })
+                .collect()
+        };
         let kept = diff
             .changes
             .into_iter()
@@ -179,6 +191,7 @@ fn events(nights: &[Night]) -> Result<Vec<Event>> {
                     .as_ref()
                     .and_then(|s| s.signature.clone())
                     .or_else(|| change.old.as_ref().and_then(|s| s.signature.clone())),
+                moved: moved(&change.cell),
                 old: change.old.map(|s| s.outcome),
                 new: change.new.map(|s| s.outcome),
                 cell: change.cell,

@@ -84,9 +84,13 @@ fn write_events(out: &mut String, history: &History<'_>) {
             .as_deref()
             .map(|s| format!(": <code>{}</code>", escape(s)))
             .unwrap_or_default();
+        let moved = match event.moved.is_empty() {
+            true => String::new(),
+            false => format!("; moved: {}", escape(&event.moved.join(", "))),
+        };
         let _ = writeln!(
             out,
-            "<li class=\"event {}\" data-night=\"{}\"><strong>{}</strong>: {} in <code>{}</code> {} ({} → {}){signature}{link}</li>",
+            "<li class=\"event {}\" data-night=\"{}\"><strong>{}</strong>: {} in <code>{}</code> {} ({} → {}){signature}{moved}{link}</li>",
             what.0,
             event.night,
             escape(&night.label),
