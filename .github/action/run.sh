@@ -18,7 +18,7 @@ shard="${QCOMPAT_SHARD:-}"
 plan="${QCOMPAT_PLAN:-}"
 as_of="${QCOMPAT_AS_OF:-}"
 read -r -a extra <<< "${QCOMPAT_ARGS:-}"
-mkdir -p "$out"
+mkdir -p "$out/junit" "$out/parts"
 
 fail() {
   echo "::error::$1" >&2
@@ -111,10 +111,10 @@ run_monitor() {
   [ -f "$recorded" ] || return 0
   cp "$recorded" "$out/$name.snap.toml"
   if [ -n "${QCOMPAT_HISTORY:-}" ]; then
-    local night
-    night=$(listed "$recorded" | tr -d ':')
+    # Named by this night's moment: a quiet night leaves the snapshot (and its `listed`) as it was.
+    local night="${as_of:-$(date -u +%Y-%m-%dT%H:%M:%SZ)}"
     mkdir -p "$QCOMPAT_HISTORY"
-    cp "$recorded" "$QCOMPAT_HISTORY/${night:-$(date -u +%Y-%m-%dT%H%M%SZ)}.snap.toml"
+    cp "$recorded" "$QCOMPAT_HISTORY/${night//:/}.snap.toml"
     qcompat report --history "$QCOMPAT_HISTORY" --output "$out/history.html"
   fi
 }

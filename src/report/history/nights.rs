@@ -9,7 +9,8 @@ use crate::snapshot::{self, Snapshot};
 
 /// One night's snapshot and what to call it.
 pub struct Night {
-    /// The snapshot's `listed` moment, else the file's stem (a folder) or the commit's date (git).
+    /// The file's stem (a folder: name the files by date), or the commit's day and hash (git). Not the snapshot's
+    /// `listed`: a quiet night leaves it as the night before wrote it.
     pub label: String,
     /// The file, or `FILE@COMMIT`.
     pub source: String,
@@ -41,7 +42,7 @@ pub fn read(path: &Path) -> Result<Vec<Night>> {
     Ok(nights)
 }
 
-/// Ordered by `listed` when every night has it, else by file name (name them by date: `2026-01-31.snap.toml`).
+/// In file-name order (name them by date: `2026-01-31.snap.toml`).
 fn from_folder(folder: &Path) -> Result<Vec<Night>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(folder)
         .map_err(|e| Error::io(folder, e))?
@@ -49,25 +50,17 @@ fn from_folder(folder: &Path) -> Result<Vec<Night>> {
         .filter(|p| p.is_file() && p.to_string_lossy().ends_with(".snap.toml"))
         .collect();
     files.sort();
-    let mut nights = files
+    files
         .iter()
         .map(|file| {
-            let snapshot = snapshot::read(file)?;
-            let stem = file.file_name().unwrap_or_default().to_string_lossy();
+            let name = file.file_name().unwrap_or_default().to_string_lossy();
             Ok(Night {
-                label: snapshot
-                    .listed
-                    .clone()
-                    .unwrap_or_else(|| stem.trim_end_matches(".snap.toml").to_string()),
+                label: name.trim_end_matches(".snap.toml").to_string(),
                 source: file.display().to_string(),
-                snapshot,
+                snapshot: snapshot::read(file)?,
             })
         })
-        .collect::<Result<Vec<_>>>()?;
-    if nights.iter().all(|n| n.snapshot.listed.is_some()) {
-        nights.sort_by(|a, b| a.snapshot.listed.cmp(&b.snapshot.listed));
-    }
-    Ok(nights)
+        .collect()
 }
 
 /// Each commit that changed `file`, oldest first, read with `git show COMMIT:./NAME` from the file's folder.
@@ -95,10 +88,7 @@ fn from_git(file: &Path) -> Result<Vec<Night>> {
         let text = git(folder, &["show", &format!("{commit}:./{name}")], file)?;
         let snapshot = snapshot::parse_text(Path::new(&source), text)?;
         nights.push(Night {
-            label: snapshot
-                .listed
-                .clone()
-                .unwrap_or_else(|| format!("{day} {}", &commit[..commit.len().min(7)])),
+            label: format!("{day} {}", &commit[..commit.len().min(7)]),
             source,
             snapshot,
         });
