@@ -105,10 +105,14 @@ pub fn scaffold(request: &Request) -> Result<Scaffold> {
     let found = deps::requirements(&request.project, request.freeze.as_ref(), &names)?;
     let axes = axes(&found, &request.index)?;
     if axes.is_empty() {
+        let real: Vec<&str> = names
+            .into_iter()
+            .filter(|n| !n.starts_with("toy"))
+            .collect();
         return Err(Error::BadInput(format!(
             "{}: no dependency on {} in pyproject.toml, requirements*.txt{}: nothing for qcompat to test",
             request.project.display(),
-            names[..6].join(", "),
+            real.join(", "),
             request
                 .freeze
                 .as_ref()
