@@ -7,9 +7,9 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use qcompat::engine::lora::SplitMix64;
-use qcompat::engine::nf4;
-use qcompat::engine::train::{CheckpointDir, TrainOptions, Trainer};
+use qcompat_engine::lora::SplitMix64;
+use qcompat_engine::nf4;
+use qcompat_engine::train::{CheckpointDir, TrainOptions, Trainer};
 
 const SIDE: usize = 4096;
 

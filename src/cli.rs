@@ -3,8 +3,12 @@
 
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use qcompat::engine::nf4::DEFAULT_BLOCKSIZE;
+use qcompat::plan::PlanFormat;
+use qcompat::render::FindingsFormat;
+use qcompat::report::Format;
+use qcompat_engine::nf4::DEFAULT_BLOCKSIZE;
 
 #[derive(Parser)]
 #[command(
@@ -69,7 +73,7 @@ pub struct RunArgs {
     /// Only these probes (repeatable).
     #[arg(long = "probe", value_name = "NAME")]
     pub probes: Vec<String>,
-    #[arg(long, value_enum, default_value_t = Format::Table)]
+    #[arg(long, default_value = "table", value_parser = run_formats())]
     pub format: Format,
     /// Write the report here instead of standard output.
     #[arg(long)]
@@ -123,8 +127,8 @@ pub struct EnvArgs {
     pub find_links: Vec<String>,
     /// Resolve the world as of this date (YYYY-MM-DD, midnight UTC) or UTC timestamp: only what was uploaded by then
     /// is listed and installed.
-    #[arg(long, value_name = "DATE", value_parser = qcompat::as_of::AsOf::parse)]
-    pub as_of: Option<qcompat::as_of::AsOf>,
+    #[arg(long, value_name = "DATE", value_parser = qcompat::index::as_of::AsOf::parse)]
+    pub as_of: Option<qcompat::index::as_of::AsOf>,
 }
 
 #[derive(Args)]
@@ -161,12 +165,6 @@ pub struct PlanArgs {
     pub env: EnvArgs,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum PlanFormat {
-    Github,
-    Json,
-}
-
 #[derive(Args)]
 pub struct MergeArgs {
     /// The partial snapshots, one per shard, in any order.
@@ -185,8 +183,8 @@ pub struct MonitorArgs {
     /// The snapshot of what was seen so far (default: reports/<matrix name>.snap.toml).
     #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
-    #[arg(long, value_enum, default_value_t = BisectFormat::Table)]
-    pub format: BisectFormat,
+    #[arg(long, value_enum, default_value_t = FindingsFormat::Table)]
+    pub format: FindingsFormat,
     /// Write the report here instead of standard output.
     #[arg(long)]
     pub output: Option<PathBuf>,
@@ -242,8 +240,8 @@ pub struct BisectArgs {
     /// reports/<matrix name>.snap.toml).
     #[arg(long, value_name = "FILE", conflicts_with = "good")]
     pub snapshot: Option<PathBuf>,
-    #[arg(long, value_enum, default_value_t = BisectFormat::Table)]
-    pub format: BisectFormat,
+    #[arg(long, value_enum, default_value_t = FindingsFormat::Table)]
+    pub format: FindingsFormat,
     /// Write the report here instead of standard output.
     #[arg(long)]
     pub output: Option<PathBuf>,
@@ -269,21 +267,14 @@ pub struct ReproArgs {
     pub env: EnvArgs,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum BisectFormat {
-    Table,
-    Json,
-    Markdown,
-}
-
 #[derive(Args)]
 pub struct DiffArgs {
     /// The snapshot before (usually the committed one).
     pub old: PathBuf,
     /// The snapshot after (a fresh run's, or a branch's).
     pub new: PathBuf,
-    #[arg(long, value_enum, default_value_t = DiffFormat::Table)]
-    pub format: DiffFormat,
+    #[arg(long, value_enum, default_value_t = FindingsFormat::Table)]
+    pub format: FindingsFormat,
 }
 
 #[derive(Args)]
@@ -315,7 +306,7 @@ pub struct ReportArgs {
     pub snapshot: PathBuf,
     /// Default: table (html with --history, the only format it has).
     #[arg(long, value_enum)]
-    pub format: Option<ReportFormat>,
+    pub format: Option<Format>,
     /// Render the history of many nights as one HTML page: per axis version, its outcome night after night.
     #[arg(long)]
     pub history: bool,
@@ -324,55 +315,10 @@ pub struct ReportArgs {
     pub output: Option<PathBuf>,
 }
 
-/// What `run` prints.
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Table,
-    Json,
-    Markdown,
-    Junit,
-}
-
-/// What `report` renders: everything `run` prints, and the HTML grid.
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ReportFormat {
-    Table,
-    Json,
-    Markdown,
-    Junit,
-    Html,
-}
-
-impl From<Format> for qcompat::report::Format {
-    fn from(format: Format) -> Self {
-        use qcompat::report::Format as Out;
-        match format {
-            Format::Table => Out::Table,
-            Format::Json => Out::Json,
-            Format::Markdown => Out::Markdown,
-            Format::Junit => Out::Junit,
-        }
-    }
-}
-
-impl From<ReportFormat> for qcompat::report::Format {
-    fn from(format: ReportFormat) -> Self {
-        use qcompat::report::Format as Out;
-        match format {
-            ReportFormat::Table => Out::Table,
-            ReportFormat::Json => Out::Json,
-            ReportFormat::Markdown => Out::Markdown,
-            ReportFormat::Junit => Out::Junit,
-            ReportFormat::Html => Out::Html,
-        }
-    }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DiffFormat {
-    Table,
-    Markdown,
-    Json,
+/// What `run` prints: every report format but the HTML grid (`report` renders that from a snapshot).
+fn run_formats() -> impl TypedValueParser<Value = Format> {
+    PossibleValuesParser::new(["table", "json", "markdown", "junit"])
+        .map(|name| Format::from_str(&name, false).expect("every listed name is a format"))
 }
 
 #[derive(Debug, clap::Args)]

@@ -73,9 +73,17 @@ impl Error {
         }
     }
 
-    /// The message and every cause under it, one per line: `error: …` then `  caused by: …`.
+    /// The message and every cause under it, one per line: `error: …` then `  caused by: …`. Bad input may list
+    /// several problems, one per line: each is an `error: …` line of its own.
     pub fn report(&self) -> String {
-        let mut text = format!("error: {self}");
+        let mut text = match self {
+            Error::BadInput(problems) => problems
+                .lines()
+                .map(|line| format!("error: {line}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            _ => format!("error: {self}"),
+        };
         let mut cause = std::error::Error::source(self);
         while let Some(error) = cause {
             text.push_str(&format!("\n  caused by: {error}"));
@@ -85,12 +93,14 @@ impl Error {
     }
 }
 
-/// The engine keeps its own error type (it is a library for the tests too); its exit code decides the class.
-impl From<crate::engine::EngineError> for Error {
-    fn from(error: crate::engine::EngineError) -> Self {
-        match error.exit_status() {
-            ExitStatus::BadInput => Error::BadInput(error.to_string()),
-            _ => Error::infra_caused("the built-in engine failed", error),
+/// The engine (a crate of its own) keeps its own error type; whose fault it is decides the class.
+impl From<qcompat_engine::EngineError> for Error {
+    fn from(error: qcompat_engine::EngineError) -> Self {
+        match error.fault() {
+            qcompat_engine::Fault::Input => Error::BadInput(error.to_string()),
+            qcompat_engine::Fault::Machine => {
+                Error::infra_caused("the built-in engine failed", error)
+            }
         }
     }
 }

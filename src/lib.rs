@@ -1,35 +1,35 @@
-//! qcompat as a library: the whole domain (matrices, plans, environments, probes, outcomes, snapshots, reports and
-//! the built-in QLoRA engine). The `qcompat` binary is a thin layer on top: it parses arguments, resolves settings
-//! and maps errors to exit codes; the integration tests reach the engine through here.
+//! qcompat as a library, in the order the data flows; the built-in QLoRA engine it checks cells against is a crate
+//! of its own (`qcompat_engine`, `crates/engine/`). The `qcompat` binary is a thin layer on top: it parses arguments,
+//! resolves and checks settings, prints, and maps errors to exit codes.
 
-pub mod as_of;
-pub mod bisect;
-pub mod cell_key;
-pub mod child_env;
-pub mod diff;
-pub mod engine;
+// What to test: a matrix file, the versions the index publishes, and the plan made of them.
+pub mod index;
+pub mod matrix;
+pub mod plan;
+
+// Running it: environments, processes, probes, and the pipeline that drives them cell by cell.
 pub mod env;
+pub mod probe;
+pub mod process;
+pub mod run;
+
+// What came out: outcomes, results, snapshots, and every report of them.
+pub mod diff;
+pub mod outcome;
+pub mod render;
+pub mod report;
+pub mod results;
+pub mod snapshot;
+
+// Built on runs: finding the culprit, watching the index; starting a project with all of it.
+pub mod bisect;
+pub mod init;
+pub mod monitor;
+
+// Shared by all.
+pub mod digest;
 pub mod error;
 pub mod exit;
 pub mod files;
-pub mod harness;
-pub mod index;
-pub mod init;
-pub mod journal;
-pub mod lint;
-pub mod matrix;
-pub mod monitor;
-pub mod outcome;
-pub mod pipeline;
-pub mod plan;
-pub mod probe;
-pub mod published;
-pub mod recipe;
-pub mod report;
-pub mod results;
-pub mod shard;
 pub mod sink;
-pub mod snapshot;
 pub mod suggest;
-pub mod supervisor;
-pub mod version;

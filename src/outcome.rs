@@ -9,10 +9,10 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::reference::NumericCheck;
 use crate::matrix::{Cell, Known};
+use crate::probe::protocol::ProbeRun;
 use crate::probe::protocol::{ProbeReport, StageStatus};
-use crate::probe::runner::ProbeRun;
+use qcompat_engine::oracle::NumericCheck;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -22,6 +22,9 @@ pub enum Outcome {
     Xfail,
     Xpass,
     NeedsCuda,
+    /// Nothing ran: the probe reported no stage, or only skipped ones. No verdict, like `NeedsCuda`: never a pass,
+    /// never a regression, never counted as tested.
+    Skipped,
     Unresolvable,
     InstallError,
     Timeout,
@@ -36,6 +39,7 @@ impl Outcome {
             Outcome::Xfail => "xfail",
             Outcome::Xpass => "xpass",
             Outcome::NeedsCuda => "needs-cuda",
+            Outcome::Skipped => "skipped",
             Outcome::Unresolvable => "unresolvable",
             Outcome::InstallError => "install-error",
             Outcome::Timeout => "timeout",
@@ -123,7 +127,28 @@ fn classify_report(report: &ProbeReport) -> Verdict {
             .map_or("no kernel for this device", |e| e.message.as_str());
         return Verdict::new(Outcome::NeedsCuda, Some(normalize(reason)));
     }
+    if report.stages.iter().all(|s| s.status == StageStatus::Skip) {
+        return Verdict::new(Outcome::Skipped, Some(skip_signature(report)));
+    }
     Verdict::new(Outcome::Pass, None)
+}
+
+/// Why nothing ran: the skipped stages' reasons (each once, in order), or that the probe reported no stage at all.
+fn skip_signature(report: &ProbeReport) -> String {
+    let mut reasons: Vec<String> = Vec::new();
+    for stage in &report.stages {
+        let reason = stage.error.as_ref().map_or_else(
+            || format!("stage {} skipped", stage.name),
+            |e| e.message.clone(),
+        );
+        if !reasons.contains(&reason) {
+            reasons.push(reason);
+        }
+    }
+    if reasons.is_empty() {
+        return "skipped: the probe ran no stage".to_string();
+    }
+    normalize(&format!("skipped: {}", reasons.join("; ")))
 }
 
 /// The site-packages frames of the failing stage's traceback, outermost first (empty without a failure): the files
@@ -211,9 +236,9 @@ impl Known {
             && self.when.iter().all(|(package, specifiers)| {
                 let version = cell.version_of(package).cloned().or_else(|| {
                     let resolved = resolved.get(&crate::index::normalize(package))?;
-                    crate::version::parse_version(resolved).ok()
+                    crate::index::version::parse_version(resolved).ok()
                 });
-                version.is_some_and(|v| crate::version::contains(specifiers, &v))
+                version.is_some_and(|v| crate::index::version::contains(specifiers, &v))
             })
     }
 }
@@ -343,13 +368,67 @@ mod tests {
     }
 
     #[test]
+    fn nothing_ran_is_skipped_never_a_pass() {
+        let empty = classify(&report(vec![]));
+        assert_eq!(
+            (empty.outcome, empty.signature.as_deref()),
+            (Outcome::Skipped, Some("skipped: the probe ran no stage"))
+        );
+        let no_gpu = ("Skip", "no GPU on this runner", &[][..]);
+        let only_skips = classify(&report(vec![
+            stage("train", StageStatus::Skip, Some(no_gpu)),
+            stage("generate", StageStatus::Skip, Some(no_gpu)),
+            stage(
+                "export",
+                StageStatus::Skip,
+                Some(("Skip", "onnx not installed", &[])),
+            ),
+        ]));
+        assert_eq!(
+            (only_skips.outcome, only_skips.signature.as_deref()),
+            (
+                Outcome::Skipped,
+                Some("skipped: no GPU on this runner; onnx not installed")
+            )
+        );
+        assert!(!Outcome::Skipped.is_regression());
+        // Nothing to check a skipped run against, and no known issue turns it into an xpass.
+        assert_eq!(apply_reference(only_skips.clone(), &[]), only_skips);
+        let cell = Cell::new(vec![]);
+        let known = [Known {
+            id: "k".into(),
+            signature: "x".into(),
+            when: vec![],
+            probes: vec![],
+        }];
+        let applied = apply_known(only_skips.clone(), "p", &cell, &BTreeMap::new(), &known);
+        assert_eq!(applied, only_skips);
+        // One stage that ran makes it a pass; a failing one a failure, skips or not.
+        let ran = classify(&report(vec![
+            stage("import", StageStatus::Pass, None),
+            stage("train", StageStatus::Skip, Some(no_gpu)),
+        ]));
+        assert_eq!(ran.outcome, Outcome::Pass);
+        let failed = classify(&report(vec![
+            stage("train", StageStatus::Skip, Some(no_gpu)),
+            stage("load", StageStatus::Fail, None),
+        ]));
+        assert_eq!(failed.outcome, Outcome::Fail);
+    }
+
+    #[test]
+    fn outcomes_are_kebab_case_in_json_and_their_name() {
+        for outcome in [Outcome::Skipped, Outcome::NeedsCuda, Outcome::InstallError] {
+            let json = serde_json::to_string(&outcome).unwrap();
+            assert_eq!(json, format!("\"{}\"", outcome.as_str()));
+            assert_eq!(serde_json::from_str::<Outcome>(&json).unwrap(), outcome);
+        }
+        assert_eq!(Outcome::Skipped.as_str(), "skipped");
+    }
+
+    #[test]
     fn a_pass_with_numbers_off_the_reference_is_a_failure() {
-        let check = |name: &str, value: f64, tolerance: f64| NumericCheck {
-            name: name.into(),
-            value,
-            tolerance,
-            ok: value <= tolerance,
-        };
+        let check = NumericCheck::new;
         let pass = Verdict::new(Outcome::Pass, None);
         let agreeing = [check("nf4_code_bytes_differing_fraction", 0.0, 1e-4)];
         assert_eq!(apply_reference(pass.clone(), &agreeing), pass);
@@ -377,13 +456,14 @@ mod tests {
             signature: "'_NotYetLoadedTensor' object has no attribute 'data'".into(),
             when: vec![(
                 "lightning".into(),
-                crate::version::parse_specifiers(">=2.3.0.dev20240526,<2.4.0.dev20240728").unwrap(),
+                crate::index::version::parse_specifiers(">=2.3.0.dev20240526,<2.4.0.dev20240728")
+                    .unwrap(),
             )],
             probes: vec![],
         }];
         let cell = Cell::new(vec![(
             "litgpt".into(),
-            crate::version::parse_version("0.4.5").unwrap(),
+            crate::index::version::parse_version("0.4.5").unwrap(),
         )]);
         let failure = || Verdict {
             outcome: Outcome::Fail,

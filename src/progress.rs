@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use qcompat::cell_key::CellKey;
+use qcompat::matrix::cell_key::CellKey;
 use qcompat::results::CellResult;
 use qcompat::sink::Sink;
 

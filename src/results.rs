@@ -4,10 +4,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cell_key::CellKey;
-use crate::engine::reference::NumericCheck;
 use crate::error::Error;
+use crate::matrix::cell_key::CellKey;
 use crate::outcome::Outcome;
+use qcompat_engine::oracle::NumericCheck;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunReport {
@@ -66,7 +66,7 @@ pub struct ProbeResult {
     pub hint: Option<String>,
     /// Fresh, or forked from a preloaded base; absent when no process ran (no environment) and in snapshots.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interpreter: Option<crate::probe::preload::ProbeInterpreter>,
+    pub interpreter: Option<crate::probe::protocol::ProbeInterpreter>,
 }
 
 /// The `builtin` reference row: metrics per probe, computed by the engine on the fixture checkpoint.

@@ -5,17 +5,18 @@
 
 use std::path::{Path, PathBuf};
 
-use qcompat::child_env::ChildEnv;
 use qcompat::error::{Error, Result};
-use qcompat::harness::HarnessSettings;
 use qcompat::index::IndexSettings;
-use qcompat::plan::Selection;
+use qcompat::plan::{PlanFormat, Selection};
+use qcompat::process::child_env::ChildEnv;
+use qcompat::render::FindingsFormat;
 use qcompat::report;
+use qcompat::run::harness::HarnessSettings;
 use qcompat::snapshot::Mode;
 
 use crate::cli::{
-    BisectArgs, DiffArgs, DiffFormat, EnvArgs, InitArgs, MergeArgs, MonitorArgs, PlanArgs,
-    PlanFormat, ReportArgs, ReportFormat, ReproArgs, RunArgs, SnapshotArgs,
+    BisectArgs, DiffArgs, EnvArgs, InitArgs, MergeArgs, MonitorArgs, PlanArgs, ReportArgs,
+    ReproArgs, RunArgs, SnapshotArgs,
 };
 use crate::output::{Output, check_writable};
 use crate::progress::Detail;
@@ -57,7 +58,7 @@ impl RunSettings {
                 shard: args
                     .shard
                     .as_deref()
-                    .map(qcompat::shard::parse_id)
+                    .map(qcompat::plan::shard::parse_id)
                     .transpose()?,
                 part: args.part,
             },
@@ -78,7 +79,7 @@ impl RunSettings {
                 probes: args.probes,
             },
             jobs: args.jobs.unwrap_or_else(default_jobs),
-            format: args.format.into(),
+            format: args.format,
             output: Output::resolve("--output", args.output)?,
             resume: args.resume,
             list: args.list,
@@ -185,7 +186,7 @@ impl MergeSettings {
 pub struct DiffSettings {
     pub old: PathBuf,
     pub new: PathBuf,
-    pub format: DiffFormat,
+    pub format: FindingsFormat,
 }
 
 impl DiffSettings {
@@ -211,8 +212,8 @@ pub struct ReportSettings {
 impl ReportSettings {
     pub fn resolve(args: ReportArgs) -> Result<Self> {
         let format = match (args.history, args.format) {
-            (false, format) => format.unwrap_or(ReportFormat::Table).into(),
-            (true, None | Some(ReportFormat::Html)) => report::Format::Html,
+            (false, format) => format.unwrap_or(report::Format::Table),
+            (true, None | Some(report::Format::Html)) => report::Format::Html,
             (true, Some(_)) => {
                 return Err(Error::BadInput(
                     "--history renders one HTML page: drop --format or give --format html".into(),
@@ -306,9 +307,10 @@ impl ReproSettings {
     }
 }
 
+/// The command line as typed, each word quoted so that it runs as printed.
 fn invocation() -> String {
     std::env::args()
-        .map(|a| if a.contains(' ') { format!("'{a}'") } else { a })
+        .map(|a| qcompat::env::quote(&a))
         .collect::<Vec<_>>()
         .join(" ")
 }

@@ -3,7 +3,7 @@
 //! it looks (a progress bar on a terminal, plain lines in a CI log, nothing but warnings with `-q`). Results are
 //! returned to the caller, never printed here.
 
-use crate::cell_key::CellKey;
+use crate::matrix::cell_key::CellKey;
 use crate::results::CellResult;
 
 pub trait Sink: Send + Sync {

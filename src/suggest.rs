@@ -15,18 +15,6 @@ pub fn hint<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> St
     closest(word, candidates).map_or_else(String::new, |c| format!(" (did you mean `{c}`?)"))
 }
 
-/// Adds a hint to serde's "unknown field `x`, expected one of `a`, `b`" messages, whatever the format.
-pub fn unknown_field_hint(message: &str) -> String {
-    let Some(rest) = message.strip_prefix("unknown field `") else {
-        return String::new();
-    };
-    let Some((field, expected)) = rest.split_once('`') else {
-        return String::new();
-    };
-    let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
-    hint(field, candidates)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -39,12 +27,5 @@ mod tests {
             Some("checkpoint-load")
         );
         assert_eq!(closest("zzzzzz", ["axes", "pins"]), None);
-    }
-
-    #[test]
-    fn reads_serde_messages() {
-        let message = "unknown field `axs`, expected one of `name`, `axes`, `pins`";
-        assert_eq!(unknown_field_hint(message), " (did you mean `axes`?)");
-        assert_eq!(unknown_field_hint("missing field `probes`"), "");
     }
 }

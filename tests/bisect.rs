@@ -155,7 +155,8 @@ fn endpoints_that_misbehave_stop_with_what_they_did() {
         text.contains("error: --bad 1.6: every probe passed there"),
         "{text}"
     );
-    let (_, text) = bisect(&scratch, &["--good", "1.7", "--bad", "1.2.1"], 2);
+    // A corrupt wheel is an install that failed: the machine's or the index's to fix (exit 3), not the request's.
+    let (_, text) = bisect(&scratch, &["--good", "1.7", "--bad", "1.2.1"], 3);
     assert!(
         text.contains("error: --good 1.7 cannot be installed (install-error:")
             && text.contains("the nearest installable version is 1.6"),
@@ -273,4 +274,19 @@ fn repo_lists_the_commits_between_the_two_releases_that_touch_the_failing_files(
         .map(|c| c["subject"].as_str().unwrap())
         .collect();
     assert_eq!(subjects, ["lazy tensors without data"]);
+}
+
+/// The table names each step's outcome once: a crash's signature already says `crash:`.
+#[test]
+fn the_table_says_each_outcome_once() {
+    let scratch = scratch();
+    // From 1.5.5 back to the SIGABRT of 1.5.1: the releases between crash otherwise (skipped).
+    let output = scratch.qcompat(&[
+        "bisect", "--matrix", "toy.toml", "--axis", "toyquant", "--good", "1.5.5", "--bad",
+        "1.5.1", "--jobs", "1",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let table = common::stdout(&output);
+    assert!(!table.contains("crash: crash"), "{table}");
+    insta::assert_snapshot!("bisect_table_crashes", table);
 }

@@ -9,7 +9,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::{Scratch, assert_gone, fake_uv, outcome_lines, stderr, stdout, wait_for};
-use qcompat::probe::capped_log::{HEAD, TAIL};
+use qcompat::process::capped_log::{HEAD, TAIL};
 
 fn matrix(versions: &[&str], timeout: &str) -> String {
     let versions: Vec<String> = versions.iter().map(|v| format!("\"{v}\"")).collect();

@@ -63,13 +63,12 @@ fn package_names_that_are_not_names_are_refused_with_their_position() {
 
 #[test]
 fn an_unreadable_artifact_check_round_trips_through_json_without_a_cache_path() {
-    let checkpoint = qcompat::engine::reference::fixture_checkpoint(
-        &common::repo().join("fixtures/checkpoints"),
-    )
-    .unwrap();
+    let checkpoint =
+        qcompat_engine::oracle::fixture_checkpoint(&common::repo().join("fixtures/checkpoints"))
+            .unwrap();
     let artifacts = tempfile::tempdir().unwrap();
-    let checks = qcompat::engine::reference::compare(
-        "checkpoint-load",
+    let checks = qcompat_engine::oracle::compare(
+        qcompat_engine::oracle::Oracle::CheckpointLoad,
         &checkpoint,
         artifacts.path(),
         &serde_json::json!({}),
@@ -83,7 +82,7 @@ fn an_unreadable_artifact_check_round_trips_through_json_without_a_cache_path() 
     for check in failed {
         assert!(!check.name.contains(&root), "{}", check.name);
         let json = serde_json::to_string(check).unwrap();
-        let back: qcompat::engine::reference::NumericCheck = serde_json::from_str(&json)
+        let back: qcompat_engine::oracle::NumericCheck = serde_json::from_str(&json)
             .unwrap_or_else(|e| panic!("a journal line must parse back ({e}): {json}"));
         assert_eq!(&back, check);
     }

@@ -124,6 +124,12 @@ fn the_grid_renders_and_a_click_shows_the_signature_and_its_cells() {
     assert!(dom.contains(">signature [2]: 11 probe run(s)</a>"));
     assert!(dom.contains("<dd>litgpt-1604</dd>"));
 
+    // A probe that ran nothing says so: not a pass.
+    let skipped = chip_id(&html, "data-outcome=\"skipped\"");
+    let dom = headless(&scratch, &page, &format!("#{skipped}"), &["--dump-dom"]);
+    assert!(dom.contains("<dd>skipped: no GPU on this runner</dd>"));
+    assert!(dom.contains("<dd>nothing ran: not a pass, never counted as tested.</dd>"));
+
     // The grid itself: two torch sections of lightning × bitsandbytes, a legend with every outcome class.
     assert_eq!(dom.matches("<section class=\"grid-section\"").count(), 2);
     assert_eq!(
@@ -132,7 +138,7 @@ fn the_grid_renders_and_a_click_shows_the_signature_and_its_cells() {
     );
     assert_eq!(
         dom.matches("<span class=\"swatch o-").count(),
-        9 + 7,
+        10 + 8,
         "legend entries and signature groups"
     );
 

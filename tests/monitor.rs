@@ -242,7 +242,11 @@ fn run_and_bisect_as_of_a_date_list_only_what_was_uploaded_by_then() {
         .unwrap();
     let text = common::stdout(&markdown);
     assert!(
-        text.contains("--filter toyquant=1.2.1 --probe toy-load --as-of 2024-06-30T00:00:00Z\n"),
+        text.contains("\nqcompat bisect --matrix toy.toml --axis toyquant --good 1.0 --bad 1.2.1 --probe toy-load --as-of 2024-06-30T00:00:00Z\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(" --exclude-newer 2024-06-30T00:00:00Z toyquant==1.2.1\n"),
         "{text}"
     );
 }

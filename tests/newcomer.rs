@@ -177,6 +177,35 @@ fn repro_rebuilds_a_cell_and_shows_the_full_traceback() {
     insta::assert_snapshot!("repro_unknown_cell", stderr(&unknown));
 }
 
+/// `repro --as-of` installs a cell the way `run --as-of` does: the environment `run` built, found by its hash.
+#[test]
+fn repro_as_of_a_date_reuses_the_environment_run_built_then() {
+    let scratch = Scratch::new();
+    scratch.write("toy.toml", ONE_CELL);
+    let as_of = ["--as-of", "2100-01-01"];
+    let mut args = vec!["run", "--matrix", "toy.toml", "--format", "json"];
+    args.extend(as_of);
+    let run = scratch.qcompat(&args);
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    let hash = report["cells"][0]["env"]["hash"].as_str().unwrap();
+
+    let mut args = vec!["repro", "--matrix", "toy.toml", "--cell", "toyquant=1.0"];
+    args.extend(as_of);
+    let repro = scratch.qcompat(&args);
+    assert_eq!(repro.status.code(), Some(0), "{}", stderr(&repro));
+    let out = stdout(&repro);
+    let first = out.lines().next().unwrap();
+    assert!(
+        first.ends_with(&format!("/envs/{hash}):")),
+        "not run's environment {hash}:\n{out}"
+    );
+    assert!(
+        out.contains("--exclude-newer-package toyquant=false"),
+        "{out}"
+    );
+}
+
 /// The regression window in miniature: a nightly breaks loading (a known issue), a later nightly fixes it; an old
 /// bitsandbytes has no CPU kernel and says nothing about Lightning.
 const WINDOW: &str = r#"matrix = "lightning"
@@ -282,26 +311,19 @@ fn the_readme_commands_work_as_typed() {
     use std::os::unix::fs::PermissionsExt;
     assert!(std::fs::metadata(&script).unwrap().permissions().mode() & 0o111 != 0);
 
-    let scratch = Scratch::new();
-    let help = |args: &[&str]| stdout(&scratch.command(args).arg("--help").output().unwrap());
     for command in commands.iter().filter_map(|c| c.strip_prefix("qcompat ")) {
         let words: Vec<&str> = command.split_whitespace().collect();
         let mut path = vec![words[0]];
         if words[0] == "engine" {
             path.push(words[1]);
         }
-        let text = help(&path);
-        assert!(
-            !text.is_empty(),
-            "`qcompat {}` is not a command",
-            path.join(" ")
-        );
+        let known = common::help_flags(&path);
         let flags = words.iter().map(|w| w.trim_matches(['[', ']']));
-        for flag in flags.filter(|w| w.starts_with("--")) {
+        for flag in flags.filter(|w| w.starts_with('-')) {
             let flag = flag.split('=').next().unwrap();
             assert!(
-                text.contains(flag),
-                "`qcompat {command}`: no {flag} in `{}`",
+                known.contains(flag),
+                "`qcompat {command}`: `qcompat {}` has no flag {flag} (it has {known:?})",
                 path.join(" ")
             );
         }

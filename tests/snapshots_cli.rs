@@ -24,8 +24,8 @@ signature = "AttributeError: '_LazyTensor' object has no attribute 'data'"
 when = { toyquant = "==1.6" }
 "#;
 
-/// TOY as a pull request might change it: a pin that keeps 1.6 out, a new pin that adds a package to every cell,
-/// 1.1 dropped, 1.5 added, and the known issue behind 1.2's xfail deleted.
+/// TOY as a pull request might change it: 1.6 excluded, a new pin that adds a package to every cell, 1.1 dropped,
+/// 1.5 added, and the known issue behind 1.2's xfail deleted.
 const CHANGED: &str = r#"
 name = "toy"
 probes = ["toy-load"]
@@ -35,8 +35,10 @@ timeout = "3s"
 toyquant = ["1.0", "1.2", "1.6", "1.5"]
 
 [pins]
-toyquant = "<1.6"
 toyhelper = "1.0"
+
+[[exclude]]
+toyquant = "1.6"
 
 [[known]]
 id = "toy-fixed-upstream"
@@ -157,12 +159,12 @@ fn a_changed_pin_fails_the_check_and_diffs_readably() {
     insta::assert_snapshot!("diff_markdown", markdown);
     let table = tool(&scratch, &["diff", SNAPSHOT, PENDING], 1);
     insta::assert_snapshot!("diff_table", table);
-    let json: serde_json::Value = serde_json::from_str(&tool(
+    let json = tool(
         &scratch,
         &["diff", SNAPSHOT, PENDING, "--format", "json"],
         1,
-    ))
-    .unwrap();
+    );
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
     insta::assert_json_snapshot!("diff_json", json);
 
     // Accepting the change the insta way makes the check pass.
@@ -433,5 +435,122 @@ signature = "AttributeError: '_NotYetLoadedTensor' object has no attribute 'data
             &["report", "partial.snap.toml", "--format", "markdown"],
             0
         )
+    );
+}
+
+/// In the bitsandbytes matrix torch 2.4.1 comes only with bitsandbytes 0.50.2 (one `[[include]]` cell): the headline
+/// says the two moved together instead of crediting either, in words and in the JSON report.
+#[test]
+fn the_headline_credits_no_axis_that_only_moved_with_another() {
+    let scratch = Scratch::new();
+    let snapshot = repo().join("reports/bitsandbytes.snap.toml");
+    let snapshot = snapshot.to_str().unwrap();
+    let table = tool(&scratch, &["report", snapshot], 0);
+    let headline: Vec<&str> = table
+        .lines()
+        .skip_while(|l| *l != "along each axis:")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert_eq!(
+        headline,
+        [
+            "    bitsandbytes: no verdict up to 0.45.5, fails in some cells from 0.46.0 (known bnb-cpu-odd-element-count, \
+             bnb-cpu-half-codes); 0.50.2 passes, but only ever with torch 2.4.1 (confounded: either may be why)",
+            "    torch: fails in some cells at 2.3.0 (known bnb-cpu-odd-element-count, bnb-cpu-half-codes); 2.4.1 \
+             passes, but only ever with bitsandbytes 0.50.2 (confounded: either may be why)",
+        ]
+    );
+
+    let json: serde_json::Value = serde_json::from_str(&tool(
+        &scratch,
+        &["report", snapshot, "--format", "json"],
+        0,
+    ))
+    .unwrap();
+    let torch = &json["headline"][1];
+    assert_eq!(torch["axis"], "torch");
+    assert_eq!(torch["text"], headline[1].trim_start());
+    assert_eq!(
+        torch["segments"],
+        serde_json::json!([{"verdict": "mixed", "from": "2.3.0", "to": "2.3.0",
+                            "known": ["bnb-cpu-odd-element-count", "bnb-cpu-half-codes"]}])
+    );
+    assert_eq!(
+        torch["confounded"],
+        serde_json::json!([{"version": "2.4.1", "verdict": "pass", "known": [],
+                            "with": {"bitsandbytes": "0.50.2"}}])
+    );
+    assert_eq!(json["quantization_contrast"], serde_json::json!([]));
+}
+
+/// `run --format json` carries the quantization contrast the other formats print (toy-load fails where the
+/// unquantized toy-plain passes).
+#[test]
+fn the_json_report_carries_the_quantization_contrast() {
+    let scratch = Scratch::new();
+    scratch.write(
+        "toy.toml",
+        r#"
+name = "toy"
+probes = ["toy-load", "toy-plain"]
+timeout = "3s"
+
+[axes]
+toyquant = ["1.0", "1.2"]
+"#,
+    );
+    let (text, _) = run(&scratch, &["--format", "json"], 1);
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        json["quantization_contrast"],
+        serde_json::json!([{"cell": {"toyquant": "1.2"}, "failing": ["toy-load"],
+                            "controls": ["toy-plain"]}])
+    );
+    assert_eq!(
+        json["headline"][0]["text"],
+        "toyquant: passes up to 1.0, fails in some cells from 1.2"
+    );
+    assert_eq!(json["summary"]["fail"], 1, "the report's own fields stay");
+}
+
+/// An outcome wider than its column (`install-error [2]`) widens the column, so the next column stays in line; a
+/// crash's signature names its outcome once.
+#[test]
+fn a_wide_outcome_widens_its_column() {
+    let scratch = Scratch::new();
+    scratch.write(
+        "wide.snap.toml",
+        r#"matrix = "toy"
+
+[[cell]]
+key = { lightning = "2.2.5" }
+
+[[cell.probe]]
+name = "checkpoint-load"
+outcome = "crash"
+signature = "crash: SIGSEGV"
+
+[[cell.probe]]
+name = "qlora-train"
+outcome = "pass"
+
+[[cell]]
+key = { lightning = "2.3.0" }
+
+[[cell.probe]]
+name = "checkpoint-load"
+outcome = "install-error"
+signature = "Failed to download `torch==2.2.2`"
+
+[[cell.probe]]
+name = "qlora-train"
+outcome = "timeout"
+signature = "timeout after 10m"
+"#,
+    );
+    insta::assert_snapshot!(
+        "report_wide_outcomes",
+        tool(&scratch, &["report", "wide.snap.toml"], 0)
     );
 }

@@ -272,3 +272,24 @@ fn bisect_holds_an_axis_whose_other_values_only_an_include_brings() {
         stderr(&output)
     );
 }
+
+#[test]
+fn a_probe_whose_packages_the_matrix_does_not_install_is_refused_before_it_runs() {
+    let scratch = Scratch::new();
+    scratch.write(
+        "m.toml",
+        "name = \"m\"\nprobes = [\"checkpoint-load\"]\n[axes]\ntoyquant = [\"1.0\"]\n",
+    );
+    let output = scratch.qcompat(&["run", "--matrix", "m.toml"]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("probe `checkpoint-load` needs torch, lightning, bitsandbytes, which the environment of toyquant=1.0 does not install"),
+        "{err}"
+    );
+    assert!(
+        !stdout(&output).contains("fail"),
+        "no verdict is reported: {}",
+        stdout(&output)
+    );
+}

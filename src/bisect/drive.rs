@@ -8,13 +8,13 @@ use super::blame;
 use super::commits;
 use super::session::{Bisection, Request, Session};
 use crate::error::{Error, Result};
+use crate::index::version::{Version, parse_version};
 use crate::index::{self, IndexSettings};
 use crate::matrix::Cell;
 use crate::outcome::Outcome;
 use crate::plan::Plan;
 use crate::snapshot::Snapshot;
 use crate::suggest;
-use crate::version::{Version, parse_version};
 
 /// A bisection job: the axis, the values the other axes are held at, and what to do after the search.
 pub struct Job<'a> {
@@ -92,6 +92,7 @@ impl<'a> Job<'a> {
             candidates,
             cell: &cell,
             any_failure: self.any_failure,
+            pre: self.pre,
         })?;
         if self.recurse {
             self.recurse_into_culprit(session, &mut found)?;
@@ -129,6 +130,7 @@ impl<'a> Job<'a> {
             candidates,
             cell: &cell,
             any_failure: self.any_failure,
+            pre: self.pre,
         })?;
         found.recursed = Some(Box::new(inner));
         Ok(())

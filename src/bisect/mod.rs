@@ -11,13 +11,14 @@ pub mod drive;
 pub mod render;
 pub mod search;
 pub mod session;
+pub mod view;
 
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::index::version::Version;
 use crate::outcome::Outcome;
 use crate::results::CellResult;
-use crate::version::Version;
 use search::Judgement;
 
 /// The failure that makes a version bad: the failing probes of the bad endpoint, each with its signature and frame.
@@ -52,7 +53,7 @@ impl BadFailure {
     }
 
     /// Good when every probe passed; bad when a probe failed the way the bad endpoint did (with `any_failure`, any
-    /// failure); anything else (another failure, unresolvable, install-error, needs-cuda, timeout) is skipped.
+    /// failure); anything else (another failure, unresolvable, install-error, needs-cuda, skipped, timeout) is skipped.
     pub fn judge(&self, cell: &CellResult, any_failure: bool) -> Judgement {
         if passes(cell) {
             return Judgement::Good;
@@ -166,7 +167,7 @@ fn nearest(published: &[Version], version: &Version) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::version::parse_version;
+    use crate::index::version::parse_version;
 
     fn versions(list: &[&str]) -> Vec<Version> {
         list.iter().map(|v| parse_version(v).unwrap()).collect()
@@ -193,6 +194,32 @@ mod tests {
         assert_eq!(
             missing.to_string(),
             "--good 2.3.2: x 2.3.2 is not published (nearest published: 2.3.1, 2.4.0)"
+        );
+    }
+
+    fn cell(outcome: &str, signature: Option<&str>) -> CellResult {
+        serde_json::from_value(serde_json::json!({
+            "key": {"toyquant": "1.0"}, "resolved": {}, "env": null,
+            "process_s": 0.0, "import_s": 0.0, "probe_s": 0.0,
+            "probes": [{"name": "toy-load", "outcome": outcome, "signature": signature, "frame": null,
+                        "duration_s": 0.0, "log": null}],
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_version_where_nothing_ran_is_skipped_like_needs_cuda() {
+        let bad = BadFailure::of(&cell("fail", Some("E: x"))).unwrap();
+        for any_failure in [false, true] {
+            for outcome in ["skipped", "needs-cuda"] {
+                let judged = bad.judge(&cell(outcome, Some("skipped: no GPU")), any_failure);
+                assert_eq!(judged, Judgement::Skip, "{outcome}");
+            }
+            assert_eq!(bad.judge(&cell("pass", None), any_failure), Judgement::Good);
+        }
+        assert!(
+            BadFailure::of(&cell("skipped", Some("skipped: no GPU"))).is_none(),
+            "a --bad endpoint where nothing ran does not fail"
         );
     }
 }

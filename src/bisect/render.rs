@@ -1,57 +1,46 @@
 //! A bisection as a terminal table, JSON (the contract in docs/cli.md), or Markdown ready to paste into an upstream
-//! issue: the window, the failure, how to reproduce each side, the resolved sets, blame and commits.
+//! issue: the window, the failure, how to rebuild each side, the resolved sets, the command that probes the boundary
+//! again, blame and commits.
 
 use std::fmt::Write;
-use std::path::Path;
 
-use super::session::{Bisection, Side};
-use crate::report::markdown::code;
+use super::view::{BisectView, BisectionView, SideView};
+use crate::render::markdown::{code, table};
+use crate::render::{self, Findings, text};
 
-/// How the bisect was asked for, to print commands that reproduce it.
-pub struct Context<'a> {
-    /// The bisect command line as typed.
-    pub invocation: &'a str,
-    pub matrix: &'a Path,
-    pub probes: &'a [String],
-    /// `--as-of`, so the run commands reproduce the same world.
-    pub as_of: Option<&'a str>,
-}
+/// Minimum widths of a step's version and judgement: the columns line up for versions up to 23 characters.
+const STEP_COLUMNS: [usize; 2] = [23, 4];
 
-/// `lightning: last good 2.3.0.dev20240519, first bad 2.3.0.dev20240526` (or the fix's pair).
-fn window(b: &Bisection) -> String {
-    let pair = |a: &str, x: &Option<String>, c: &str, y: &Option<String>| {
-        format!(
-            "{a} {}, {c} {}",
-            x.as_deref().unwrap_or("?"),
-            y.as_deref().unwrap_or("?")
-        )
-    };
-    let text = match b.direction {
-        "fix" => pair("last bad", &b.last_bad, "first good", &b.first_good),
-        _ => pair("last good", &b.last_good, "first bad", &b.first_bad),
-    };
-    format!("{}: {text}", b.axis)
-}
-
-pub fn json(bisections: &[Bisection]) -> String {
-    let text = match bisections {
-        [one] => serde_json::to_string_pretty(one),
-        many => serde_json::to_string_pretty(many),
-    };
-    text.expect("bisections serialize") + "\n"
-}
-
-pub fn table(bisections: &[Bisection]) -> String {
-    let mut out = String::new();
-    for b in bisections {
-        write_table(&mut out, b, 0);
+impl Findings for BisectView<'_> {
+    fn table(&self) -> String {
+        let mut out = String::new();
+        for b in &self.bisections {
+            write_table(&mut out, b, 0);
+        }
+        out
     }
-    out
+
+    fn markdown(&self) -> String {
+        let mut out = String::new();
+        for b in &self.bisections {
+            write_markdown(&mut out, b, 3);
+        }
+        let _ = writeln!(out, "Found with:\n\n```sh\n{}\n```", self.found_with);
+        out
+    }
+
+    fn json(&self) -> String {
+        match self.source {
+            [one] => render::json(one),
+            many => render::json(many),
+        }
+    }
 }
 
-fn write_table(out: &mut String, b: &Bisection, depth: usize) {
+fn write_table(out: &mut String, view: &BisectionView<'_>, depth: usize) {
+    let b = view.bisection;
     let pad = "  ".repeat(depth);
-    let _ = writeln!(out, "{pad}{}", window(b));
+    let _ = writeln!(out, "{pad}{}", view.window);
     if let Some(signature) = &b.signature {
         let _ = writeln!(out, "{pad}  failure: {signature}");
     }
@@ -70,19 +59,8 @@ fn write_table(out: &mut String, b: &Bisection, depth: usize) {
         "{pad}  {} candidates, {} probe runs in {} rounds",
         b.candidates, b.probe_runs, b.rounds
     );
-    for step in &b.steps {
-        let _ = writeln!(
-            out,
-            "{pad}    {:<24} {:<5} {}{}",
-            step.version,
-            step.judgement,
-            step.outcome,
-            step.signature
-                .as_deref()
-                .map(|s| format!(": {s}"))
-                .unwrap_or_default()
-        );
-    }
+    let widths = text::widths(&view.steps, &STEP_COLUMNS);
+    out.push_str(&text::lines(&view.steps, &widths, &format!("{pad}    ")));
     if !b.blame.is_empty() {
         let _ = writeln!(out, "{pad}  blame (changed with it):");
         for c in &b.blame {
@@ -105,23 +83,15 @@ fn write_table(out: &mut String, b: &Bisection, depth: usize) {
             let _ = writeln!(out, "{pad}    {} {} {}", c.hash, c.date, c.subject);
         }
     }
-    if let Some(inner) = &b.recursed {
-        let _ = writeln!(out, "{pad}  recursing into {}:", inner.axis);
+    if let Some(inner) = &view.recursed {
+        let _ = writeln!(out, "{pad}  recursing into {}:", inner.bisection.axis);
         write_table(out, inner, depth + 2);
     }
 }
 
-pub fn markdown(bisections: &[Bisection], context: &Context<'_>) -> String {
-    let mut out = String::new();
-    for b in bisections {
-        write_markdown(&mut out, b, context, 3);
-    }
-    let _ = writeln!(out, "Found with:\n\n```sh\n{}\n```", context.invocation);
-    out
-}
-
-fn write_markdown(out: &mut String, b: &Bisection, context: &Context<'_>, level: usize) {
-    let _ = writeln!(out, "{} {}\n", "#".repeat(level), window(b));
+fn write_markdown(out: &mut String, view: &BisectionView<'_>, level: usize) {
+    let b = view.bisection;
+    let _ = writeln!(out, "{} {}\n", "#".repeat(level), view.window);
     if let Some(signature) = &b.signature {
         let at = b
             .frame
@@ -130,35 +100,39 @@ fn write_markdown(out: &mut String, b: &Bisection, context: &Context<'_>, level:
             .unwrap_or_default();
         let _ = writeln!(out, "Failure: {}{at}\n", code(signature));
     }
+    let undecided = if b.undecided.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " Undecided (could not be judged): {}.",
+            b.undecided.join(", ")
+        )
+    };
     let _ = writeln!(
         out,
-        "{} published versions between the endpoints, {} probe runs in {} rounds.{}\n",
-        b.candidates,
-        b.probe_runs,
-        b.rounds,
-        if b.undecided.is_empty() {
-            String::new()
-        } else {
-            format!(
-                " Undecided (could not be judged): {}.",
-                b.undecided.join(", ")
-            )
-        }
+        "{} published versions between the endpoints, {} probe runs in {} rounds.{undecided}\n",
+        b.candidates, b.probe_runs, b.rounds
     );
-    for side in &b.sides {
-        write_side(out, side, context);
+    for side in &view.sides {
+        write_side(out, side);
+    }
+    if let Some(command) = &view.reproduce {
+        let _ = writeln!(
+            out,
+            "Reproduce the boundary (both sides probed and judged again):\n\n```sh\n{command}\n```\n"
+        );
     }
     if !b.blame.is_empty() {
-        out.push_str("Changed with it (blame):\n\n| package | from | to |\n| --- | --- | --- |\n");
-        for c in &b.blame {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} |",
-                c.package,
-                c.from.as_deref().unwrap_or("–"),
-                c.to.as_deref().unwrap_or("–")
-            );
-        }
+        let rows: Vec<Vec<String>> = b
+            .blame
+            .iter()
+            .map(|c| {
+                let version = |v: &Option<String>| v.as_deref().unwrap_or("–").to_string();
+                vec![c.package.clone(), version(&c.from), version(&c.to)]
+            })
+            .collect();
+        out.push_str("Changed with it (blame):\n\n");
+        out.push_str(&table(&["package", "from", "to"], &rows));
         out.push('\n');
     }
     if let Some(commits) = &b.commits {
@@ -172,42 +146,18 @@ fn write_markdown(out: &mut String, b: &Bisection, context: &Context<'_>, level:
         }
         out.push('\n');
     }
-    if let Some(inner) = &b.recursed {
-        write_markdown(out, inner, context, level + 1);
+    if let Some(inner) = &view.recursed {
+        write_markdown(out, inner, level + 1);
     }
 }
 
-fn write_side(out: &mut String, side: &Side, context: &Context<'_>) {
-    let Some(result) = &side.result else {
-        return;
-    };
-    let outcomes: Vec<String> = result
-        .probes
-        .iter()
-        .map(|p| format!("{} {}", p.name, p.outcome))
-        .collect();
-    let _ = writeln!(
-        out,
-        "**{}** ({}):\n\n```sh",
-        side.version,
-        outcomes.join(", ")
-    );
-    let _ = writeln!(out, "{}", side.install);
-    if let Some(cell) = side.cell.as_ref().filter(|c| c.overrides.is_empty()) {
-        let mut run = format!("qcompat run --matrix {}", context.matrix.display());
-        for (axis, version) in &cell.values {
-            let _ = write!(run, " --filter {axis}={version}");
-        }
-        for probe in context.probes {
-            let _ = write!(run, " --probe {probe}");
-        }
-        if let Some(as_of) = context.as_of {
-            let _ = write!(run, " --as-of {as_of}");
-        }
-        let _ = writeln!(out, "{run}");
+fn write_side(out: &mut String, side: &SideView<'_>) {
+    let _ = writeln!(out, "**{}** ({}):\n", side.version, side.outcomes);
+    if !side.commands.is_empty() {
+        let _ = writeln!(out, "```sh\n{}\n```\n", side.commands.join("\n"));
     }
-    out.push_str("```\n\n<details><summary>resolved</summary>\n\n");
-    for (package, version) in &result.resolved {
+    out.push_str("<details><summary>resolved</summary>\n\n");
+    for (package, version) in side.resolved {
         let _ = writeln!(out, "- {package}=={version}");
     }
     out.push_str("\n</details>\n\n");

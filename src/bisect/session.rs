@@ -2,18 +2,22 @@
 //! probed cell in a journal of its own (a rerun of a finished bisect probes nothing; Ctrl-C keeps what finished),
 //! verifies the endpoints and drives the search.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use super::blame::{self, Change};
 use super::commits::Commit;
 use super::search::{Judgement, Search};
 use super::{BadFailure, Step};
+use crate::env::EnvSpec;
 use crate::error::{Error, Result};
+use crate::index::version::Version;
 use crate::matrix::Cell;
 use crate::outcome::Outcome;
-use crate::pipeline::Pipeline;
+use crate::render::outcome_text;
 use crate::results::CellResult;
-use crate::version::Version;
+use crate::run::pipeline::Pipeline;
 
 /// One search: a package, its candidates from the good end to the bad end, and how a version becomes a cell.
 pub struct Request<'a> {
@@ -22,6 +26,8 @@ pub struct Request<'a> {
     pub candidates: Vec<Version>,
     pub cell: &'a dyn Fn(&Version) -> Cell,
     pub any_failure: bool,
+    /// Whether the candidates include pre-releases neither endpoint asked for (`--pre`).
+    pub pre: bool,
 }
 
 /// What a search found.
@@ -46,7 +52,7 @@ pub struct Bisection {
     pub signature: Option<String>,
     pub frame: Option<String>,
     pub steps: Vec<Step>,
-    /// Versions that could not be judged (another failure, not installable, needs-cuda, timeout).
+    /// Versions that could not be judged (another failure, not installable, needs-cuda, skipped, timeout).
     pub skipped: Vec<String>,
     /// Skipped versions inside the final window: the boundary may lie at any of them.
     pub undecided: Vec<String>,
@@ -62,6 +68,11 @@ pub struct Bisection {
     /// The bad side's failing frames, for `--repo`.
     #[serde(skip)]
     pub frames: Vec<String>,
+    /// How the search judged and chose versions (`--any-failure`, `--pre`): the command that repeats it needs them.
+    #[serde(skip)]
+    pub any_failure: bool,
+    #[serde(skip)]
+    pub pre: bool,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -69,8 +80,27 @@ pub struct Side {
     pub version: String,
     pub cell: Option<Cell>,
     pub result: Option<CellResult>,
-    /// The `uv pip install` line that rebuilds the side's environment.
-    pub install: String,
+    /// What the side's environment is built from, for the commands that rebuild it by hand.
+    pub env: Option<EnvSpec>,
+}
+
+impl Side {
+    /// What the side's cell resolved (nothing when it was not probed or got no environment).
+    fn resolved(&self) -> BTreeMap<String, String> {
+        self.result
+            .as_ref()
+            .map(|r| r.resolved.clone())
+            .unwrap_or_default()
+    }
+
+    /// The site-packages frames of the first probe that failed with a traceback.
+    fn failing_frames(&self) -> Vec<String> {
+        self.result
+            .as_ref()
+            .and_then(|r| r.probes.iter().find(|p| !p.frames.is_empty()))
+            .map(|p| p.frames.clone())
+            .unwrap_or_default()
+    }
 }
 
 /// Probes versions through a pipeline whose journal is the bisect journal ([`JournalUse::bisect`]).
@@ -166,24 +196,13 @@ impl<'a> Session<'a> {
             let cell = (request.cell)(&seq[i]);
             Side {
                 version: seq[i].to_string(),
-                install: self.pipeline.harness().install_line(&cell),
+                env: Some(self.pipeline.harness().env_spec(&cell)),
                 cell: Some(cell),
                 result: trail.results[i].clone(),
             }
         };
         let (good_side, bad_side) = (side(g), side(b));
-        let resolved = |s: &Side| {
-            s.result
-                .as_ref()
-                .map(|r| r.resolved.clone())
-                .unwrap_or_default()
-        };
-        let frames = bad_side
-            .result
-            .as_ref()
-            .and_then(|r| r.probes.iter().find(|p| !p.frames.is_empty()))
-            .map(|p| p.frames.clone())
-            .unwrap_or_default();
+        let frames = bad_side.failing_frames();
         let (signature, frame) = bad_failure.headline();
         let regression = seq[0] < seq[seq.len() - 1];
         let (older, newer) = if regression { (g, b) } else { (b, g) };
@@ -213,14 +232,16 @@ impl<'a> Session<'a> {
                 .collect(),
             blame: blame::changes(
                 &request.package,
-                &resolved(&good_side),
-                &resolved(&bad_side),
+                &good_side.resolved(),
+                &bad_side.resolved(),
             ),
             commits: None,
             recursed: None,
             steps: trail.steps,
             sides: [good_side, bad_side],
             frames,
+            any_failure: request.any_failure,
+            pre: request.pre,
         }
     }
 
@@ -256,10 +277,9 @@ impl<'a> Session<'a> {
         expected: &str,
     ) -> Error {
         let worst = Step::new(&request.candidates[index], result, Judgement::Skip, false);
-        let what = format!(
-            "{}: {}",
+        let what = outcome_text(
             worst.outcome,
-            worst.signature.as_deref().unwrap_or("no signature")
+            Some(worst.signature.as_deref().unwrap_or("no signature")),
         );
         let version = &request.candidates[index];
         if !matches!(worst.outcome, Outcome::Unresolvable | Outcome::InstallError) {

@@ -3,17 +3,16 @@
 use std::sync::Arc;
 
 use qcompat::bisect::drive::Job;
-use qcompat::bisect::render::{self, Context};
 use qcompat::bisect::session::Session;
+use qcompat::bisect::view::{BisectView, Context};
 use qcompat::error::{Error, Result};
 use qcompat::exit::ExitStatus;
-use qcompat::pipeline::{JournalUse, Pipeline};
+use qcompat::index::version::parse_version;
 use qcompat::plan::{Plan, Selection};
+use qcompat::run::pipeline::{JournalUse, Pipeline};
 use qcompat::sink::Sink;
-use qcompat::version::parse_version;
-use qcompat::{matrix, snapshot};
+use qcompat::{matrix, render, snapshot};
 
-use crate::cli::BisectFormat;
 use crate::progress::{Detail, Terminal};
 use crate::settings::BisectSettings;
 
@@ -61,21 +60,19 @@ pub fn run(settings: BisectSettings) -> Result<ExitStatus> {
         .map(|(good, bad)| job.run(&mut session, good, bad))
         .collect::<Result<Vec<_>>>()?;
 
+    let probes = plan.probe_names();
     let context = Context {
         invocation: &settings.invocation,
         matrix: &args.matrix,
-        probes: &plan.probes,
+        probes: &probes,
         as_of: plan.as_of.as_ref().map(|a| a.text.as_str()),
+        repo: args.repo.as_deref(),
     };
-    let text = match args.format {
-        BisectFormat::Table => render::table(&found),
-        BisectFormat::Json => render::json(&found),
-        BisectFormat::Markdown => render::markdown(&found, &context),
-    };
+    let text = render::render(&BisectView::of(&found, &context), args.format);
     settings.output.write(&text)?;
     Ok(ExitStatus::Success)
 }
 
-fn version(flag: &str, text: &str) -> Result<qcompat::version::Version> {
+fn version(flag: &str, text: &str) -> Result<qcompat::index::version::Version> {
     parse_version(text).map_err(|e| Error::BadInput(format!("{flag} {text}: {e}")))
 }

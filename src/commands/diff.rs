@@ -1,11 +1,10 @@
 //! `qcompat diff OLD NEW`: what changed between two snapshots of one matrix; exit 1 when something regressed.
 
-use qcompat::diff::{self, render};
+use qcompat::diff::{self, view::DiffView};
 use qcompat::error::{Error, Result};
 use qcompat::exit::ExitStatus;
-use qcompat::snapshot;
+use qcompat::{render, snapshot};
 
-use crate::cli::DiffFormat;
 use crate::output;
 use crate::settings::DiffSettings;
 
@@ -19,11 +18,7 @@ pub fn run(settings: DiffSettings) -> Result<ExitStatus> {
             settings.new.display()
         ))
     })?;
-    let text = match settings.format {
-        DiffFormat::Table => render::table(&diff),
-        DiffFormat::Markdown => render::markdown(&diff),
-        DiffFormat::Json => render::json(&diff),
-    };
+    let text = render::render(&DiffView::of(&diff), settings.format);
     output::stdout(text.as_bytes())?;
     Ok(ExitStatus::findings_if(diff.has_regression()))
 }

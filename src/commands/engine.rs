@@ -1,18 +1,17 @@
 //! `qcompat engine`: the built-in QLoRA engine's command line (quantize, dequantize, train, reference).
 
-use std::collections::HashMap;
 use std::path::Path;
 
-use candle_core::{DType, Device, Tensor};
-use qcompat::engine::EngineError;
-use qcompat::engine::checkpoint;
-use qcompat::engine::model::{BaseWeights, LoraConfig};
-use qcompat::engine::reference;
-use qcompat::engine::state_dict::QuantizedStateDict;
-use qcompat::engine::stream;
-use qcompat::engine::train::{self, CheckpointDir, TrainOptions};
 use qcompat::error::Result;
 use qcompat::exit::ExitStatus;
+use qcompat::probe::catalog::Catalog;
+use qcompat_engine::EngineError;
+use qcompat_engine::checkpoint;
+use qcompat_engine::model::{BaseWeights, LoraConfig};
+use qcompat_engine::oracle;
+use qcompat_engine::state_dict::QuantizedStateDict;
+use qcompat_engine::stream;
+use qcompat_engine::train::{self, CheckpointDir, TrainOptions};
 
 use crate::cli::{EngineArgs, EngineCommand};
 
@@ -57,7 +56,9 @@ pub fn run(args: &EngineArgs) -> Result<ExitStatus> {
             train_and_print(checkpoint, *blocksize, &options)?
         }
         EngineCommand::Reference { fixtures } => {
-            let metrics = reference::reference_metrics(&reference::fixture_checkpoint(fixtures)?)?;
+            let every: Vec<_> = Catalog::builtin().iter().cloned().collect();
+            let checkpoint = oracle::fixture_checkpoint(fixtures)?;
+            let metrics = qcompat::run::harness::reference_metrics(&every, &checkpoint)?;
             println!(
                 "{}",
                 serde_json::to_string_pretty(&metrics).expect("metrics serialize")
@@ -94,23 +95,7 @@ fn quantize(
 
 fn dequantize(input: &Path, output: &Path, f32: bool) -> Result<(), EngineError> {
     let quantized = QuantizedStateDict::load(input)?;
-    let mut tensors: HashMap<String, Tensor> = quantized.passthrough.clone().into_iter().collect();
-    for (name, params) in &quantized.quantized {
-        let restored = params.dequantize(&Device::Cpu)?;
-        let restored = if f32 {
-            restored.to_dtype(DType::F32)?
-        } else {
-            restored
-        };
-        tensors.insert(name.clone(), restored);
-    }
-    candle_core::safetensors::save(&tensors, output).map_err(|error| match error {
-        candle_core::Error::Io(source) => EngineError::Io {
-            path: output.to_path_buf(),
-            source,
-        },
-        other => EngineError::Compute(other),
-    })?;
+    quantized.save_dequantized(output, f32)?;
     println!(
         "dequantized {} weights -> {}",
         quantized.quantized.len(),
@@ -124,7 +109,7 @@ fn train_and_print(
     blocksize: usize,
     options: &TrainOptions,
 ) -> Result<(), EngineError> {
-    qcompat::engine::state_dict::check_blocksize(blocksize)?;
+    qcompat_engine::state_dict::check_blocksize(blocksize)?;
     let checkpoint = CheckpointDir::load(checkpoint)?;
     let curve = train::train(&checkpoint, options)?;
     for (step, loss) in curve.iter().enumerate() {

@@ -5,23 +5,22 @@ use std::path::Path;
 use std::sync::Arc;
 
 use qcompat::bisect::drive::Job;
-use qcompat::bisect::render::Context;
 use qcompat::bisect::session::Session;
+use qcompat::bisect::view::Context;
 use qcompat::diff::SnapshotDiff;
 use qcompat::error::{Error, Result};
 use qcompat::exit::ExitStatus;
 use qcompat::files::write_atomically;
 use qcompat::index::IndexSettings;
 use qcompat::matrix::{self, AxisValues};
-use qcompat::monitor::{self, MonitorReport, render};
-use qcompat::pipeline::{JournalUse, Pipeline};
+use qcompat::monitor::{self, MonitorReport, view::MonitorView};
 use qcompat::plan::{Plan, Selection};
 use qcompat::results::RunReport;
+use qcompat::run::pipeline::{JournalUse, Pipeline};
 use qcompat::sink::Sink;
 use qcompat::snapshot::{self, Snapshot};
-use qcompat::{diff, probe};
+use qcompat::{diff, render};
 
-use crate::cli::BisectFormat;
 use crate::progress::{Detail, Terminal};
 use crate::settings::MonitorSettings;
 
@@ -66,10 +65,7 @@ pub fn run(settings: MonitorSettings) -> Result<ExitStatus> {
     let nothing_tested = ran.nothing_tested();
     let mut fresh = Snapshot::from_report(&ran, &plan.matrix);
     fresh.listed = plan.listed.clone();
-    let probes: Vec<String> = probe::catalog::names()
-        .filter(|p| plan.matrix.probes.iter().any(|m| m == p))
-        .map(String::from)
-        .collect();
+    let probes = plan.matrix.probe_names();
     let merged = Snapshot::merge(recorded.as_ref(), &fresh, &plan.all_cells, &probes);
 
     if let Some(old) = &recorded {
@@ -145,16 +141,14 @@ fn query_admits_pre(plan: &Plan, axis: &str) -> bool {
 }
 
 fn emit(settings: &MonitorSettings, report: &MonitorReport, plan: &Plan) -> Result<()> {
+    let probes = plan.probe_names();
     let context = Context {
         invocation: &settings.invocation,
         matrix: &settings.args.matrix,
-        probes: &plan.probes,
+        probes: &probes,
         as_of: plan.as_of.as_ref().map(|a| a.text.as_str()),
+        repo: None,
     };
-    let text = match settings.args.format {
-        BisectFormat::Table => render::table(report),
-        BisectFormat::Json => render::json(report),
-        BisectFormat::Markdown => render::markdown(report, &context),
-    };
+    let text = render::render(&MonitorView::of(report, &context), settings.args.format);
     settings.output.write(&text)
 }

@@ -8,12 +8,11 @@ use qcompat::exit::ExitStatus;
 use qcompat::files::write_atomically;
 use qcompat::matrix;
 use qcompat::outcome::Outcome;
-use qcompat::plan::{Plan, Selection};
+use qcompat::plan::shard::{self, Split};
+use qcompat::plan::{Plan, PlanFormat, Selection};
 use qcompat::results::RunReport;
-use qcompat::shard::{self, Split};
 use qcompat::snapshot::{self, Part, Snapshot};
 
-use crate::cli::PlanFormat;
 use crate::output;
 use crate::settings::{PlanSettings, PlanSource, RunSettings};
 

@@ -3,8 +3,8 @@
 
 use qcompat::error::Result;
 use qcompat::exit::ExitStatus;
-use qcompat::report::history;
-use qcompat::{report, snapshot};
+use qcompat::report::{self, history, view::View};
+use qcompat::snapshot;
 
 use crate::settings::ReportSettings;
 
@@ -14,11 +14,8 @@ pub fn run(settings: ReportSettings) -> Result<ExitStatus> {
         history::render(&history::history(&nights)?)
     } else {
         let snapshot = snapshot::read(&settings.snapshot)?;
-        report::render(
-            &snapshot.to_report(),
-            settings.format,
-            settings.output.color(),
-        )
+        let report = snapshot.to_report();
+        report::render(&View::of(&report), settings.format, settings.output.color())
     };
     settings.output.write(&text)?;
     Ok(ExitStatus::Success)

@@ -14,15 +14,17 @@ use std::sync::Arc;
 use qcompat::env::quote;
 use qcompat::error::{Error, Result};
 use qcompat::exit::ExitStatus;
-use qcompat::harness::{Harness, Provision};
+use qcompat::index::version;
 use qcompat::matrix::{self, Cell};
 use qcompat::outcome::{self, Outcome};
 use qcompat::plan::{Plan, Selection};
+use qcompat::probe::protocol::ProbeRun;
 use qcompat::probe::protocol::{Event, parse_events};
-use qcompat::probe::runner::ProbeRun;
+use qcompat::process::supervisor::Supervisor;
+use qcompat::render::outcome_text;
+use qcompat::run::harness::{Harness, Provision};
 use qcompat::sink::Sink;
-use qcompat::supervisor::Supervisor;
-use qcompat::{suggest, version};
+use qcompat::suggest;
 
 use crate::output;
 use crate::progress::{Detail, Terminal};
@@ -58,7 +60,7 @@ pub fn run(settings: ReproSettings) -> Result<ExitStatus> {
     let status = probe
         .status()
         .map_err(|e| Error::infra_caused(format!("starting {}", python.display()), e))?;
-    let outcomes = settle(&results, &plan.probes, &status);
+    let outcomes = settle(&results, &plan.probe_names(), &status);
     Ok(ExitStatus::findings_if(
         outcomes.iter().any(|o| *o != Outcome::Pass),
     ))
@@ -90,7 +92,7 @@ fn find_cell(plan: &Plan, text: &str) -> Result<Cell> {
     Err(Error::BadInput(format!(
         "--cell {text}: no such cell in {}{hint}; `qcompat run --matrix {} --list` lists them",
         plan.matrix.source.display(),
-        plan.matrix.source.display()
+        quote(&plan.matrix.source.display().to_string())
     )))
 }
 
@@ -139,11 +141,8 @@ fn settle(results: &Path, probes: &[String], status: &std::process::ExitStatus) 
                 None => ProbeRun::Died(format!("process ended ({status}) before reporting")),
             };
             let verdict = outcome::classify(&run);
-            let signature = verdict
-                .signature
-                .map(|s| format!(": {s}"))
-                .unwrap_or_default();
-            eprintln!("{name}: {}{signature}", verdict.outcome);
+            let said = outcome_text(verdict.outcome, verdict.signature.as_deref());
+            eprintln!("{name}: {said}");
             verdict.outcome
         })
         .collect()

@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use qcompat::error::{Error, Result};
 use qcompat::exit::ExitStatus;
-use qcompat::pipeline::{JournalUse, Pipeline};
 use qcompat::plan::Plan;
-use qcompat::report::{self, Format};
+use qcompat::report::{self, Format, view::View};
 use qcompat::results::{CellResult, RunReport};
+use qcompat::run::pipeline::{JournalUse, Pipeline};
 use qcompat::sink::Sink;
 use qcompat::snapshot::Baseline;
 
@@ -49,15 +49,14 @@ pub fn run(mut settings: RunSettings) -> Result<ExitStatus> {
         .into_iter()
         .map(|probed| probed.result)
         .collect();
-    for warning in qcompat::lint::unmatched_known(&plan.matrix, &results) {
+    for warning in qcompat::run::lint::unmatched_known(&plan.matrix, &results) {
         pipeline.sink().warn(&warning);
     }
     let mut report = RunReport::new(plan.matrix.name.clone(), results);
     report.reference = reference;
     let color = settings.output.color();
-    settings
-        .output
-        .write(&report::render(&report, settings.format, color))?;
+    let text = report::render(&View::of(&report), settings.format, color);
+    settings.output.write(&text)?;
     if let Some(part) = part {
         part.write(&report, &plan)?;
     }
@@ -66,7 +65,11 @@ pub fn run(mut settings: RunSettings) -> Result<ExitStatus> {
     }
     // With --check the snapshot decides the exit status: a recorded failure that reproduces is as expected.
     let checked = match baseline {
-        Some(baseline) => baseline.settle(&report, &plan)?,
+        Some(baseline) => {
+            let settled = baseline.settle(&report, &plan)?;
+            eprintln!("{}", settled.message);
+            settled.status
+        }
         None => None,
     };
     // Whatever the snapshot says, a run that tested nothing is not green.
@@ -90,7 +93,7 @@ fn list(plan: &Plan, format: Format, output: &Output) -> Result<ExitStatus> {
         eprintln!(
             "{} cells, probes: {}",
             plan.cells.len(),
-            plan.probes.join(", ")
+            plan.probe_names().join(", ")
         );
     }
     Ok(ExitStatus::Success)
@@ -98,7 +101,7 @@ fn list(plan: &Plan, format: Format, output: &Output) -> Result<ExitStatus> {
 
 /// Appends the Markdown summary to GitHub Actions' job summary, so a CI run shows it without a step of its own.
 fn append_step_summary(path: &Path, report: &RunReport) -> Result<()> {
-    let text = report::render(report, Format::Markdown, false);
+    let text = report::render(&View::of(report), Format::Markdown, false);
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

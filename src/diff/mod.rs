@@ -7,6 +7,7 @@
 //! results, whatever their cell order.
 
 pub mod render;
+pub mod view;
 
 use std::collections::BTreeSet;
 
@@ -47,7 +48,8 @@ pub struct DiffSummary {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Change {
-    /// It worked (or did not exist) and now fails unexpectedly, or it passed and no longer installs.
+    /// It worked (or did not exist) and now fails unexpectedly, or it passed and no longer installs or no longer runs
+    /// (`skipped`: nothing is tested any more).
     Regression,
     /// It failed and now passes.
     Fix,
@@ -198,8 +200,9 @@ fn compare_probes(
 fn outcome_change(old: Outcome, new: Outcome) -> Change {
     let works = |o: Outcome| matches!(o, Outcome::Pass | Outcome::Xpass);
     let failed = |o: Outcome| o.is_regression() || o == Outcome::Xfail;
-    if (new.is_regression() && !old.is_regression()) || (works(old) && new == Outcome::Unresolvable)
-    {
+    // A pass that stops installing or stops running anything hides whatever broke: a regression until looked at.
+    let lost = |o: Outcome| matches!(o, Outcome::Unresolvable | Outcome::Skipped);
+    if (new.is_regression() && !old.is_regression()) || (works(old) && lost(new)) {
         Change::Regression
     } else if failed(old) && works(new) {
         Change::Fix
@@ -318,5 +321,22 @@ mod tests {
         assert_eq!(outcome_change(Xfail, Xpass), Change::Fix);
         assert_eq!(outcome_change(Fail, Timeout), Change::Outcome);
         assert_eq!(outcome_change(Pass, NeedsCuda), Change::Outcome);
+        assert_eq!(
+            outcome_change(Pass, Skipped),
+            Change::Regression,
+            "nothing is tested any more"
+        );
+        assert_eq!(outcome_change(Xpass, Skipped), Change::Regression);
+        assert_eq!(outcome_change(Skipped, Fail), Change::Regression);
+        assert_eq!(
+            outcome_change(Skipped, Pass),
+            Change::Outcome,
+            "nothing had failed"
+        );
+        assert_eq!(
+            outcome_change(Fail, Skipped),
+            Change::Outcome,
+            "not a fix: nothing ran"
+        );
     }
 }

@@ -37,9 +37,22 @@ pub struct EnvSpec {
 }
 
 impl EnvSpec {
-    /// What follows `uv pip install` to rebuild this environment by hand: sources (credentials masked),
-    /// requirements and overrides, each quoted for a POSIX shell.
-    pub fn install_arguments(&self) -> String {
+    /// `uv venv …` then `uv pip install …`: the two commands that build this environment by hand in `venv`, with
+    /// `python` (a path, or a version uv finds). `--allow-existing` lets them run as printed over an environment that
+    /// exists already (the cached one, or a second paste).
+    pub fn rebuild_commands(&self, uv: &str, python: &str, venv: &str) -> [String; 2] {
+        let target = format!("{venv}/bin/python");
+        let make = [uv, "venv", "--allow-existing", "--python", python, venv].map(quote);
+        let install = [uv, "pip", "install", "--python", &target].map(quote);
+        [
+            make.join(" "),
+            format!("{} {}", install.join(" "), self.install_arguments()),
+        ]
+    }
+
+    /// What follows `uv pip install`: sources (credentials masked), requirements and overrides, each quoted for a
+    /// POSIX shell.
+    fn install_arguments(&self) -> String {
         let mut words: Vec<String> = self.index.display_args().iter().map(|a| quote(a)).collect();
         words.extend(self.requirements.iter().map(|r| quote(r)));
         if !self.overrides.is_empty() {
@@ -50,29 +63,6 @@ impl EnvSpec {
             ));
         }
         words.join(" ")
-    }
-
-    /// `uv venv …` then `uv pip install …`: what builds this environment into `venv` by hand.
-    pub fn rebuild_commands(&self, uv: &Uv, venv: &Path) -> String {
-        let uv_path = uv.path.display().to_string();
-        let venv_text = venv.display().to_string();
-        let python = venv.join("bin").join("python").display().to_string();
-        let interpreter = self.python.path.display().to_string();
-        let make = [
-            uv_path.as_str(),
-            "venv",
-            "--python",
-            &interpreter,
-            &venv_text,
-        ]
-        .map(quote);
-        let install = [uv_path.as_str(), "pip", "install", "--python", &python].map(quote);
-        format!(
-            "{}\n{} {}",
-            make.join(" "),
-            install.join(" "),
-            self.install_arguments()
-        )
     }
 }
 
@@ -160,8 +150,7 @@ impl Cache {
             hasher.update(part.as_bytes());
             hasher.update(b"\n");
         }
-        let digest = hasher.finalize();
-        digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+        crate::digest::short_of(hasher)
     }
 
     /// Where the environment for `spec` lives once built.
@@ -231,20 +220,45 @@ fn read_record(dir: &Path) -> Option<EnvRecord> {
 }
 
 fn build(uv: &Uv, spec: &EnvSpec, venv: &Path) -> Result<EnvRecord, EnvFailure> {
-    let venv_str = venv.to_string_lossy().into_owned();
-    let python_str = spec.python.path.to_string_lossy().into_owned();
-    // Relocatable: the venv is renamed from its staging folder into the cache after it is built.
-    let made = uv.run(
-        &[
-            "venv",
-            "--quiet",
-            "--relocatable",
-            "--python",
-            &python_str,
-            &venv_str,
-        ],
-        &[],
+    make_venv(uv, spec, venv)?;
+    let target = venv
+        .join("bin")
+        .join("python")
+        .to_string_lossy()
+        .into_owned();
+    install(uv, spec, venv, &target)?;
+    let frozen = uv.run(
+        &["pip", "freeze", "--python", &target],
+        &spec.index.uv_env(),
     )?;
+    if !frozen.status.success() {
+        return Err(Error::infra(format!(
+            "uv pip freeze failed: {}",
+            redact(String::from_utf8_lossy(&frozen.stderr).trim())
+        ))
+        .into());
+    }
+    Ok(EnvRecord {
+        requirements: spec.requirements.clone(),
+        python: spec.python.version.clone(),
+        resolved: parse_freeze(&String::from_utf8_lossy(&frozen.stdout)),
+    })
+}
+
+/// An empty virtual environment with the spec's interpreter. Relocatable: it is renamed from its staging folder
+/// into the cache once built.
+fn make_venv(uv: &Uv, spec: &EnvSpec, venv: &Path) -> Result<(), EnvFailure> {
+    let venv = venv.to_string_lossy();
+    let python = spec.python.path.to_string_lossy();
+    let args = [
+        "venv",
+        "--quiet",
+        "--relocatable",
+        "--python",
+        &python,
+        &venv,
+    ];
+    let made = uv.run(&args, &[])?;
     if !made.status.success() {
         return Err(Error::infra(format!(
             "uv venv failed: {}",
@@ -252,30 +266,29 @@ fn build(uv: &Uv, spec: &EnvSpec, venv: &Path) -> Result<EnvRecord, EnvFailure> 
         ))
         .into());
     }
-    let target = venv
-        .join("bin")
-        .join("python")
-        .to_string_lossy()
-        .into_owned();
+    Ok(())
+}
 
+/// Installs the spec's requirements (and overrides) into `target`'s environment, retrying what may be transient;
+/// a resolver that finds no solution is the cell's outcome at once.
+fn install(uv: &Uv, spec: &EnvSpec, venv: &Path, target: &str) -> Result<(), EnvFailure> {
     let override_file = venv.with_file_name("overrides.txt");
     let override_path = override_file.to_string_lossy().into_owned();
-    let mut install_args = vec!["pip", "install", "--quiet", "--python", &target];
+    let mut args = vec!["pip", "install", "--quiet", "--python", target];
     let flags = spec.index.uv_flags();
-    install_args.extend(flags.iter().map(String::as_str));
+    args.extend(flags.iter().map(String::as_str));
     if !spec.overrides.is_empty() {
         std::fs::write(&override_file, spec.overrides.join("\n") + "\n")
             .map_err(|e| Error::io(&override_file, e))?;
-        install_args.extend(["--override", &override_path]);
+        args.extend(["--override", &override_path]);
     }
-    install_args.extend(spec.requirements.iter().map(String::as_str));
+    args.extend(spec.requirements.iter().map(String::as_str));
     let index_env = spec.index.uv_env();
     let mut last_error = String::new();
     for _ in 0..INSTALL_ATTEMPTS {
-        let output = uv.run(&install_args, &index_env)?;
+        let output = uv.run(&args, &index_env)?;
         if output.status.success() {
-            last_error.clear();
-            break;
+            return Ok(());
         }
         last_error = redact(String::from_utf8_lossy(&output.stderr).trim());
         // Checked before the resolver: uv words a cache miss as "No solution found" too.
@@ -290,23 +303,7 @@ fn build(uv: &Uv, spec: &EnvSpec, venv: &Path) -> Result<EnvRecord, EnvFailure> 
             return Err(EnvFailure::Unresolvable(last_error));
         }
     }
-    if !last_error.is_empty() {
-        return Err(EnvFailure::InstallError(last_error));
-    }
-
-    let frozen = uv.run(&["pip", "freeze", "--python", &target], &index_env)?;
-    if !frozen.status.success() {
-        return Err(Error::infra(format!(
-            "uv pip freeze failed: {}",
-            redact(String::from_utf8_lossy(&frozen.stderr).trim())
-        ))
-        .into());
-    }
-    Ok(EnvRecord {
-        requirements: spec.requirements.clone(),
-        python: spec.python.version.clone(),
-        resolved: parse_freeze(&String::from_utf8_lossy(&frozen.stdout)),
-    })
+    Err(EnvFailure::InstallError(last_error))
 }
 
 /// uv says "No solution found" both for true conflicts and for packages it could not read (a corrupt or

@@ -15,7 +15,15 @@ pub struct Interpreter {
 
 impl Interpreter {
     /// `request` is `3.11`-style (or absent: `python3`). Tries `python3.11`, then `python3` if its version matches.
+    /// A request holding a `/` is an interpreter's path (the matrix checked that it exists): it must answer as Python.
     pub fn find(request: Option<&str>) -> Result<Self> {
+        if let Some(path) = request.filter(|r| r.contains('/')) {
+            return Self::probe(PathBuf::from(path)).ok_or_else(|| {
+                Error::BadInput(format!(
+                    "python `{path}` (the matrix's `python`) is not a Python interpreter: it did not report its version"
+                ))
+            });
+        }
         let candidates = match request {
             Some(version) => vec![format!("python{version}"), "python3".to_string()],
             None => vec!["python3".to_string()],

@@ -2,6 +2,7 @@
 
 mod cache;
 mod interpreter;
+pub mod recipe;
 mod uv;
 
 pub use cache::{Cache, Env, EnvFailure, EnvSpec, quote};

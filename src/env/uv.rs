@@ -4,11 +4,11 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use crate::child_env::ChildEnv;
 use crate::error::{Error, Result};
 use crate::index::redact;
+use crate::process::child_env::ChildEnv;
+use crate::process::supervisor::Group;
 use crate::sink::Sink;
-use crate::supervisor::Group;
 
 #[derive(Debug, Clone)]
 pub struct Uv {
@@ -73,7 +73,7 @@ impl Uv {
         let mut command = Command::new(&self.path);
         command.env_clear().envs(self.env.for_uv());
         // SAFETY: the hook only calls prctl, which is async-signal-safe.
-        unsafe { command.pre_exec(crate::supervisor::die_with_parent) };
+        unsafe { command.pre_exec(crate::process::supervisor::die_with_parent) };
         // Never fetch interpreters: a cell must use the one the matrix names, installed here.
         command.env("UV_PYTHON_DOWNLOADS", "never");
         command

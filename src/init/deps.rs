@@ -8,7 +8,7 @@ use pep440_rs::Operator;
 
 use crate::error::{Error, Result};
 use crate::index::normalize;
-use crate::version::{Version, parse_specifiers, parse_version};
+use crate::index::version::{Version, parse_specifiers, parse_version};
 
 /// One requirement on a package of the stack, where it was written.
 #[derive(Debug, Clone, PartialEq)]

@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::files::write_atomically;
+use crate::index::version::Version;
 use crate::index::{self, IndexSettings};
-use crate::probe::catalog::PROBES;
-use crate::version::Version;
+use crate::probe::catalog::Catalog;
 
 pub use deps::{Freeze, Requirement};
 pub use render::comment_workflow;
@@ -205,16 +205,15 @@ fn probes_for(axes: &[Axis]) -> Result<Vec<&'static str>> {
     if available.contains(&"litgpt") {
         available.extend(["lightning", "tokenizers"]);
     }
-    let probes: Vec<&'static str> = PROBES
+    let probes: Vec<&'static str> = Catalog::builtin()
         .iter()
         .filter(|probe| {
             probe
                 .needs
-                .split(',')
-                .filter_map(|need| need.split_whitespace().next())
-                .all(|need| available.contains(&need))
+                .iter()
+                .all(|need| available.contains(&need.as_str()))
         })
-        .map(|probe| probe.name)
+        .map(|probe| probe.name.as_str())
         .collect();
     if probes.is_empty() {
         let used: Vec<&str> = axes.iter().map(|a| a.package).collect();

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use super::{Axis, MATRIX_NAME};
+use crate::index::version::Version;
 use crate::snapshot;
-use crate::version::Version;
 
 const PR_WORKFLOW: &str = include_str!("templates/qcompat-pr.yml");
 const NIGHTLY_WORKFLOW: &str = include_str!("templates/qcompat-nightly.yml");

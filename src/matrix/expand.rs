@@ -1,11 +1,14 @@
-//! Expands a matrix into cells: the product of the axes, minus `[[exclude]]`, plus `[[include]]`.
+//! Expands a matrix into cells: the product of the axes, minus `[[exclude]]`, plus `[[include]]`, counted before
+//! they are made so that a matrix too large to plan is refused at the cost of a count.
 
-use super::load::Matrix;
-use crate::cell_key::CellKey;
-use crate::version::Version;
+use super::model::{Assignment, Matrix};
+use crate::error::{Error, Result};
+use crate::index::version::Version;
+use crate::matrix::cell_key::CellKey;
 
-/// Axis values in axis order; a partial assignment leaves the missing packages to the resolver.
-pub type Assignment = Vec<(String, Version)>;
+/// The most cells a matrix may have. Each cell is an environment to build and a row of every report; past this a
+/// matrix is almost surely an axis too many, and its cells alone would take memory by the gigabyte.
+pub const MAX_CELLS: usize = 10_000;
 
 /// One cell of the matrix: the versions it pins, in axis order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +67,85 @@ impl Cell {
     }
 }
 
+/// The cells of `matrix` ([`expand`]), or bad input (exit 2) when there would be more than [`MAX_CELLS`].
+pub fn cells(matrix: &Matrix, axis_versions: &[Vec<Version>]) -> Result<Vec<Cell>> {
+    check_count(matrix, axis_versions)?;
+    let cells = expand(matrix, axis_versions);
+    if cells.len() > MAX_CELLS {
+        return Err(too_many(matrix, axis_versions, cells.len() as u128));
+    }
+    Ok(cells)
+}
+
+/// Bad input when the product of the axes, less the excluded cells, passes [`MAX_CELLS`]; no cell is made to know.
+pub fn check_count(matrix: &Matrix, axis_versions: &[Vec<Version>]) -> Result<()> {
+    let axes: Vec<(&str, &[Version])> = matrix
+        .axes
+        .iter()
+        .zip(axis_versions)
+        .map(|(axis, versions)| (axis.name.as_str(), versions.as_slice()))
+        .collect();
+    let patterns: Vec<Vec<&(String, Version)>> =
+        matrix.exclude.iter().map(|p| p.iter().collect()).collect();
+    let counted = surviving(&axes, &patterns);
+    if counted > MAX_CELLS as u128 {
+        return Err(too_many(matrix, axis_versions, counted));
+    }
+    Ok(())
+}
+
+fn too_many(matrix: &Matrix, axis_versions: &[Vec<Version>], count: u128) -> Error {
+    let sizes: Vec<String> = matrix
+        .axes
+        .iter()
+        .zip(axis_versions)
+        .map(|(axis, versions)| format!("{} {}", versions.len(), axis.name))
+        .collect();
+    Error::BadInput(format!(
+        "{}: the matrix has {count} cells ({}), more than the {MAX_CELLS} a matrix may have: list fewer versions \
+         (or narrow a query axis's specifiers), or leave cells out with `exclude` entries",
+        matrix.axes_at,
+        sizes.join(" x ")
+    ))
+}
+
+/// How many cells of the product of `axes` match none of `patterns` (each: the axis values it still requires).
+/// Counted without making them: the walk branches only on the values some pattern names, and counts the others of
+/// an axis together, so its cost follows the exclude entries, not the size of the product.
+fn surviving(axes: &[(&str, &[Version])], patterns: &[Vec<&(String, Version)>]) -> u128 {
+    if patterns.iter().any(Vec::is_empty) {
+        return 0;
+    }
+    let Some(((axis, versions), rest)) = axes.split_first() else {
+        return 1;
+    };
+    if patterns.is_empty() {
+        return axes
+            .iter()
+            .fold(1u128, |n, (_, v)| n.saturating_mul(v.len() as u128));
+    }
+    let (here, elsewhere): (Vec<_>, Vec<_>) = patterns
+        .iter()
+        .cloned()
+        .partition(|p| p.iter().any(|(a, _)| a == axis));
+    let mut total = 0u128;
+    let mut named = 0u128;
+    for version in *versions {
+        let mut next = elsewhere.clone();
+        next.extend(
+            here.iter()
+                .filter(|p| p.iter().any(|(a, v)| a == axis && v == version))
+                .map(|p| p.iter().filter(|(a, _)| a != axis).copied().collect()),
+        );
+        if next.len() > elsewhere.len() {
+            named += 1;
+            total = total.saturating_add(surviving(rest, &next));
+        }
+    }
+    let others = versions.len() as u128 - named;
+    total.saturating_add(others.saturating_mul(surviving(rest, &elsewhere)))
+}
+
 /// The cells of `matrix`, given each axis's versions (explicit ones, or those the index listed for a query).
 pub fn expand(matrix: &Matrix, axis_versions: &[Vec<Version>]) -> Vec<Cell> {
     let mut cells = vec![Cell::new(Vec::new())];
@@ -93,4 +175,44 @@ pub fn expand(matrix: &Matrix, axis_versions: &[Vec<Version>]) -> Vec<Cell> {
         }
     }
     cells
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn versions(texts: &[&str]) -> Vec<Version> {
+        texts.iter().map(|t| t.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn the_count_agrees_with_the_cells_made() {
+        let a = versions(&["1", "2", "3"]);
+        let b = versions(&["1", "2"]);
+        let c = versions(&["1", "2", "3", "4"]);
+        let axes = [
+            ("a", a.as_slice()),
+            ("b", b.as_slice()),
+            ("c", c.as_slice()),
+        ];
+        let pair = |axis: &str, v: &str| (axis.to_string(), v.parse::<Version>().unwrap());
+        let excludes = [
+            vec![pair("a", "1")],
+            vec![pair("b", "2"), pair("c", "4")],
+            vec![pair("a", "1"), pair("c", "1")],
+            vec![pair("c", "9")],
+        ];
+        let patterns: Vec<Vec<&(String, Version)>> =
+            excludes.iter().map(|p| p.iter().collect()).collect();
+        // 24 cells; a=1 drops 8; b=2,c=4 drops 3 more among a in {2,3}: 2.
+        assert_eq!(surviving(&axes, &patterns), 24 - 8 - 2);
+        assert_eq!(surviving(&axes, &[]), 24);
+    }
+
+    #[test]
+    fn a_huge_product_is_counted_not_made() {
+        let ten = versions(&["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"]);
+        let axes: Vec<(&str, &[Version])> = (0..20).map(|_| ("x", ten.as_slice())).collect();
+        assert_eq!(surviving(&axes, &[]), 10u128.pow(20));
+    }
 }

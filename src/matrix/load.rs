@@ -1,81 +1,22 @@
 //! Reads a matrix file (TOML or YAML, one schema) and validates it into a [`Matrix`].
 //!
-//! Every error is one line starting with `file:line:column`, so editors and CI annotations can jump to it.
+//! One pass: the file is parsed into a located tree (`document`), read into its shape (`schema`), and every rule is
+//! checked (here and in `checks`); all problems are reported together, each on a line of its own starting with
+//! `file:line:column`, so editors and CI annotations can jump to it.
 
-use std::path::{Path, PathBuf};
-
-use sha2::{Digest, Sha256};
+use std::path::Path;
 use std::time::Duration;
 
+use super::checks;
+use super::document::{self, EXTENSIONS};
+use super::model::{Assignment, AxisValues, Matrix};
+use super::problems::Problems;
+use super::schema::{self, Text};
 use super::source::Source;
-use indexmap::IndexMap;
-
-use super::spec::{AxisSpec, KnownSpec, MatrixSpec};
 use crate::error::{Error, Result};
-use crate::version::{Version, VersionSpecifiers, parse_specifiers, parse_version};
-use crate::{probe, suggest};
-
-/// A validated matrix.
-#[derive(Debug)]
-pub struct Matrix {
-    pub name: String,
-    /// The file it was read from, as given.
-    pub source: PathBuf,
-    /// SHA-256 of the file's text (16 hex digits): a plan of an edited matrix is another plan.
-    pub digest: String,
-    /// Interpreter request (`3.11`), or the default `python3` when absent.
-    pub python: Option<String>,
-    pub probes: Vec<String>,
-    pub timeout: Duration,
-    /// Modules a shared base interpreter may preload (`torch`, `torch._dynamo`).
-    pub preload: Vec<String>,
-    pub axes: Vec<Axis>,
-    /// Requirement strings added to every cell (`numpy<2`).
-    pub pins: Vec<String>,
-    pub exclude: Vec<Vec<(String, Version)>>,
-    pub include: Vec<Vec<(String, Version)>>,
-    pub known: Vec<Known>,
-}
-
-#[derive(Debug)]
-pub struct Axis {
-    /// The package name; the axis pins `name==version`.
-    pub name: String,
-    pub values: AxisValues,
-    /// `file:line:column` of each explicit version, in order (empty for a query): where the plan points when the
-    /// index does not publish one.
-    pub written_at: Vec<String>,
-}
-
-#[derive(Debug)]
-pub enum AxisValues {
-    Explicit(Vec<Version>),
-    /// Every published version matching, listed from the index at run time.
-    Query {
-        specifiers: VersionSpecifiers,
-        pre: bool,
-    },
-}
-
-/// A known upstream issue: failures with `signature` in cells inside `when` are expected.
-#[derive(Debug, Clone)]
-pub struct Known {
-    pub id: String,
-    pub signature: String,
-    pub when: Vec<(String, VersionSpecifiers)>,
-    /// Empty means every probe of the matrix.
-    pub probes: Vec<String>,
-}
-
-/// The packages of the axes whose versions are written out (not queried), normalized.
-pub fn explicit_axes(matrix: &Matrix) -> Vec<String> {
-    matrix
-        .axes
-        .iter()
-        .filter(|a| matches!(a.values, AxisValues::Explicit(_)))
-        .map(|a| crate::index::normalize(&a.name))
-        .collect()
-}
+use crate::index::version::Version;
+use crate::probe::catalog::Catalog;
+use crate::suggest;
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 /// The stack's heaviest imports that cells usually share unchanged: torch, numpy, and torch's compiler front end,
@@ -83,9 +24,48 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 /// starts no thread or process at import (torch._inductor does: it cannot be preloaded). Measured on torch 2.3.0: a
 /// checkpoint-load probe forked after torch + numpy took 3.2 s, after torch._dynamo too 1.9 s, fresh 3.5 s.
 const DEFAULT_PRELOAD: [&str; 3] = ["torch", "torch._dynamo", "numpy"];
+/// The longest matrix name, in bytes: it becomes a file name (`<name>.snap.toml`) and a folder name, and file
+/// systems take 255 bytes for one component; 100 leaves room for the suffixes and is plenty for a name.
+pub const MAX_NAME_BYTES: usize = 100;
 
 pub fn load(path: &Path) -> Result<Matrix> {
-    let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+    let source = Source::new(path, read_text(path)?);
+    let Some(parsed) = document::parse(path, &source.text) else {
+        return Err(Error::BadInput(format!(
+            "{}: matrix files end in .{}",
+            path.display(),
+            EXTENSIONS.join(", .")
+        )));
+    };
+    let mut problems = Problems::default();
+    let matrix = match parsed {
+        Ok(root) => validate(&schema::read(&root, &mut problems), &source, &mut problems),
+        Err(problem) => {
+            problems.push(problem);
+            None
+        }
+    };
+    problems.into_result(&source)?;
+    let matrix =
+        matrix.ok_or_else(|| Error::BadInput(format!("{}: not a matrix", path.display())))?;
+    // Written-out axes are counted now, before any index is asked; query axes are counted once listed (`plan`).
+    let written: Option<Vec<Vec<Version>>> = matrix
+        .axes
+        .iter()
+        .map(|axis| match &axis.values {
+            AxisValues::Explicit(versions) => Some(versions.clone()),
+            AxisValues::Query { .. } => None,
+        })
+        .collect();
+    if let Some(versions) = written {
+        super::expand::check_count(&matrix, &versions)?;
+    }
+    Ok(matrix)
+}
+
+/// The file's text; a file that is not UTF-8 is bad input at its first bad byte.
+fn read_text(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => {
             Error::BadInput(format!("{}: no such matrix file", path.display()))
         }
@@ -96,18 +76,25 @@ pub fn load(path: &Path) -> Result<Matrix> {
         )),
         _ => Error::io(path, e),
     })?;
-    let source = Source::new(path, text);
-    let spec = parse(&source)?;
-    validate(spec, &source)
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let bytes = e.into_bytes();
+        let text = String::from_utf8_lossy(&bytes[..valid]).into_owned();
+        let bad = bytes[valid];
+        let at = Source::new(path, text).at_offset(valid);
+        Error::BadInput(format!(
+            "{at}: byte 0x{bad:02x} is not UTF-8: a matrix file is UTF-8 text"
+        ))
+    })
 }
 
-/// ` (it holds a.toml, b.yaml)`: the matrix files a folder given as `--matrix` holds, or nothing.
+/// `; it holds a.toml, b.yaml`: the matrix files a folder given as `--matrix` holds, or nothing.
 fn matrices_in(folder: &Path) -> String {
     let mut names: Vec<String> = std::fs::read_dir(folder)
         .into_iter()
         .flatten()
         .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
-        .filter(|name| [".toml", ".yaml", ".yml"].iter().any(|e| name.ends_with(e)))
+        .filter(|name| EXTENSIONS.iter().any(|e| name.ends_with(&format!(".{e}"))))
         .collect();
     names.sort();
     if names.is_empty() {
@@ -116,270 +103,225 @@ fn matrices_in(folder: &Path) -> String {
     format!("; it holds {}", names.join(", "))
 }
 
-/// The first 16 hex digits of the text's SHA-256.
-fn digest(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn parse(source: &Source) -> Result<MatrixSpec> {
-    let extension = source
-        .path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("");
-    match extension {
-        "toml" => toml::from_str(&source.text).map_err(|e| {
-            let offset = e.span().map_or(0, |s| s.start);
-            shape_error(source, offset, e.message())
-        }),
-        "yaml" | "yml" => serde_yaml::from_str(&source.text).map_err(|e| {
-            let offset = e.location().map_or(0, |l| l.index());
-            // serde_yaml prefixes the key path and appends the position; keep the message itself.
-            let message = e.to_string();
-            let message = message.split(" at line ").next().unwrap_or(&message);
-            let message = message.split_once(": ").map_or(message, |(_, m)| m);
-            shape_error(source, offset, message)
-        }),
-        _ => Err(Error::BadInput(format!(
-            "{}: matrix files end in .toml, .yaml or .yml",
-            source.path.display()
-        ))),
-    }
-}
-
-fn shape_error(source: &Source, offset: usize, message: &str) -> Error {
-    // One line, whatever the parser's layout: the message follows a file:line:column prefix.
-    let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
-    let message = message.as_str();
-    let hint = suggest::unknown_field_hint(message);
-    Error::BadInput(format!("{}: {message}{hint}", source.at_offset(offset)))
-}
-
-fn validate(spec: MatrixSpec, source: &Source) -> Result<Matrix> {
-    let name = spec.name.clone().unwrap_or_else(|| {
-        source
-            .path
-            .file_stem()
-            .map_or_else(|| "matrix".into(), |s| s.to_string_lossy().into_owned())
+/// Every rule over the shape read; None when a problem leaves no matrix to build.
+fn validate(spec: &schema::MatrixSpec, source: &Source, problems: &mut Problems) -> Option<Matrix> {
+    let name = matrix_name(spec.name.as_ref(), &source.path, problems);
+    let python = spec
+        .python
+        .as_ref()
+        .and_then(|p| python(p, &source.path, problems));
+    let probes = spec
+        .probes
+        .as_ref()
+        .map(|p| probes(&p.value, p.at, problems));
+    let timeout = spec
+        .timeout
+        .as_ref()
+        .map_or(Some(DEFAULT_TIMEOUT), |t| timeout(t, problems));
+    let preload = spec.preload.as_ref().map_or_else(
+        || DEFAULT_PRELOAD.map(String::from).to_vec(),
+        |modules| preload(modules, problems),
+    );
+    let axes = spec
+        .axes
+        .as_ref()
+        .map(|a| checks::axes(&a.value, source, problems));
+    // Every axis written, well-formed or not: a section naming a misshapen axis names an axis all the same.
+    let axis_names: Option<Vec<&str>> = spec.axes.as_ref().map(|a| {
+        a.value
+            .iter()
+            .map(|axis| axis.name.value.as_str())
+            .collect()
     });
-    check_matrix_name(&name, source)?;
-    check_probes(&spec.probes, source)?;
-    let timeout = match &spec.timeout {
-        None => DEFAULT_TIMEOUT,
-        Some(text) => humantime::parse_duration(text)
-            .map_err(|e| source.error_at(&["timeout"], format!("invalid timeout `{text}`: {e}")))?,
-    };
-    let axes = axes(spec.axes, source)?;
-    let axis_names: Vec<&str> = axes.iter().map(|a| a.name.as_str()).collect();
-    let pins = spec
-        .pins
-        .iter()
-        .map(|(package, constraint)| {
-            check_package(package, &["pins", package], source)?;
-            pin_requirement(package, constraint, source)
-        })
-        .collect::<Result<_>>()?;
-    let exclude = assignments(&spec.exclude, "exclude", &axis_names, source)?;
-    let include = assignments(&spec.include, "include", &axis_names, source)?;
-    let known = spec
-        .known
-        .into_iter()
-        .map(|entry| known_issue(entry, &spec.probes, source))
-        .collect::<Result<_>>()?;
-    Ok(Matrix {
-        name,
+    let axis_names = axis_names.as_deref();
+    let pins = checks::pins(&spec.pins, axis_names.unwrap_or_default(), source, problems);
+    let (exclude, _) = located(
+        checks::assignments(&spec.exclude, "exclude", axis_names, problems),
+        source,
+    );
+    let (include, include_at) = located(
+        checks::assignments(&spec.include, "include", axis_names, problems),
+        source,
+    );
+    let known = checks::known(
+        &spec.known,
+        probes.as_deref().unwrap_or_default(),
+        source,
+        problems,
+    );
+    if !problems.is_empty() {
+        return None;
+    }
+    Some(Matrix {
+        name: name?,
         source: source.path.clone(),
-        digest: digest(&source.text),
-        python: spec.python,
-        probes: spec.probes,
-        timeout,
-        preload: spec
-            .preload
-            .unwrap_or_else(|| DEFAULT_PRELOAD.map(String::from).to_vec()),
-        axes,
+        digest: crate::digest::short(&source.text),
+        python,
+        probes: Catalog::builtin().select(probes?.iter().map(String::as_str)),
+        catalog: Catalog::builtin().clone(),
+        timeout: timeout?,
+        preload,
+        axes: axes?,
+        axes_at: source.at_offset(spec.axes.as_ref()?.at),
         pins,
         exclude,
         include,
+        include_at,
         known,
     })
 }
 
-/// The name becomes a folder under the cache (`runs/<name>/`): one plain path component, nothing that climbs out
-/// of it or hides.
-fn check_matrix_name(name: &str, source: &Source) -> Result<()> {
-    let bad = name.is_empty()
-        || name.starts_with('.')
-        || name
+/// Assignments apart from where each value is written (`file:line:column`, in the same order).
+fn located(
+    entries: Vec<checks::LocatedAssignment>,
+    source: &Source,
+) -> (Vec<Assignment>, Vec<Vec<String>>) {
+    entries
+        .into_iter()
+        .map(|entry| {
+            entry
+                .into_iter()
+                .map(|(pair, at)| (pair, source.at_offset(at)))
+                .unzip()
+        })
+        .unzip()
+}
+
+/// The name becomes a file name (`reports/<name>.snap.toml`) and a folder under the cache (`runs/<name>/`), and is
+/// passed on command lines: one plain path component of at most [`MAX_NAME_BYTES`], nothing that climbs out, hides
+/// or reads as an option.
+fn matrix_name(written: Option<&Text>, path: &Path, problems: &mut Problems) -> Option<String> {
+    let (name, at, origin) = match written {
+        Some(text) => (text.value.clone(), text.at, String::new()),
+        None => {
+            let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+            let origin = " (the file's name; set `name` to choose another)".to_string();
+            (stem.unwrap_or_default(), 0, origin)
+        }
+    };
+    let plain = !name.is_empty()
+        && !name.starts_with(['.', '-'])
+        && !name
             .chars()
             .any(|c| matches!(c, '/' | '\\') || c.is_control());
-    if bad {
-        return Err(source.error_at(
-            &["name", name],
-            format!("matrix name {name:?} must be a plain file name (no `/`, `\\`, leading `.` or control characters)"),
-        ));
+    if !plain {
+        let rule = "no `/`, `\\`, control characters, leading `.` or `-`";
+        problems.add(
+            at,
+            format!("matrix name {name:?}{origin} must be a plain file name ({rule})"),
+        );
+        return None;
     }
-    Ok(())
+    if name.len() > MAX_NAME_BYTES {
+        let message = format!(
+            "matrix name{origin} is {} bytes long; it names files and folders, so at most {MAX_NAME_BYTES}",
+            name.len()
+        );
+        problems.add(at, message);
+        return None;
+    }
+    Some(name)
 }
 
-/// Package names (PEP 508): they become requirements on uv's command line and parts of cell folders, so nothing
-/// else may pass (a name starting with `-` would be read as an option).
-fn check_package(name: &str, needles: &[&str], source: &Source) -> Result<()> {
-    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
-    let inner = name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    if inner && edge(name.chars().next()) && edge(name.chars().last()) {
-        return Ok(());
+/// A version request (`3`, `3.11`, `3.11.4`) as written, or an interpreter's path (absolute, or relative to the
+/// matrix file's folder) that exists and is named like one (`python`, `python3.11`, `pypy3` …).
+fn python(text: &Text, matrix: &Path, problems: &mut Problems) -> Option<String> {
+    let request = text.value.as_str();
+    let is_version = !request.is_empty()
+        && request.split('.').count() <= 3
+        && request
+            .split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    if is_version {
+        return Some(request.to_string());
     }
-    Err(source.error_at(needles, format!("{name:?} is not a package name")))
-}
-
-fn check_probes(probes: &[String], source: &Source) -> Result<()> {
-    if probes.is_empty() {
-        return Err(source.error_at(&["probes"], "`probes` is empty: name at least one probe"));
+    let takes = "`python` takes a version (`3.11`) or the path of a Python interpreter (relative to the matrix file)";
+    if !request.contains('/') {
+        problems.add(text.at, format!("{takes}; `{request}` is neither"));
+        return None;
     }
-    for name in probes {
-        if probe::catalog::find(name).is_none() {
-            let hint = suggest::hint(name, probe::catalog::names());
-            return Err(source.error_at(&["probes", name], format!("unknown probe `{name}`{hint}")));
-        }
-    }
-    Ok(())
-}
-
-fn axes(specs: IndexMap<String, AxisSpec>, source: &Source) -> Result<Vec<Axis>> {
-    if specs.is_empty() {
-        return Err(source.error_at(
-            &["axes"],
-            "`axes` is empty: declare at least one package axis",
-        ));
-    }
-    specs
-        .into_iter()
-        .map(|(axis, values)| {
-            check_package(&axis, &[axis.as_str()], source)?;
-            match values {
-                AxisSpec::Versions(list) if list.is_empty() => {
-                    Err(source.error_at(&[axis.as_str()], format!("axis `{axis}` has no versions")))
-                }
-                AxisSpec::Versions(list) => explicit_axis(axis, &list, source),
-                AxisSpec::Query(query) => Ok(Axis {
-                    values: AxisValues::Query {
-                        specifiers: parse_specifiers(&query.versions).map_err(|e| {
-                            source.error_at(&[axis.as_str(), query.versions.as_str()], e)
-                        })?,
-                        pre: query.pre,
-                    },
-                    name: axis,
-                    written_at: Vec::new(),
-                }),
-            }
-        })
-        .collect()
-}
-
-/// An axis of listed versions. One version written two ways (`2.4` and `2.4.0` are equal in PEP 440) would make
-/// two cells with one environment, so it is refused, naming both places.
-fn explicit_axis(axis: String, list: &[String], source: &Source) -> Result<Axis> {
-    let mut versions: Vec<Version> = Vec::new();
-    let mut written_at: Vec<String> = Vec::new();
-    for text in list {
-        let at = source.at_path(&[axis.as_str(), &format!("{text:?}")]);
-        let version =
-            parse_version(text).map_err(|e| source.error_at(&[axis.as_str(), text.as_str()], e))?;
-        if let Some(first) = versions.iter().position(|v| *v == version) {
-            return Err(Error::BadInput(format!(
-                "{at}: axis `{axis}` lists `{text}`, the same version as `{}` at {}; keep one",
-                list[first], written_at[first]
-            )));
-        }
-        versions.push(version);
-        written_at.push(at);
-    }
-    Ok(Axis {
-        name: axis,
-        values: AxisValues::Explicit(versions),
-        written_at,
-    })
-}
-
-fn known_issue(entry: KnownSpec, probes: &[String], source: &Source) -> Result<Known> {
-    let mut when = Vec::new();
-    // `when` may name any package, not only axes: a LitGPT matrix leaves Lightning to the resolver yet its known
-    // issue is a Lightning window, matched against the version each cell resolved.
-    for (package, text) in &entry.when {
-        check_package(package, &["known", entry.id.as_str(), package], source)?;
-        let specifiers = parse_specifiers(text)
-            .map_err(|e| source.error_at(&["known", entry.id.as_str(), text.as_str()], e))?;
-        when.push((package.clone(), specifiers));
-    }
-    if let Some(probe) = entry.probes.iter().find(|p| !probes.contains(p)) {
-        let hint = suggest::hint(probe, probes.iter().map(String::as_str));
-        return Err(source.error_at(
-            &["known", entry.id.as_str(), probe.as_str()],
-            format!(
-                "known issue `{}` names probe `{probe}`, which the matrix does not run{hint}",
-                entry.id
-            ),
-        ));
-    }
-    Ok(Known {
-        id: entry.id,
-        signature: entry.signature,
-        when,
-        probes: entry.probes,
-    })
-}
-
-/// `numpy = "<2"` becomes `numpy<2`; a bare version means exactly that version.
-fn pin_requirement(package: &str, constraint: &str, source: &Source) -> Result<String> {
-    let constraint = constraint.trim();
-    let specifiers = if constraint.starts_with(|c: char| c.is_ascii_digit()) {
-        format!("=={constraint}")
-    } else {
-        constraint.to_string()
+    let path = matrix.parent().unwrap_or(Path::new("")).join(request);
+    let named = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("python") || n.starts_with("pypy"));
+    let executable = std::fs::metadata(&path).is_ok_and(|m| {
+        use std::os::unix::fs::PermissionsExt;
+        m.is_file() && m.permissions().mode() & 0o111 != 0
+    });
+    let problem = match (named, executable) {
+        (false, _) => "is not named like a Python interpreter (python, python3.11, pypy3 …)",
+        (true, false) => "is no executable file",
+        (true, true) => return Some(path.display().to_string()),
     };
-    parse_specifiers(&specifiers).map_err(|e| source.error_at(&["pins", package], e))?;
-    Ok(format!("{package}{specifiers}"))
+    problems.add(text.at, format!("{takes}; {} {problem}", path.display()));
+    None
 }
 
-fn assignments(
-    tables: &[indexmap::IndexMap<String, String>],
-    section: &str,
-    axis_names: &[&str],
-    source: &Source,
-) -> Result<Vec<Vec<(String, Version)>>> {
-    tables
-        .iter()
-        .map(|table| {
-            if table.is_empty() {
-                return Err(source.error_at(
-                    &[section],
-                    format!("an empty [[{section}]] matches nothing"),
-                ));
-            }
-            table
-                .iter()
-                .map(|(axis, value)| {
-                    check_axis(axis, axis_names, &[section, axis.as_str()], source)?;
-                    let version = parse_version(value).map_err(|e| {
-                        source.error_at(&[section, axis.as_str(), value.as_str()], e)
-                    })?;
-                    Ok((axis.clone(), version))
-                })
-                .collect()
-        })
-        .collect()
-}
-
-fn check_axis(axis: &str, axis_names: &[&str], needles: &[&str], source: &Source) -> Result<()> {
-    if axis_names.contains(&axis) {
-        return Ok(());
+fn probes(written: &[Text], at: usize, problems: &mut Problems) -> Vec<String> {
+    if written.is_empty() {
+        problems.add(at, "`probes` is empty: name at least one probe");
     }
-    let hint = suggest::hint(axis, axis_names.iter().copied());
-    Err(source.error_at(needles, format!("unknown axis `{axis}`{hint}")))
+    let mut names: Vec<String> = Vec::new();
+    for name in written {
+        let catalog = Catalog::builtin();
+        if catalog.find(&name.value).is_none() {
+            let hint = suggest::hint(&name.value, catalog.names());
+            problems.add(name.at, format!("unknown probe `{}`{hint}", name.value));
+        } else if names.contains(&name.value) {
+            problems.add(
+                name.at,
+                format!("probe `{}` is listed twice; keep one", name.value),
+            );
+        } else {
+            names.push(name.value.clone());
+        }
+    }
+    names
+}
+
+/// humantime's syntax ("90s", "10m"); a timeout of zero would time out every probe before it starts.
+fn timeout(text: &Text, problems: &mut Problems) -> Option<Duration> {
+    match humantime::parse_duration(&text.value) {
+        Ok(duration) if duration.is_zero() => {
+            problems.add(
+                text.at,
+                format!(
+                    "timeout `{}` is zero: give a probe time to run (`10m`)",
+                    text.value
+                ),
+            );
+            None
+        }
+        Ok(duration) => Some(duration),
+        Err(e) => {
+            problems.add(
+                text.at,
+                format!(
+                    "invalid timeout `{}`: {e} (write `90s`, `10m`, `1h`)",
+                    text.value
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// Python module paths (`torch._dynamo`): the base interpreter imports them by name.
+fn preload(modules: &[Text], problems: &mut Problems) -> Vec<String> {
+    let identifier = |part: &str| {
+        part.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    for module in modules {
+        if !module.value.split('.').all(identifier) {
+            problems.add(
+                module.at,
+                format!("`{}` is not a module path (`torch._dynamo`)", module.value),
+            );
+        }
+    }
+    modules.iter().map(|m| m.value.clone()).collect()
 }

@@ -1,11 +1,18 @@
-//! Matrix files: the serde model (`spec`), validation with located errors (`load`), and expansion into cells
-//! (`expand`).
+//! Matrix files: the validated matrix (`model`) and a cell's identity (`cell_key`); parsing either syntax into one
+//! located tree (`document`), its shape (`schema`), the rules (`load`, `checks`) with every problem located
+//! (`problems`, `source`), and expansion into cells (`expand`).
 
+pub mod cell_key;
+mod checks;
+mod document;
 mod expand;
 mod load;
+mod model;
+mod problems;
+mod schema;
 mod source;
-mod spec;
 
-pub use expand::{Cell, expand};
-pub use load::{Axis, AxisValues, Known, Matrix, explicit_axes, load};
+pub use expand::{Cell, MAX_CELLS, cells, expand};
+pub use load::{MAX_NAME_BYTES, load};
+pub use model::{Assignment, Axis, AxisValues, Known, Matrix, explicit_axes};
 pub use source::Source;

@@ -6,17 +6,18 @@
 //! values) and the oldest new version that fails that way, over every version the index publishes between them.
 
 pub mod render;
+pub mod view;
 
 use indexmap::IndexMap;
 use serde::Serialize;
 
 use crate::bisect::session::Bisection;
 use crate::diff::{Change, SnapshotDiff};
+use crate::index::version::{Version, parse_version};
 use crate::matrix::{AxisValues, Cell};
 use crate::outcome::Outcome;
 use crate::plan::Plan;
 use crate::snapshot::Snapshot;
-use crate::version::{Version, parse_version};
 
 /// What one monitor run found.
 #[derive(Serialize)]
@@ -156,7 +157,7 @@ fn last_pass_before(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cell_key::CellKey;
+    use crate::matrix::cell_key::CellKey;
     use crate::snapshot::{SnapshotCell, SnapshotProbe};
 
     fn cell(lightning: &str, bnb: &str, outcome: Outcome) -> SnapshotCell {

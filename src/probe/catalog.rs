@@ -2,118 +2,131 @@
 //! hash into the cache so that every cell's interpreter can run them.
 
 use std::path::PathBuf;
+use std::sync::{Arc, LazyLock};
 
+use qcompat_engine::oracle::Oracle;
 use sha2::{Digest, Sha256};
 
+use super::spec::{Body, ProbeSpec, Role};
 use crate::error::{Error, Result};
 
-pub struct ProbeInfo {
-    pub name: &'static str,
-    /// What a cell needs installed for the probe to mean anything.
-    pub needs: &'static str,
-    pub summary: &'static str,
-    /// Whether the probe runs a quantized path, or is its unquantized control: a cell where quantized probes fail
-    /// and a control passes has a failure specific to quantization.
-    pub path: Path,
+/// A probe of the catalogue as written here; [`Catalog::builtin`] holds each as a [`ProbeSpec`].
+struct Builtin {
+    name: &'static str,
+    needs: &'static [&'static str],
+    summary: &'static str,
+    role: Role,
+    oracle: Option<Oracle>,
     file: &'static str,
     script: &'static str,
 }
 
-/// Which side of the quantization contrast a probe is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Path {
-    Quantized,
-    /// The same work without quantization.
-    Control,
-}
-
 /// Catalogue order is the order of probes in tables and snapshots.
-pub const PROBES: &[ProbeInfo] = &[
-    ProbeInfo {
+const BUILTIN: &[Builtin] = &[
+    Builtin {
         name: "checkpoint-load",
-        needs: "torch, lightning, bitsandbytes",
+        needs: &["torch", "lightning", "bitsandbytes"],
         summary: "Lightning BitsandbytesPrecision nf4/nf4-dq: module init, _lazy_load, load_state_dict, NF4 check",
-        path: Path::Quantized,
+        role: Role::Quantized,
+        oracle: Some(Oracle::CheckpointLoad),
         file: "checkpoint_load.py",
         script: include_str!("../../fixtures/probes/checkpoint_load.py"),
     },
-    ProbeInfo {
+    Builtin {
         name: "qlora-train",
-        needs: "torch, lightning, bitsandbytes",
+        needs: &["torch", "lightning", "bitsandbytes"],
         summary: "LoRA AdamW steps over the NF4 base loaded through the same plugin: loss falls, base stays frozen",
-        path: Path::Quantized,
+        role: Role::Quantized,
+        oracle: Some(Oracle::QloraTrainReplay),
         file: "qlora_train.py",
         script: include_str!("../../fixtures/probes/qlora_train.py"),
     },
-    ProbeInfo {
+    Builtin {
         name: "litgpt-qlora",
-        needs: "torch, lightning, bitsandbytes, litgpt",
+        needs: &["torch", "lightning", "bitsandbytes", "litgpt"],
         summary: "litgpt.lora.GPT + litgpt.utils.load_checkpoint under nf4, LoRA training steps",
-        path: Path::Quantized,
+        role: Role::Quantized,
+        oracle: Some(Oracle::LitgptQloraReplay),
         file: "litgpt_qlora.py",
         script: include_str!("../../fixtures/probes/litgpt_qlora.py"),
     },
-    ProbeInfo {
+    Builtin {
         name: "litgpt-generate",
-        needs: "torch, lightning, bitsandbytes, litgpt",
+        needs: &["torch", "lightning", "bitsandbytes", "litgpt"],
         summary: "LitGPT nf4 model, greedy generation of a few tokens",
-        path: Path::Quantized,
+        role: Role::Quantized,
+        oracle: Some(Oracle::Generation),
         file: "litgpt_generate.py",
         script: include_str!("../../fixtures/probes/litgpt_generate.py"),
     },
-    ProbeInfo {
+    Builtin {
         name: "litgpt-finetune",
-        needs: "torch, lightning, bitsandbytes, litgpt, tokenizers",
+        needs: &["torch", "lightning", "bitsandbytes", "litgpt", "tokenizers"],
         summary: "`litgpt finetune_lora --quantize bnb.nf4` on the tiny checkpoint and data: LoRA moved, base stayed NF4",
-        path: Path::Quantized,
+        role: Role::Quantized,
+        oracle: Some(Oracle::FinetuneCommand {
+            prefix: "litgpt-finetune",
+        }),
         file: "litgpt_finetune.py",
         script: include_str!("../../fixtures/probes/litgpt_finetune.py"),
     },
-    ProbeInfo {
+    Builtin {
         name: "litgpt-finetune-config",
-        needs: "torch, lightning, bitsandbytes, litgpt, tokenizers",
+        needs: &["torch", "lightning", "bitsandbytes", "litgpt", "tokenizers"],
         summary: "the same command from a config-hub-style QLoRA YAML (`litgpt finetune_lora --config qlora.yaml`)",
-        path: Path::Quantized,
+        role: Role::Quantized,
+        oracle: Some(Oracle::FinetuneCommand {
+            prefix: "litgpt-finetune-config",
+        }),
         file: "litgpt_finetune_config.py",
         script: include_str!("../../fixtures/probes/litgpt_finetune_config.py"),
     },
-    ProbeInfo {
+    Builtin {
         name: "lora-train",
-        needs: "torch, lightning, litgpt, tokenizers",
+        needs: &["torch", "lightning", "litgpt", "tokenizers"],
         summary: "the control: `litgpt finetune_lora` with the same flags and no --quantize (plain LoRA)",
-        path: Path::Control,
+        role: Role::Control,
+        oracle: None,
         file: "lora_train.py",
         script: include_str!("../../fixtures/probes/lora_train.py"),
     },
-    ProbeInfo {
+    Builtin {
         name: "bnb-kernels",
-        needs: "torch, bitsandbytes",
+        needs: &["torch", "bitsandbytes"],
         summary: "bitsandbytes NF4 quantize/dequantize round trips (every block size, f32/f16/bf16, double quant) vs the engine",
-        path: Path::Quantized,
+        role: Role::Quantized,
+        oracle: Some(Oracle::Kernels {
+            prefix: "bnb-kernels",
+        }),
         file: "bnb_kernels.py",
         script: include_str!("../../fixtures/probes/bnb_kernels.py"),
     },
-    ProbeInfo {
+    Builtin {
         name: "bnb-kernels-odd",
-        needs: "torch, bitsandbytes",
+        needs: &["torch", "bitsandbytes"],
         summary: "the same round trips on odd element counts (33x17, 7, 1)",
-        path: Path::Quantized,
+        role: Role::Quantized,
+        oracle: Some(Oracle::Kernels {
+            prefix: "bnb-kernels-odd",
+        }),
         file: "bnb_kernels_odd.py",
         script: include_str!("../../fixtures/probes/bnb_kernels_odd.py"),
     },
-    ProbeInfo {
+    Builtin {
         name: "toy-load",
-        needs: "toyquant (fixtures/toy/: the harness's self-test)",
+        needs: &["toyquant"],
         summary: "import, kernel check, lazy load and quantize with the toy package",
-        path: Path::Quantized,
+        role: Role::Quantized,
+        oracle: None,
         file: "toy_load.py",
         script: include_str!("../../fixtures/probes/toy_load.py"),
     },
-    ProbeInfo {
+    Builtin {
         name: "toy-plain",
-        needs: "toyquant (fixtures/toy/: the harness's self-test)",
+        needs: &["toyquant"],
         summary: "the toy's control: the same weights loaded eagerly, without quantization",
-        path: Path::Control,
+        role: Role::Control,
+        oracle: None,
         file: "toy_plain.py",
         script: include_str!("../../fixtures/probes/toy_plain.py"),
     },
@@ -180,12 +193,72 @@ const FIXTURES: &[(&str, &[u8])] = &[
 /// The runner script's name inside the materialized folder.
 pub const RUNNER: &str = "_qcompat.py";
 
-pub fn find(name: &str) -> Option<&'static ProbeInfo> {
-    PROBES.iter().find(|p| p.name == name)
+/// The probes a matrix may name, in catalogue order: the order of probes in plans, tables and snapshots.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    probes: Vec<Arc<ProbeSpec>>,
 }
 
-pub fn names() -> impl Iterator<Item = &'static str> {
-    PROBES.iter().map(|p| p.name)
+impl Catalog {
+    /// The probes built into qcompat.
+    pub fn builtin() -> &'static Catalog {
+        static BUILTIN_CATALOG: LazyLock<Catalog> = LazyLock::new(|| Catalog {
+            probes: BUILTIN.iter().map(|b| Arc::new(b.spec())).collect(),
+        });
+        &BUILTIN_CATALOG
+    }
+
+    pub fn find(&self, name: &str) -> Option<&Arc<ProbeSpec>> {
+        self.probes.iter().find(|p| p.name == name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.probes.iter().map(|p| p.name.as_str())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<ProbeSpec>> {
+        self.probes.iter()
+    }
+
+    /// The probes `names` names that the catalogue holds, in catalogue order.
+    pub fn select<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> Vec<Arc<ProbeSpec>> {
+        let names: Vec<&str> = names.into_iter().collect();
+        self.probes
+            .iter()
+            .filter(|p| names.contains(&p.name.as_str()))
+            .cloned()
+            .collect()
+    }
+
+    /// `names` in catalogue order; names the catalogue does not hold follow, in the order first seen.
+    pub fn in_order<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+        let mut seen: Vec<&'a str> = Vec::new();
+        for name in names {
+            if !seen.contains(&name) {
+                seen.push(name);
+            }
+        }
+        let position = |name: &str| self.probes.iter().position(|p| p.name == name);
+        // A stable sort: unknown names (position None, sorted last) keep their first-seen order.
+        seen.sort_by_key(|name| position(name).unwrap_or(usize::MAX));
+        seen
+    }
+}
+
+impl Builtin {
+    fn spec(&self) -> ProbeSpec {
+        ProbeSpec {
+            name: self.name.to_string(),
+            summary: self.summary.to_string(),
+            needs: self.needs.iter().map(|n| n.to_string()).collect(),
+            role: self.role,
+            oracle: self.oracle,
+            body: Body::Builtin {
+                file: self.file,
+                script: self.script,
+            },
+        }
+    }
 }
 
 /// Where the embedded files were written: `scripts` holds the probes, `fixtures` the checkpoints.
@@ -197,7 +270,7 @@ pub struct Materialized {
 /// Writes the embedded probes and fixtures under `root/probes/<hash>/` unless an identical copy is there.
 /// Content-addressed, so concurrent runs of different qcompat builds never see each other's files.
 pub fn materialize(root: &std::path::Path) -> Result<Materialized> {
-    let scripts = PROBES.iter().map(|p| (p.file, p.script.as_bytes()));
+    let scripts = BUILTIN.iter().map(|p| (p.file, p.script.as_bytes()));
     let support = SUPPORT.iter().map(|(f, s)| (*f, s.as_bytes()));
     let files: Vec<(String, &[u8])> = scripts
         .chain(support)
@@ -211,12 +284,7 @@ pub fn materialize(root: &std::path::Path) -> Result<Materialized> {
         hasher.update((bytes.len() as u64).to_le_bytes());
         hasher.update(bytes);
     }
-    let hash: String = hasher
-        .finalize()
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hash = crate::digest::short_of(hasher);
     let probes = root.join("probes");
     let dir = probes.join(&hash);
     if !dir.exists() {
@@ -243,4 +311,48 @@ pub fn materialize(root: &std::path::Path) -> Result<Materialized> {
         scripts: dir.join("scripts"),
         fixtures: dir.join("fixtures"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The probes docs/outcomes.md lists as checked by the engine, each oracle reading the probe's own artifacts.
+    #[test]
+    fn the_engine_checks_exactly_the_documented_probes() {
+        let checked: Vec<&str> = BUILTIN
+            .iter()
+            .filter(|p| p.oracle.is_some())
+            .map(|p| p.name)
+            .collect();
+        assert_eq!(
+            checked,
+            [
+                "checkpoint-load",
+                "qlora-train",
+                "litgpt-qlora",
+                "litgpt-generate",
+                "litgpt-finetune",
+                "litgpt-finetune-config",
+                "bnb-kernels",
+                "bnb-kernels-odd"
+            ]
+        );
+        for probe in BUILTIN {
+            if let Some(Oracle::FinetuneCommand { prefix } | Oracle::Kernels { prefix }) =
+                probe.oracle
+            {
+                assert_eq!(prefix, probe.name);
+            }
+        }
+    }
+
+    #[test]
+    fn names_come_in_catalogue_order_then_as_first_seen() {
+        let names = ["toy-plain", "mine", "checkpoint-load", "toy-plain", "other"];
+        assert_eq!(
+            Catalog::builtin().in_order(names),
+            ["checkpoint-load", "toy-plain", "mine", "other"]
+        );
+    }
 }

@@ -25,23 +25,15 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::{OnceCell, oneshot};
 
-use crate::cell_key::CellKey;
-use crate::child_env::ChildEnv;
+use crate::matrix::cell_key::CellKey;
+use crate::process::child_env::ChildEnv;
+use crate::process::supervisor::{self, Group};
 use crate::sink::Sink;
-use crate::supervisor::{self, Group};
 
 /// The fork server's file name inside the materialized probes folder.
 pub const FORKSERVER: &str = "_forkserver.py";
 /// A forked child's exit code when it could not become the cell's interpreter (the probes then run fresh).
 pub const SETUP_FAILED: i32 = 86;
-
-/// Which interpreter ran a probe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ProbeInterpreter {
-    Fresh,
-    Forked,
-}
 
 /// The bases of one run, by group.
 pub struct Preloader {

@@ -1,7 +1,8 @@
 //! The probe protocol: the JSON lines `_qcompat.py` appends to `QCOMPAT_RESULT` (see fixtures/probes/_qcompat.py).
 //!
 //! A `start` line precedes each probe and a `result` line follows it, each fsync'ed, so after a kill the file says
-//! which probe was running and which results are already safe.
+//! which probe was running and which results are already safe. Also here: how a probe ended as the runner saw it
+//! ([`ProbeRun`]) and which interpreter ran it, what outcomes and results are made from.
 
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +17,23 @@ pub enum Event {
         at: String,
     },
     Result(ProbeReport),
+}
+
+/// How one probe ended, as far as the process is concerned.
+#[derive(Debug, Clone)]
+pub enum ProbeRun {
+    Reported(ProbeReport),
+    TimedOut(std::time::Duration),
+    /// Killed by a signal (named), or exited without reporting (`exit code N`).
+    Died(String),
+}
+
+/// Which interpreter ran a probe: a fresh one, or a fork of a preloaded base.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProbeInterpreter {
+    Fresh,
+    Forked,
 }
 
 /// What a probe reported about itself.

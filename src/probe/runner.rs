@@ -18,14 +18,15 @@ use std::time::{Duration, Instant};
 
 use tokio::process::Command;
 
-use super::capped_log;
 use super::catalog::RUNNER;
-use super::preload::{Base, Forked, ProbeInterpreter, SETUP_FAILED};
-use super::protocol::{Event, ProbeReport, parse_events};
-use crate::child_env::ChildEnv;
+use super::preload::{Base, Forked, SETUP_FAILED};
+use super::protocol::{Event, ProbeInterpreter, ProbeRun, parse_events};
+use super::spec::ProbeSpec;
 use crate::error::{Error, Result};
+use crate::process::capped_log;
+use crate::process::child_env::ChildEnv;
+use crate::process::supervisor::{self, Group};
 use crate::sink::Sink;
-use crate::supervisor::{self, Group};
 
 const POLL: Duration = Duration::from_millis(50);
 /// How long the log may take to receive the last output once the group is gone.
@@ -33,7 +34,7 @@ const LOG_DRAIN: Duration = Duration::from_secs(5);
 
 pub struct ProbeJob<'a> {
     pub python: &'a Path,
-    pub probes: &'a [String],
+    pub probes: &'a [Arc<ProbeSpec>],
     pub scripts: &'a Path,
     pub fixtures: &'a Path,
     /// Per-cell folder for artifacts and the result file.
@@ -50,15 +51,6 @@ pub struct ProbeJob<'a> {
     pub sink: &'a Arc<dyn Sink>,
 }
 
-/// How one probe ended, as far as the process is concerned.
-#[derive(Debug, Clone)]
-pub enum ProbeRun {
-    Reported(ProbeReport),
-    TimedOut(Duration),
-    /// Killed by a signal (named), or exited without reporting (`exit code N`).
-    Died(String),
-}
-
 /// Probe results in the order asked (each with the interpreter that ran it), plus the wall time of all processes.
 pub struct CellRun {
     pub probes: Vec<(String, ProbeRun, ProbeInterpreter)>,
@@ -67,7 +59,7 @@ pub struct CellRun {
 
 pub async fn run_probes(job: &ProbeJob<'_>) -> Result<CellRun> {
     let mut results = Vec::new();
-    let mut remaining: Vec<String> = job.probes.to_vec();
+    let mut remaining: Vec<String> = job.probes.iter().map(|p| p.name.clone()).collect();
     let mut base = job.base.clone();
     let started = Instant::now();
     while !remaining.is_empty() {
@@ -130,7 +122,7 @@ pub fn foreground_command(job: &ProbeJob<'_>) -> std::process::Command {
         .env_clear()
         .envs(probe_env(job, &result_path))
         .arg(job.scripts.join(RUNNER))
-        .args(job.probes);
+        .args(job.probes.iter().map(|p| &p.name));
     command
 }
 
@@ -233,37 +225,17 @@ async fn run_process(
     // because the run was interrupted or another cell failed.
     let group = child.pid().map(Group::adopt);
 
-    let mut settled: Vec<(String, ProbeRun)> = Vec::new();
-    let mut running: Option<String> = None;
-    let mut at: Option<String> = None;
-    let mut deadline = Instant::now() + job.timeout;
-    let mut seen = 0;
+    let mut watch = Watch::new(job.timeout);
     let status = loop {
         let exited = tokio::select! {
             status = child.wait() => Some(status?),
             _ = tokio::time::sleep(POLL) => None,
         };
-        let events = read_events(&result_path);
-        for event in events.into_iter().skip(seen) {
-            seen += 1;
-            match event {
-                Event::Start { probe } => {
-                    running = Some(probe);
-                    at = None;
-                    deadline = Instant::now() + job.timeout;
-                }
-                Event::Progress { at: place, .. } => at = Some(place),
-                Event::Result(report) => {
-                    running = None;
-                    at = None;
-                    settled.push((report.probe.clone(), ProbeRun::Reported(report)));
-                }
-            }
-        }
+        watch.absorb(read_events(&result_path), job.timeout);
         if let Some(status) = exited {
             break Some(status);
         }
-        if Instant::now() >= deadline {
+        if Instant::now() >= watch.deadline {
             break None;
         }
     };
@@ -277,19 +249,66 @@ async fn run_process(
         }
         // The base died under a forked process: its outcome is unknowable, so the probes rerun fresh.
         Some(None) => return Ok(None),
-        Some(Some(status)) if seen == 0 && is_setup_failure(&child, &status) => return Ok(None),
+        Some(Some(status)) if watch.seen == 0 && is_setup_failure(&child, &status) => {
+            return Ok(None);
+        }
         Some(Some(status)) => {
             let how = died(&status).unwrap_or_else(|| "exited without reporting".into());
-            ProbeRun::Died(match at {
+            ProbeRun::Died(match watch.at {
                 Some(place) => format!("{how} during {place}"),
                 None => how,
             })
         }
     };
     Ok(Some((
-        settled_or_blamed(settled, running, probes, ending),
+        settled_or_blamed(watch.settled, watch.running, probes, ending),
         interpreter,
     )))
+}
+
+/// What a probe process has said so far through its result file.
+struct Watch {
+    settled: Vec<(String, ProbeRun)>,
+    /// The probe that started and has not reported, and where it said it was.
+    running: Option<String>,
+    at: Option<String>,
+    /// Each probe gets the whole timeout from its own start.
+    deadline: Instant,
+    /// Events read so far: the file only grows.
+    seen: usize,
+}
+
+impl Watch {
+    fn new(timeout: Duration) -> Self {
+        Self {
+            settled: Vec::new(),
+            running: None,
+            at: None,
+            deadline: Instant::now() + timeout,
+            seen: 0,
+        }
+    }
+
+    /// Takes in the events of the file not seen before.
+    fn absorb(&mut self, events: Vec<Event>, timeout: Duration) {
+        for event in events.into_iter().skip(self.seen) {
+            self.seen += 1;
+            match event {
+                Event::Start { probe } => {
+                    self.running = Some(probe);
+                    self.at = None;
+                    self.deadline = Instant::now() + timeout;
+                }
+                Event::Progress { at: place, .. } => self.at = Some(place),
+                Event::Result(report) => {
+                    self.running = None;
+                    self.at = None;
+                    self.settled
+                        .push((report.probe.clone(), ProbeRun::Reported(report)));
+                }
+            }
+        }
+    }
 }
 
 fn is_setup_failure(child: &Process, status: &ExitStatus) -> bool {

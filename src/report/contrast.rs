@@ -4,10 +4,11 @@
 //! needs to know about a failure: the model, data and training loop are fine, the quantized path is not.
 
 use crate::outcome::Outcome;
-use crate::probe::catalog::{self, Path};
+use crate::probe::catalog::Catalog;
+use crate::probe::spec::Role;
 use crate::results::CellResult;
 
-use super::view::Row;
+use super::row::Row;
 
 /// One cell whose quantized probes fail while a control passes.
 pub struct Contrast<'a> {
@@ -36,8 +37,10 @@ impl Contrast<'_> {
     }
 }
 
-fn on_path(name: &str, path: Path) -> bool {
-    catalog::find(name).is_some_and(|p| p.path == path)
+fn on_path(name: &str, role: Role) -> bool {
+    Catalog::builtin()
+        .find(name)
+        .is_some_and(|p| p.role == role)
 }
 
 fn failed(outcome: Outcome) -> bool {
@@ -51,16 +54,16 @@ fn failed(outcome: Outcome) -> bool {
 pub fn contrasts<'a>(rows: &[Row<'a>]) -> Vec<Contrast<'a>> {
     rows.iter()
         .filter_map(|row| {
-            let names = |path: Path, keep: fn(Outcome) -> bool| -> Vec<&'a str> {
+            let names = |role: Role, keep: fn(Outcome) -> bool| -> Vec<&'a str> {
                 row.probes
                     .iter()
                     .flatten()
-                    .filter(|p| on_path(&p.name, path) && keep(p.outcome))
+                    .filter(|p| on_path(&p.name, role) && keep(p.outcome))
                     .map(|p| p.name.as_str())
                     .collect()
             };
-            let failing = names(Path::Quantized, failed);
-            let controls = names(Path::Control, |o| o == Outcome::Pass);
+            let failing = names(Role::Quantized, failed);
+            let controls = names(Role::Control, |o| o == Outcome::Pass);
             (!failing.is_empty() && !controls.is_empty()).then_some(Contrast {
                 cell: row.cell,
                 failing,

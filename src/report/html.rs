@@ -18,7 +18,7 @@ const STYLE: &str = include_str!("assets/grid.css");
 const SCRIPT: &str = include_str!("assets/grid.js");
 
 /// Legend order: the outcomes a reader looks for first.
-const LEGEND: [Outcome; 9] = [
+const LEGEND: [Outcome; 10] = [
     Outcome::Pass,
     Outcome::Xfail,
     Outcome::Xpass,
@@ -26,6 +26,7 @@ const LEGEND: [Outcome; 9] = [
     Outcome::Timeout,
     Outcome::Crash,
     Outcome::NeedsCuda,
+    Outcome::Skipped,
     Outcome::Unresolvable,
     Outcome::InstallError,
 ];
@@ -57,7 +58,7 @@ pub fn render(view: &View<'_>) -> String {
     if !view.headline.is_empty() {
         out.push_str("<ul id=\"headline\">");
         for line in &view.headline {
-            let _ = write!(out, "<li>{}</li>", escape(line));
+            let _ = write!(out, "<li>{}</li>", escape(&line.text));
         }
         out.push_str("</ul>\n");
     }
@@ -148,6 +149,7 @@ fn meaning(outcome: Outcome) -> &'static str {
         Outcome::Xfail => "a known issue, as expected",
         Outcome::Xpass => "a known issue did not reproduce: fixed upstream?",
         Outcome::NeedsCuda => "no kernel for this device",
+        Outcome::Skipped => "nothing ran: every stage skipped",
         Outcome::Unresolvable => "no set of versions satisfies the cell",
         Outcome::InstallError => "network or build failure",
         Outcome::Timeout => "ran past the timeout",

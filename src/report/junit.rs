@@ -2,7 +2,7 @@
 //!
 //! The mapping keeps JUnit's failures exactly the run's regressions: `fail`, `timeout` and `crash` are failures with
 //! the signature as message; expected or environmental outcomes (`xfail` with its known-issue id, `needs-cuda`,
-//! `unresolvable`) are skipped; an `install-error` (network or build) is an error, not a finding about the stack.
+//! `skipped`, `unresolvable`) are skipped; an `install-error` (network or build) is an error, not a finding about the stack.
 
 use std::time::Duration;
 
@@ -57,6 +57,12 @@ fn status(probe: &ProbeResult) -> TestCaseStatus {
         Outcome::NeedsCuda | Outcome::Unresolvable => {
             let mut status = TestCaseStatus::skipped();
             status.set_message(format!("{}: {signature}", probe.outcome));
+            status
+        }
+        // Its signature already reads `skipped: why`.
+        Outcome::Skipped => {
+            let mut status = TestCaseStatus::skipped();
+            status.set_message(signature);
             status
         }
     };

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::view::View;
-use crate::outcome::Outcome;
+use crate::render::markdown::{code, outcome_badge, table};
 
 pub fn render(view: &View<'_>) -> String {
     let mut out = format!("### qcompat · {}\n\n", code(view.matrix));
@@ -15,7 +15,7 @@ pub fn render(view: &View<'_>) -> String {
     };
     let _ = writeln!(out, "{headline} · {}\n", view.count_phrases().join(" · "));
     for line in &view.headline {
-        let _ = writeln!(out, "- {line}");
+        let _ = writeln!(out, "- {}", line.text);
     }
     if !view.headline.is_empty() {
         out.push('\n');
@@ -34,13 +34,14 @@ pub fn render(view: &View<'_>) -> String {
 }
 
 fn write_grid(out: &mut String, view: &View<'_>) {
-    let _ = writeln!(out, "| cell | {} |", view.probes.join(" | "));
-    let _ = writeln!(out, "| --- |{}", " --- |".repeat(view.probes.len()));
-    for row in &view.rows {
-        let outcomes: Vec<String> = row
-            .probes
-            .iter()
-            .map(|probe| match probe {
+    let header: Vec<&str> = std::iter::once("cell")
+        .chain(view.probes.iter().copied())
+        .collect();
+    let rows: Vec<Vec<String>> = view
+        .rows
+        .iter()
+        .map(|row| {
+            let outcomes = row.probes.iter().map(|probe| match probe {
                 None => "–".to_string(),
                 Some(probe) => {
                     let swapped = if probe.substitutions.is_empty() {
@@ -54,15 +55,13 @@ fn write_grid(out: &mut String, view: &View<'_>) {
                         view.mark(probe)
                     )
                 }
-            })
-            .collect();
-        let _ = writeln!(
-            out,
-            "| {} | {} |",
-            code(&row.cell.key.to_string()),
-            outcomes.join(" | ")
-        );
-    }
+            });
+            std::iter::once(code(&row.cell.key.to_string()))
+                .chain(outcomes)
+                .collect()
+        })
+        .collect();
+    out.push_str(&table(&header, &rows));
 }
 
 fn write_contrasts(out: &mut String, view: &View<'_>) {
@@ -141,26 +140,4 @@ fn write_signatures(out: &mut String, view: &View<'_>) {
         }
     }
     out.push_str("\n</details>\n");
-}
-
-/// An inline code span that survives backticks inside (resolver messages quote names with them).
-pub fn code(text: &str) -> String {
-    if text.contains('`') {
-        format!("`` {text} ``")
-    } else {
-        format!("`{text}`")
-    }
-}
-
-/// An outcome with a colored mark, readable without the color too.
-pub fn outcome_badge(outcome: Outcome) -> String {
-    let mark = match outcome {
-        Outcome::Pass => "🟢",
-        Outcome::Xfail => "🟡",
-        Outcome::Xpass => "🟣",
-        Outcome::Fail | Outcome::Crash | Outcome::Timeout => "🔴",
-        Outcome::NeedsCuda | Outcome::Unresolvable => "⚪",
-        Outcome::InstallError => "🔵",
-    };
-    format!("{mark} {outcome}")
 }

@@ -6,12 +6,12 @@ use std::fmt::Write;
 
 use super::view::View;
 use crate::outcome::Outcome;
-use crate::probe::preload::ProbeInterpreter;
+use crate::probe::protocol::ProbeInterpreter;
+use crate::render::{says_outcome, text};
 use crate::results::Reference;
 
 const REFERENCE_LABEL: &str = "builtin reference";
-/// Width of a probe column (at least; a longer probe name widens its column); longer outcomes push the rest of the
-/// row right rather than being cut.
+/// Width of a probe column at least; a longer probe name or outcome widens its column.
 const COLUMN: usize = 16;
 
 /// Renders the table; `color` adds ANSI colors to outcomes (only on a terminal, and never with NO_COLOR).
@@ -21,7 +21,7 @@ pub fn render(view: &View<'_>, color: bool) -> String {
     if !view.headline.is_empty() {
         out.push_str("\nalong each axis:\n");
         for line in &view.headline {
-            let _ = writeln!(out, "    {line}");
+            let _ = writeln!(out, "    {}", line.text);
         }
     }
     write_signatures(&mut out, view);
@@ -42,45 +42,60 @@ pub fn render(view: &View<'_>, color: bool) -> String {
 }
 
 fn write_grid(out: &mut String, view: &View<'_>, color: bool) {
-    let keys: Vec<String> = view.rows.iter().map(|r| r.cell.key.to_string()).collect();
-    let label_width = if view.reference.is_some() {
+    let rows = grid_rows(view);
+    // Every column as wide as its widest entry (at least COLUMN): an `install-error [2]` stays under its header.
+    let mut minimum = vec![if view.reference.is_some() {
         REFERENCE_LABEL.len()
     } else {
         4
-    };
-    let key_width = keys
-        .iter()
-        .map(String::len)
-        .max()
-        .unwrap_or(0)
-        .max(label_width);
-
-    // A probe name longer than the column widens its own column, so every row stays under its header.
-    let widths: Vec<usize> = view.probes.iter().map(|p| p.len().max(COLUMN)).collect();
-    let _ = write!(out, "{:key_width$}", "cell");
-    for (probe, width) in view.probes.iter().zip(&widths) {
-        let _ = write!(out, "  {probe:width$}");
+    }];
+    minimum.extend(view.probes.iter().map(|_| COLUMN));
+    let widths = text::widths(&rows, &minimum);
+    // The header and the reference row come first, then one row per cell of the view, painted by its outcomes.
+    let first_cell = rows.len() - view.rows.len();
+    for (i, row) in rows.iter().enumerate() {
+        let outcomes = (i >= first_cell).then(|| &view.rows[i - first_cell]);
+        let mut line = text::pad(&row[0], widths[0]);
+        for (c, (entry, width)) in row.iter().zip(&widths).enumerate().skip(1) {
+            let padded = text::pad(entry, *width);
+            let outcome = outcomes.and_then(|r| r.probes[c - 1]).map(|p| p.outcome);
+            line.push_str("  ");
+            line.push_str(&match outcome {
+                Some(outcome) => paint(&padded, outcome, color),
+                None => padded,
+            });
+        }
+        let _ = writeln!(out, "{line}");
     }
-    out.push('\n');
+}
+
+/// The grid as text: the header, the reference row when there is one, then one row per cell.
+fn grid_rows(view: &View<'_>) -> Vec<Vec<String>> {
+    let mut rows = vec![
+        std::iter::once("cell")
+            .chain(view.probes.iter().copied())
+            .map(String::from)
+            .collect::<Vec<_>>(),
+    ];
     if let Some(reference) = view.reference {
-        let _ = write!(out, "{REFERENCE_LABEL:key_width$}");
-        for (probe, width) in view.probes.iter().zip(&widths) {
-            let mark = if reference.metrics.contains_key(*probe) {
+        let marks = view.probes.iter().map(|probe| {
+            if reference.metrics.contains_key(*probe) {
                 "reference"
             } else {
                 "-"
-            };
-            let _ = write!(out, "  {mark:width$}");
-        }
-        out.push('\n');
+            }
+        });
+        rows.push(
+            std::iter::once(REFERENCE_LABEL)
+                .chain(marks)
+                .map(String::from)
+                .collect(),
+        );
     }
-    for (row, key) in view.rows.iter().zip(&keys) {
-        let _ = write!(out, "{key:key_width$}");
-        for (probe, width) in row.probes.iter().zip(&widths) {
-            let width = *width;
+    for row in &view.rows {
+        let outcomes = row.probes.iter().map(|probe| {
             let Some(probe) = probe else {
-                let _ = write!(out, "  {:width$}", "-");
-                continue;
+                return "-".to_string();
             };
             let swapped = if probe.substitutions.is_empty() {
                 ""
@@ -92,15 +107,15 @@ fn write_grid(out: &mut String, view: &View<'_>, color: bool) {
             } else {
                 ""
             };
-            let text = format!("{}{swapped}{forked}{}", probe.outcome, view.mark(probe));
-            let _ = write!(
-                out,
-                "  {}",
-                paint(&format!("{text:width$}"), probe.outcome, color)
-            );
-        }
-        out.push('\n');
+            format!("{}{swapped}{forked}{}", probe.outcome, view.mark(probe))
+        });
+        rows.push(
+            std::iter::once(row.cell.key.to_string())
+                .chain(outcomes)
+                .collect(),
+        );
     }
+    rows
 }
 
 fn write_signatures(out: &mut String, view: &View<'_>) {
@@ -109,7 +124,13 @@ fn write_signatures(out: &mut String, view: &View<'_>) {
     }
     out.push_str("\nsignatures:\n");
     for (i, group) in view.groups.iter().enumerate() {
-        let _ = write!(out, "[{}] {} {}", i + 1, group.outcome, group.signature);
+        // `[5] crash: SIGSEGV`, not `[5] crash crash: SIGSEGV`.
+        let outcome = if says_outcome(group.outcome, group.signature) {
+            String::new()
+        } else {
+            format!("{} ", group.outcome)
+        };
+        let _ = write!(out, "[{}] {outcome}{}", i + 1, group.signature);
         if let Some(frame) = group.frame {
             let _ = write!(out, "\n    at {frame}");
         }
@@ -225,6 +246,7 @@ fn paint(text: &str, outcome: Outcome, color: bool) -> String {
         Outcome::Fail | Outcome::Crash | Outcome::Timeout => "31",
         Outcome::Xpass => "35",
         Outcome::NeedsCuda | Outcome::Unresolvable => "33",
+        Outcome::Skipped => "90",
         Outcome::InstallError => "36",
     };
     format!("\x1b[{code}m{text}\x1b[0m")

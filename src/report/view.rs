@@ -9,12 +9,16 @@
 use std::collections::BTreeMap;
 
 use crate::outcome::Outcome;
-use crate::probe::catalog;
+use crate::probe::catalog::Catalog;
 use crate::results::{CellResult, ProbeResult, Reference, RunReport};
 
 use super::contrast::{Contrast, contrasts};
+use super::headline::{AxisHeadline, headlines};
+pub use super::row::Row;
 
 pub struct View<'a> {
+    /// What the view was made from: the JSON report serializes it as it is.
+    pub report: &'a RunReport,
     pub matrix: &'a str,
     /// Column names: the union of the cells' probes, in catalogue order (unknown names last, as first seen).
     pub probes: Vec<&'a str>,
@@ -31,13 +35,7 @@ pub struct View<'a> {
     pub substitutions: Vec<&'a str>,
     pub reference: Option<&'a Reference>,
     /// One line per axis with several versions: where outcomes change along it (see `headline`).
-    pub headline: Vec<String>,
-}
-
-/// One cell, its probe results aligned with [`View::probes`] (none where the cell did not run that probe).
-pub struct Row<'a> {
-    pub cell: &'a CellResult,
-    pub probes: Vec<Option<&'a ProbeResult>>,
+    pub headline: Vec<AxisHeadline<'a>>,
 }
 
 /// A probe run and its cell, with the row and column it sits at.
@@ -92,7 +90,8 @@ impl<'a> View<'a> {
             .collect();
         substitutions.sort();
         substitutions.dedup();
-        let mut view = Self {
+        Self {
+            report,
             matrix: &report.matrix,
             probes,
             counts: &report.summary,
@@ -105,13 +104,10 @@ impl<'a> View<'a> {
                 .collect(),
             substitutions,
             reference: report.reference.as_ref(),
-            contrasts: Vec::new(),
+            contrasts: contrasts(&rows),
+            headline: headlines(&rows),
             rows,
-            headline: Vec::new(),
-        };
-        view.headline = super::headline::lines(&view);
-        view.contrasts = contrasts(&view.rows);
-        view
+        }
     }
 
     /// The 1-based number of `probe`'s signature group, so a reader can match a failure in a grid with its cause
@@ -149,17 +145,8 @@ impl SignatureGroup<'_> {
 }
 
 fn columns(report: &RunReport) -> Vec<&str> {
-    let mut seen: Vec<&str> = Vec::new();
-    for probe in report.cells.iter().flat_map(|c| &c.probes) {
-        if !seen.contains(&probe.name.as_str()) {
-            seen.push(&probe.name);
-        }
-    }
-    let mut ordered: Vec<&str> = catalog::names()
-        .filter_map(|name| seen.iter().find(|s| **s == name).copied())
-        .collect();
-    ordered.extend(seen.iter().filter(|s| catalog::find(s).is_none()));
-    ordered
+    let names = report.cells.iter().flat_map(|c| &c.probes);
+    Catalog::builtin().in_order(names.map(|p| p.name.as_str()))
 }
 
 fn signature_groups<'a>(hits: &[Hit<'a>]) -> Vec<SignatureGroup<'a>> {

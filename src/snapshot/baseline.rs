@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 
 use super::{Snapshot, default_path, pending_path, read, render};
 use crate::diff;
+use crate::env::quote;
 use crate::error::{Error, Result};
 use crate::exit::ExitStatus;
 use crate::files::write_atomically;
 use crate::plan::Plan;
-use crate::probe;
 use crate::results::RunReport;
 
 /// What to do with the snapshot after the run.
@@ -56,55 +56,58 @@ impl Baseline {
         })
     }
 
-    /// Records the run (`Update`: None, the run's own exit status stands) or compares it (`Check`: findings with
-    /// the diff printed and `NAME.snap.toml.new` written on any difference, else success).
-    pub fn settle(self, report: &RunReport, plan: &Plan) -> Result<Option<ExitStatus>> {
+    /// Records the run (`Update`: no status, the run's own stands) or compares it (`Check`: findings, with the
+    /// diff and `NAME.snap.toml.new` written, on any difference, else success); with what to tell the reader.
+    pub fn settle(self, report: &RunReport, plan: &Plan) -> Result<Settled> {
         let mut fresh = Snapshot::from_report(report, &plan.matrix);
         fresh.listed = plan.listed.clone();
-        let probes: Vec<String> = probe::catalog::names()
-            .filter(|p| plan.matrix.probes.iter().any(|m| m == p))
-            .map(String::from)
-            .collect();
+        let probes = plan.matrix.probe_names();
         let merged = Snapshot::merge(self.committed.as_ref(), &fresh, &plan.all_cells, &probes);
         let pending = pending_path(&self.path);
+        let (path, new) = (self.path.display(), pending.display());
         if self.mode == Mode::Update {
             write_atomically(&self.path, &render(&merged))?;
             remove_stale(&pending)?;
-            eprintln!(
-                "updated {}: {} cells, {} from this run",
-                self.path.display(),
-                merged.cells.len(),
-                fresh.cells.len()
-            );
-            return Ok(None);
+            let (all, ran) = (merged.cells.len(), fresh.cells.len());
+            return Ok(Settled::said(
+                None,
+                format!("updated {path}: {all} cells, {ran} from this run"),
+            ));
         }
         let Some(committed) = &self.committed else {
             write_atomically(&pending, &render(&merged))?;
-            eprintln!(
-                "{}: no snapshot yet: wrote {} (rerun with --update to record one, or `mv` it into place)",
-                self.path.display(),
-                pending.display()
+            let message = format!(
+                "{path}: no snapshot yet: wrote {new} (rerun with --update to record one, or `mv` it into place)"
             );
-            return Ok(Some(ExitStatus::Findings));
+            return Ok(Settled::said(Some(ExitStatus::Findings), message));
         };
         let diff = diff::diff(committed, &merged)?;
         if diff.is_empty() {
             remove_stale(&pending)?;
-            eprintln!(
-                "{}: the {} cells that ran are as recorded",
-                self.path.display(),
-                fresh.cells.len()
-            );
-            return Ok(Some(ExitStatus::Success));
+            let ran = fresh.cells.len();
+            let message = format!("{path}: the {ran} cells that ran are as recorded");
+            return Ok(Settled::said(Some(ExitStatus::Success), message));
         }
         write_atomically(&pending, &render(&merged))?;
-        eprint!("{}", diff::render::table(&diff));
-        eprintln!(
-            "snapshot mismatch: wrote {new}\n  review: qcompat diff {old} {new}\n  accept: mv {new} {old}   (or run --update)",
-            old = self.path.display(),
-            new = pending.display()
+        let (old, new) = (quote(&path.to_string()), quote(&new.to_string()));
+        let message = format!(
+            "{}snapshot mismatch: wrote {new}\n  review: qcompat diff {old} {new}\n  accept: mv {new} {old}   (or run --update)",
+            diff::render::table(&diff)
         );
-        Ok(Some(ExitStatus::Findings))
+        Ok(Settled::said(Some(ExitStatus::Findings), message))
+    }
+}
+
+/// How a run stands against its snapshot, and what to tell the reader about it.
+pub struct Settled {
+    /// The exit status the snapshot decides; none when it does not (`--update`).
+    pub status: Option<ExitStatus>,
+    pub message: String,
+}
+
+impl Settled {
+    fn said(status: Option<ExitStatus>, message: String) -> Self {
+        Self { status, message }
     }
 }
 

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::cell_key::CellKey;
+use crate::matrix::cell_key::CellKey;
 use crate::matrix::{Cell, Matrix};
 use crate::outcome::Outcome;
 use crate::results::{CellResult, ProbeResult, RunReport};
@@ -99,7 +99,7 @@ impl Snapshot {
             matrix
                 .pins
                 .iter()
-                .map(|pin| crate::index::normalize(requirement_name(pin))),
+                .map(|pin| crate::index::normalize(crate::index::requirement_name(pin))),
         );
         let cells = report
             .cells
@@ -221,18 +221,10 @@ impl SnapshotProbe {
             substitutions: self.substitutions.clone(),
             checks: Vec::new(),
             log: None,
-            hint: self.signature.as_deref().and_then(crate::recipe::hint),
+            hint: self.signature.as_deref().and_then(crate::env::recipe::hint),
             interpreter: None,
         }
     }
-}
-
-/// `numpy` of `numpy<2` (pins are validated requirement strings).
-fn requirement_name(requirement: &str) -> &str {
-    let end = requirement
-        .find(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
-        .unwrap_or(requirement.len());
-    &requirement[..end]
 }
 
 /// Floats to [`METRIC_DIGITS`] significant digits, inside lists and tables too; everything else as it is.
@@ -314,7 +306,7 @@ mod tests {
             .map(|v| {
                 Cell::new(vec![(
                     "toyquant".into(),
-                    crate::version::parse_version(v).unwrap(),
+                    crate::index::version::parse_version(v).unwrap(),
                 )])
             })
             .collect();
@@ -335,11 +327,11 @@ mod tests {
 
     #[test]
     fn pins_name_their_package() {
-        assert_eq!(requirement_name("numpy<2"), "numpy");
+        assert_eq!(crate::index::requirement_name("numpy<2"), "numpy");
         assert_eq!(
-            requirement_name("lightning_utilities==0.11.2"),
+            crate::index::requirement_name("lightning_utilities==0.11.2"),
             "lightning_utilities"
         );
-        assert_eq!(requirement_name("setuptools"), "setuptools");
+        assert_eq!(crate::index::requirement_name("setuptools"), "setuptools");
     }
 }

@@ -8,11 +8,11 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{Snapshot, SnapshotCell, SnapshotProbe};
-use crate::cell_key::CellKey;
 use crate::error::{Error, Result};
 use crate::matrix::Source;
+use crate::matrix::cell_key::CellKey;
 use crate::outcome::Outcome;
-use crate::probe;
+use crate::probe::catalog::Catalog;
 
 /// The file as written; spans locate the errors found after parsing (a duplicate cell, an unknown probe).
 #[derive(Deserialize)]
@@ -77,88 +77,96 @@ fn parse(source: &Source) -> Result<Snapshot> {
         let message = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
         Error::BadInput(format!("{}: {message}", source.at_offset(offset)))
     })?;
-    let error_at = |offset: usize, message: String| {
-        Error::BadInput(format!("{}: {message}", source.at_offset(offset)))
-    };
-
     let mut cells: Vec<SnapshotCell> = Vec::new();
     let mut starts: Vec<usize> = Vec::new();
-    for cell in file.cell {
-        let start = cell.key.span().start;
-        let key = cell.key.into_inner();
-        if key.is_empty() {
-            return Err(error_at(
-                start,
-                "a cell's key names at least one axis".into(),
-            ));
-        }
-        let mut probes: Vec<SnapshotProbe> = Vec::new();
-        for probe in cell.probe {
-            let (span, name) = (probe.name.span(), probe.name.into_inner());
-            if probe::catalog::find(&name).is_none() {
-                let hint = crate::suggest::hint(&name, probe::catalog::names());
-                return Err(error_at(
-                    span.start,
-                    format!("unknown probe `{name}`{hint}"),
-                ));
-            }
-            if probes.iter().any(|p| p.name == name) {
-                return Err(error_at(
-                    span.start,
-                    format!("probe `{name}` appears twice in this cell"),
-                ));
-            }
-            probes.push(SnapshotProbe {
-                name,
-                outcome: probe.outcome,
-                signature: probe.signature,
-                frame: probe.frame,
-                known: probe.known,
-                substitutions: probe.substitutions,
-                metrics: probe.metrics,
-            });
-        }
-        let cell = SnapshotCell {
-            key: CellKey::new(key),
-            resolved: cell.resolved,
-            probes,
-        };
+    for written in file.cell {
+        let start = written.key.span().start;
+        let cell = cell(written, source)?;
         if let Some(first) = cells.iter().position(|c| c.key == cell.key) {
             let first_at = source.at_offset(starts[first]);
             let first_line = first_at.rsplit(':').nth(1).unwrap_or("?");
-            return Err(error_at(
-                start,
-                format!("duplicate cell `{}` (first at line {first_line})", cell.key),
-            ));
+            let message = format!("duplicate cell `{}` (first at line {first_line})", cell.key);
+            return Err(error_at(source, start, message));
         }
         cells.push(cell);
         starts.push(start);
     }
-    let part = match (file.plan, file.shard, file.positions) {
-        (None, None, None) => None,
-        (Some(plan), Some(shard), Some(positions)) if positions.len() == cells.len() => {
-            let at = shard.span().start;
-            let shard =
-                crate::shard::parse_id(shard.get_ref()).map_err(|e| error_at(at, e.to_string()))?;
-            Some(super::Part {
-                plan,
-                shard,
-                positions,
-            })
-        }
-        _ => {
-            return Err(error_at(
-                0,
-                "a partial snapshot has `plan`, `shard` and one position per cell".into(),
-            ));
-        }
-    };
+    let part = part(file.plan, file.shard, file.positions, cells.len(), source)?;
     Ok(Snapshot {
         matrix: file.matrix,
         listed: file.listed,
         part,
         cells,
     })
+}
+
+fn error_at(source: &Source, offset: usize, message: String) -> Error {
+    Error::BadInput(format!("{}: {message}", source.at_offset(offset)))
+}
+
+/// One `[[cell]]`: a key naming at least one axis, and probes the catalogue knows, each once.
+fn cell(written: CellFile, source: &Source) -> Result<SnapshotCell> {
+    let start = written.key.span().start;
+    let key = written.key.into_inner();
+    if key.is_empty() {
+        let message = "a cell's key names at least one axis".into();
+        return Err(error_at(source, start, message));
+    }
+    let mut probes: Vec<SnapshotProbe> = Vec::new();
+    for probe in written.probe {
+        let (span, name) = (probe.name.span(), probe.name.into_inner());
+        let catalog = Catalog::builtin();
+        if catalog.find(&name).is_none() {
+            let hint = crate::suggest::hint(&name, catalog.names());
+            let message = format!("unknown probe `{name}`{hint}");
+            return Err(error_at(source, span.start, message));
+        }
+        if probes.iter().any(|p| p.name == name) {
+            let message = format!("probe `{name}` appears twice in this cell");
+            return Err(error_at(source, span.start, message));
+        }
+        probes.push(SnapshotProbe {
+            name,
+            outcome: probe.outcome,
+            signature: probe.signature,
+            frame: probe.frame,
+            known: probe.known,
+            substitutions: probe.substitutions,
+            metrics: probe.metrics,
+        });
+    }
+    Ok(SnapshotCell {
+        key: CellKey::new(key),
+        resolved: written.resolved,
+        probes,
+    })
+}
+
+/// A shard's partial snapshot names its plan, its shard and one position per cell; a whole snapshot none of them.
+fn part(
+    plan: Option<String>,
+    shard: Option<Spanned<String>>,
+    positions: Option<Vec<usize>>,
+    cells: usize,
+    source: &Source,
+) -> Result<Option<super::Part>> {
+    match (plan, shard, positions) {
+        (None, None, None) => Ok(None),
+        (Some(plan), Some(shard), Some(positions)) if positions.len() == cells => {
+            let at = shard.span().start;
+            let shard = crate::plan::shard::parse_id(shard.get_ref())
+                .map_err(|e| error_at(source, at, e.to_string()))?;
+            Ok(Some(super::Part {
+                plan,
+                shard,
+                positions,
+            }))
+        }
+        _ => {
+            let message = "a partial snapshot has `plan`, `shard` and one position per cell".into();
+            Err(error_at(source, 0, message))
+        }
+    }
 }
 
 #[cfg(test)]

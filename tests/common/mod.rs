@@ -185,3 +185,50 @@ pub fn wait_for(path: &Path, what: &str) -> String {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// `text` with uv's own words after each `No solution found: ` (qcompat's prefix of an `unresolvable` signature)
+/// replaced by `<uv's reason>`, and those reasons: uv words a conflict differently from one release to the next
+/// (.ci/run pins one, a developer may have another), so snapshots keep qcompat's part and the test checks what each
+/// reason names.
+pub fn uv_reasons(text: &str) -> (String, Vec<String>) {
+    let reason = regex::Regex::new(r#"No solution found: ([^`"\n]*)"#).unwrap();
+    let reasons = reason
+        .captures_iter(text)
+        .map(|c| c[1].to_string())
+        .collect();
+    let scrubbed = reason.replace_all(text, "No solution found: <uv's reason>");
+    (scrubbed.into_owned(), reasons)
+}
+
+/// Asserts that every reason names each of `names` (what any wording of the conflict must say).
+pub fn assert_reasons_name(reasons: &[String], names: &[&str]) {
+    assert!(!reasons.is_empty(), "no resolver reason");
+    for reason in reasons {
+        for name in names {
+            assert!(reason.contains(name), "`{reason}` does not name {name}");
+        }
+    }
+}
+
+/// The flags `qcompat COMMAND… --help` lists (`--matrix`, `-q`, `--quiet`, …), `--help` and `--version` left out:
+/// whole flags, so `--out` never passes for `--output`. Panics when `qcompat COMMAND…` is not a command.
+pub fn help_flags(command: &[&str]) -> std::collections::BTreeSet<String> {
+    let output = Command::new(env!("CARGO_BIN_EXE_qcompat"))
+        .args(command)
+        .arg("--help")
+        .output()
+        .expect("qcompat runs");
+    assert!(
+        output.status.success(),
+        "`qcompat {}` is not a command: {}",
+        command.join(" "),
+        stderr(&output)
+    );
+    let flag = regex::Regex::new(r"(?m)^\s+(?:(-\w), )?(--[\w-]+)").unwrap();
+    flag.captures_iter(&stdout(&output))
+        .flat_map(|c| [c.get(1), c.get(2)])
+        .flatten()
+        .map(|m| m.as_str().to_string())
+        .filter(|f| !matches!(f.as_str(), "-h" | "--help" | "-V" | "--version"))
+        .collect()
+}

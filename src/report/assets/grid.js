@@ -39,6 +39,7 @@
       if (value) row(field[1], value);
     });
     if (chip.dataset.outcome === "xpass") row("note", "fixed upstream? Drop the [[known]] entry once it stays fixed.");
+    if (chip.dataset.outcome === "skipped") row("note", "nothing ran: not a pass, never counted as tested.");
     if (chip.dataset.sig) {
       var link = document.createElement("a");
       link.href = "#sig-" + chip.dataset.sig;

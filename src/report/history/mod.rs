@@ -12,9 +12,9 @@ use std::collections::BTreeMap;
 
 use crate::diff::{self, Change};
 use crate::error::Result;
+use crate::index::version::parse_version;
 use crate::outcome::Outcome;
 use crate::snapshot::{SnapshotCell, SnapshotProbe};
-use crate::version::parse_version;
 
 pub use nights::{Night, read as read_nights};
 pub use page::render;
