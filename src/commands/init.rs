@@ -29,7 +29,8 @@ fn summary(scaffold: &init::Scaffold, project: &Path) -> String {
             axis.package, axis.from, axis.origin
         );
     }
-    let _ = writeln!(text, "probes: {}", scaffold.probes.join(", "));
+    let probes: Vec<&str> = scaffold.probes.iter().map(|p| p.name.as_str()).collect();
+    let _ = writeln!(text, "probes: {}", probes.join(", "));
     for (path, _) in &scaffold.files {
         let _ = writeln!(text, "wrote {}", path.display());
     }

@@ -9,12 +9,14 @@ mod deps;
 mod render;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::files::write_atomically;
 use crate::index::version::Version;
 use crate::index::{self, IndexSettings};
 use crate::probe::catalog::Catalog;
+use crate::probe::spec::ProbeSpec;
 
 pub use deps::{Freeze, Requirement};
 pub use render::comment_workflow;
@@ -94,7 +96,8 @@ pub struct Axis {
 /// The files `init` writes, relative to the project, and what the matrix holds.
 pub struct Scaffold {
     pub axes: Vec<Axis>,
-    pub probes: Vec<&'static str>,
+    /// The catalogue's probes the axes can run, in catalogue order.
+    pub probes: Vec<Arc<ProbeSpec>>,
     pub files: Vec<(PathBuf, String)>,
     pub matrix: PathBuf,
 }
@@ -197,7 +200,7 @@ fn newest_release(package: &str, index: &IndexSettings) -> Result<Version> {
 
 /// The catalogue's probes whose needs the axes meet. Every package of the real stack brings torch; LitGPT brings
 /// Lightning, and with it the matrix pins the tokenizer its command needs.
-fn probes_for(axes: &[Axis]) -> Result<Vec<&'static str>> {
+fn probes_for(axes: &[Axis]) -> Result<Vec<Arc<ProbeSpec>>> {
     let mut available: Vec<&str> = axes.iter().map(|a| a.package).collect();
     if available.iter().any(|p| !p.starts_with("toy")) {
         available.push("torch");
@@ -205,7 +208,7 @@ fn probes_for(axes: &[Axis]) -> Result<Vec<&'static str>> {
     if available.contains(&"litgpt") {
         available.extend(["lightning", "tokenizers"]);
     }
-    let probes: Vec<&'static str> = Catalog::builtin()
+    let probes: Vec<Arc<ProbeSpec>> = Catalog::builtin()
         .iter()
         .filter(|probe| {
             probe
@@ -213,7 +216,7 @@ fn probes_for(axes: &[Axis]) -> Result<Vec<&'static str>> {
                 .iter()
                 .all(|need| available.contains(&need.as_str()))
         })
-        .map(|probe| probe.name.as_str())
+        .cloned()
         .collect();
     if probes.is_empty() {
         let used: Vec<&str> = axes.iter().map(|a| a.package).collect();

@@ -4,9 +4,11 @@
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use super::{Axis, MATRIX_NAME};
 use crate::index::version::Version;
+use crate::probe::spec::ProbeSpec;
 use crate::snapshot;
 
 const PR_WORKFLOW: &str = include_str!("templates/qcompat-pr.yml");
@@ -14,10 +16,16 @@ const NIGHTLY_WORKFLOW: &str = include_str!("templates/qcompat-nightly.yml");
 const COMMENT_WORKFLOW: &str = include_str!("templates/qcompat-comment.yml");
 const README_SNIPPET: &str = include_str!("templates/README-snippet.md");
 
+/// The end of every matrix `init` writes: how a known upstream issue is declared, with a real one as the example.
+const KNOWN_EXAMPLE: &str = "\n# A failure that a known upstream issue explains is `xfail`, not a regression; for example:\n\
+     # [[known]]\n# id = \"lightning-20119\"\n\
+     # signature = \"AttributeError: '_NotYetLoadedTensor' object has no attribute 'data'\"\n\
+     # when = { lightning = \">=2.3.0.dev20240526,<2.4.0.dev20240728\" }\n";
+
 /// Every file, relative to the project, with its text.
 pub fn files(
     axes: &[Axis],
-    probes: &[&str],
+    probes: &[Arc<ProbeSpec>],
     matrix: &Path,
     action: &str,
 ) -> Vec<(PathBuf, String)> {
@@ -59,22 +67,10 @@ pub fn comment_workflow(pr_workflow: &str, name: &str) -> String {
         .replace("@COMMENT_WORKFLOW@", name)
 }
 
-fn matrix_text(axes: &[Axis], probes: &[&str], path: &Path) -> String {
-    let quoted: Vec<String> = probes.iter().map(|p| format!("\"{p}\"")).collect();
-    // One line while it reads as one; a long list one probe a line.
-    let probes = match quoted.join(", ") {
-        line if line.len() <= 90 => line,
-        _ => format!("\n    {},\n", quoted.join(",\n    ")),
-    };
-    let mut text = format!(
-        "# The stack this project depends on, as a qcompat matrix (written by `qcompat init`; the format is in\n\
-         # qcompat's docs/matrix.md). Each axis follows the package index from the version the project pins now: the\n\
-         # newest releases join as they are published (nightlies too, where the package publishes them). The cells are\n\
-         # the product of the axes: `qcompat run --matrix {} --list` lists them; narrow an axis\n\
-         # (\">=2.4,<2.6\") or list versions ([\"2.4.0\", \"2.5.1\"]) to keep it small.\n\
-         name = \"{MATRIX_NAME}\"\npython = \"3.11\"\nprobes = [{probes}]\ntimeout = \"10m\"\n\n[axes]\n",
-        path.display(),
-    );
+/// The matrix: a header that says how to narrow it, one query axis per package found, the pins those call for, and
+/// an example of a known issue.
+fn matrix_text(axes: &[Axis], probes: &[Arc<ProbeSpec>], path: &Path) -> String {
+    let mut text = matrix_header(probes, path);
     for axis in axes {
         let pre = if axis.pre { ", pre = true" } else { "" };
         let _ = writeln!(
@@ -90,13 +86,27 @@ fn matrix_text(axes: &[Axis], probes: &[&str], path: &Path) -> String {
             let _ = writeln!(text, "{package} = \"{spec}\"   # {why}");
         }
     }
-    text.push_str(
-        "\n# A failure that a known upstream issue explains is `xfail`, not a regression; for example:\n\
-         # [[known]]\n# id = \"lightning-20119\"\n\
-         # signature = \"AttributeError: '_NotYetLoadedTensor' object has no attribute 'data'\"\n\
-         # when = { lightning = \">=2.3.0.dev20240526,<2.4.0.dev20240728\" }\n",
-    );
+    text.push_str(KNOWN_EXAMPLE);
     text
+}
+
+/// Everything above the axes: what the file is, the matrix's name, interpreter, probes and timeout.
+fn matrix_header(probes: &[Arc<ProbeSpec>], path: &Path) -> String {
+    let quoted: Vec<String> = probes.iter().map(|p| format!("\"{}\"", p.name)).collect();
+    // One line while it reads as one; a long list one probe a line.
+    let probes = match quoted.join(", ") {
+        line if line.len() <= 90 => line,
+        _ => format!("\n    {},\n", quoted.join(",\n    ")),
+    };
+    format!(
+        "# The stack this project depends on, as a qcompat matrix (written by `qcompat init`; the format is in\n\
+         # qcompat's docs/matrix.md). Each axis follows the package index from the version the project pins now: the\n\
+         # newest releases join as they are published (nightlies too, where the package publishes them). The cells are\n\
+         # the product of the axes: `qcompat run --matrix {} --list` lists them; narrow an axis\n\
+         # (\">=2.4,<2.6\") or list versions ([\"2.4.0\", \"2.5.1\"]) to keep it small.\n\
+         name = \"{MATRIX_NAME}\"\npython = \"3.11\"\nprobes = [{probes}]\ntimeout = \"10m\"\n\n[axes]\n",
+        path.display(),
+    )
 }
 
 /// The recommended pins (README, "Recommended pins") that the axes call for.

@@ -20,7 +20,7 @@ pub use nights::{Night, read as read_nights};
 pub use page::render;
 
 /// Which outcome a point shows when its probe runs differ: the one a reader must see first.
-const WORST_FIRST: [Outcome; 9] = [
+const WORST_FIRST: [Outcome; 10] = [
     Outcome::Fail,
     Outcome::Crash,
     Outcome::Timeout,
@@ -28,6 +28,7 @@ const WORST_FIRST: [Outcome; 9] = [
     Outcome::Xfail,
     Outcome::Unresolvable,
     Outcome::NeedsCuda,
+    Outcome::Skipped,
     Outcome::Xpass,
     Outcome::Pass,
 ];
@@ -209,4 +210,44 @@ fn counts(point: &Point<'_>) -> BTreeMap<Outcome, usize> {
         *counts.entry(probe.outcome).or_insert(0) += 1;
     }
     counts
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::snapshot;
+
+    fn night(label: &str, outcome: &str) -> Night {
+        let text = format!(
+            "matrix = \"toy\"\n\n[[cell]]\nkey = {{ toyquant = \"1.0\" }}\n\n[cell.resolved]\ntoyquant = \"1.0\"\n\n\
+             [[cell.probe]]\nname = \"toy-load\"\noutcome = \"{outcome}\"\n"
+        );
+        Night {
+            label: label.into(),
+            source: format!("{label}.snap.toml"),
+            snapshot: snapshot::parse_text(Path::new(label), text).unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_night_that_ran_nothing_is_a_skipped_point() {
+        let nights = [night("1", "pass"), night("2", "skipped")];
+        let history = history(&nights).unwrap();
+        let outcomes: Vec<Option<Outcome>> = history.rows[0]
+            .points
+            .iter()
+            .map(|p| p.as_ref().map(|p| p.outcome))
+            .collect();
+        assert_eq!(outcomes, [Some(Outcome::Pass), Some(Outcome::Skipped)]);
+        // Each outcome a point can show has its color on the page.
+        let style = include_str!("history.css");
+        for outcome in WORST_FIRST {
+            assert!(
+                style.contains(&format!(".o-{outcome} {{ background")),
+                "{outcome}"
+            );
+        }
+    }
 }
