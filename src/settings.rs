@@ -263,11 +263,15 @@ impl InitSettings {
                 "--action {action}: name it OWNER/REPO@REF"
             )));
         }
+        let mut index = index_settings(&args.find_links, args.offline)?;
+        // init lists versions and installs nothing: offline, only the find-links folders can answer, so the index is
+        // not asked (`run --offline` still has uv's cache to install from; a listing has nothing of the kind).
+        index.no_index |= index.offline;
         Ok(Self {
             request: qcompat::init::Request {
                 project: args.dir,
                 freeze: args.freeze.as_deref().map(read_freeze).transpose()?,
-                index: index_settings(&args.find_links, args.offline)?,
+                index,
                 action,
                 force: args.force,
             },

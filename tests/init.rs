@@ -229,3 +229,31 @@ fn the_real_stack_gets_the_probes_it_can_run_and_the_recommended_pins() {
     let loaded = qcompat::matrix::load(&dir.join("matrices/stack.toml")).unwrap();
     assert_eq!(loaded.axes.len(), 6);
 }
+
+#[test]
+fn offline_a_bare_name_starts_at_the_newest_release_in_the_find_links_folders() {
+    let scratch = Scratch::new();
+    let dir = project(&scratch, &[("requirements.txt", "toyquant==1.6\ntoyheavy\n")]);
+    let wheels = toy_wheels().display().to_string();
+    let output = scratch
+        .command(&[
+            "init",
+            "--dir",
+            "project",
+            "--offline",
+            "--find-links",
+            &wheels,
+        ])
+        .env_remove("UV_NO_INDEX")
+        .env_remove("PIP_NO_INDEX")
+        .env_remove("UV_FIND_LINKS")
+        .env_remove("PIP_FIND_LINKS")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let matrix = std::fs::read_to_string(dir.join("matrices/stack.toml")).unwrap();
+    assert!(
+        matrix.contains("toyheavy = { versions = \">=2.0\" }"),
+        "{matrix}"
+    );
+}
