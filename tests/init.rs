@@ -233,7 +233,10 @@ fn the_real_stack_gets_the_probes_it_can_run_and_the_recommended_pins() {
 #[test]
 fn offline_a_bare_name_starts_at_the_newest_release_in_the_find_links_folders() {
     let scratch = Scratch::new();
-    let dir = project(&scratch, &[("requirements.txt", "toyquant==1.6\ntoyheavy\n")]);
+    let dir = project(
+        &scratch,
+        &[("requirements.txt", "toyquant==1.6\ntoyheavy\n")],
+    );
     let wheels = toy_wheels().display().to_string();
     let output = scratch
         .command(&[
