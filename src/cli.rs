@@ -45,6 +45,9 @@ pub enum Command {
     Completions { shell: clap_complete::Shell },
     /// The built-in QLoRA engine (the reference row): quantize, dequantize, train, reference.
     Engine(EngineArgs),
+    /// Start a project with qcompat: a matrix of the stack it depends on, CI workflows that use the action, a README
+    /// snippet.
+    Init(InitArgs),
 }
 
 #[derive(Args)]
@@ -283,11 +286,38 @@ pub struct DiffArgs {
 }
 
 #[derive(Args)]
+pub struct InitArgs {
+    /// The project's root: its pyproject.toml and requirements*.txt are read, the new files written there.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+    /// The output of `uv pip freeze` (or `pip freeze`; `-` reads standard input): the versions installed now.
+    #[arg(long, value_name = "FILE")]
+    pub freeze: Option<PathBuf>,
+    /// Replace files that already exist.
+    #[arg(long)]
+    pub force: bool,
+    /// The action the workflows use, OWNER/REPO@REF (default: this release of qcompat's).
+    #[arg(long, value_name = "OWNER/REPO@REF")]
+    pub action: Option<String>,
+    /// Use only local find-links folders to list a package named without a version.
+    #[arg(long)]
+    pub offline: bool,
+    /// A folder of wheels to list versions from, in addition to the index (repeatable).
+    #[arg(long = "find-links", value_name = "DIR")]
+    pub find_links: Vec<String>,
+}
+
+#[derive(Args)]
 pub struct ReportArgs {
-    /// The snapshot to render (reports/NAME.snap.toml).
+    /// The snapshot to render (reports/NAME.snap.toml); with --history, a folder of nightly snapshots or a snapshot
+    /// file whose git history holds the nights.
     pub snapshot: PathBuf,
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    /// Default: table (html with --history, the only format it has).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Render the history of many nights as one HTML page: per axis version, its outcome night after night.
+    #[arg(long)]
+    pub history: bool,
     /// Write the report here instead of standard output.
     #[arg(long)]
     pub output: Option<PathBuf>,

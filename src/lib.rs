@@ -21,8 +21,9 @@ pub mod report;
 pub mod results;
 pub mod snapshot;
 
-// Built on runs: finding the culprit, watching the index.
+// Built on runs: finding the culprit, watching the index; starting a project with all of it.
 pub mod bisect;
+pub mod init;
 pub mod monitor;
 
 // Shared by all.

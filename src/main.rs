@@ -18,8 +18,8 @@ use qcompat::exit::ExitStatus;
 
 use crate::cli::Command;
 use crate::settings::{
-    BisectSettings, DiffSettings, MergeSettings, MonitorSettings, PlanSettings, ReportSettings,
-    ReproSettings, RunSettings,
+    BisectSettings, DiffSettings, InitSettings, MergeSettings, MonitorSettings, PlanSettings,
+    ReportSettings, ReproSettings, RunSettings,
 };
 
 fn main() -> ExitCode {
@@ -46,5 +46,6 @@ fn dispatch(command: Command) -> Result<ExitStatus> {
         Command::Completions { shell } => commands::completions::run(shell),
         Command::Repro(args) => commands::repro::run(ReproSettings::resolve(args)?),
         Command::Engine(args) => commands::engine::run(&args),
+        Command::Init(args) => commands::init::run(InitSettings::resolve(args)?),
     }
 }

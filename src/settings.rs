@@ -16,8 +16,8 @@ use qcompat::run::harness::HarnessSettings;
 use qcompat::snapshot::Mode;
 
 use crate::cli::{
-    BisectArgs, DiffArgs, EnvArgs, MergeArgs, MonitorArgs, PlanArgs, ReportArgs, ReproArgs,
-    RunArgs, SnapshotArgs,
+    BisectArgs, DiffArgs, EnvArgs, InitArgs, MergeArgs, MonitorArgs, PlanArgs, ReportArgs,
+    ReproArgs, RunArgs, SnapshotArgs,
 };
 use crate::output::{Output, check_writable};
 use crate::progress::Detail;
@@ -209,19 +209,99 @@ impl DiffSettings {
 
 /// Everything `qcompat report` needs.
 pub struct ReportSettings {
+    /// A snapshot; with `history`, a folder of nightly snapshots or a snapshot file under git.
     pub snapshot: PathBuf,
     pub format: report::Format,
     pub output: Output,
+    /// `--history`: the nights' page, always HTML.
+    pub history: bool,
 }
 
 impl ReportSettings {
     pub fn resolve(args: ReportArgs) -> Result<Self> {
+        let format = match (args.history, args.format) {
+            (false, format) => format.unwrap_or(report::Format::Table),
+            (true, None | Some(report::Format::Html)) => report::Format::Html,
+            (true, Some(_)) => {
+                return Err(Error::BadInput(
+                    "--history renders one HTML page: drop --format or give --format html".into(),
+                ));
+            }
+        };
+        if args.history && !args.snapshot.exists() {
+            return Err(Error::BadInput(format!(
+                "--history {}: no such folder of snapshots or snapshot file",
+                args.snapshot.display()
+            )));
+        }
         Ok(Self {
             snapshot: args.snapshot,
-            format: args.format,
+            format,
             output: Output::resolve("--output", args.output)?,
+            history: args.history,
         })
     }
+}
+
+/// Everything `qcompat init` needs: the request, with the freeze already read.
+pub struct InitSettings {
+    pub request: qcompat::init::Request,
+}
+
+impl InitSettings {
+    pub fn resolve(args: InitArgs) -> Result<Self> {
+        if !args.dir.is_dir() {
+            return Err(Error::BadInput(format!(
+                "--dir {}: no such folder",
+                args.dir.display()
+            )));
+        }
+        let action = args.action.unwrap_or_else(|| {
+            format!(
+                "{}@v{}",
+                qcompat::init::ACTION_REPOSITORY,
+                env!("CARGO_PKG_VERSION")
+            )
+        });
+        let valid = action
+            .split_once('@')
+            .is_some_and(|(repo, reference)| repo.contains('/') && !reference.is_empty());
+        if !valid {
+            return Err(Error::BadInput(format!(
+                "--action {action}: name it OWNER/REPO@REF"
+            )));
+        }
+        let mut index = index_settings(&args.find_links, args.offline)?;
+        // init lists versions and installs nothing: offline, only the find-links folders can answer, so the index is
+        // not asked (`run --offline` still has uv's cache to install from; a listing has nothing of the kind).
+        index.no_index |= index.offline;
+        Ok(Self {
+            request: qcompat::init::Request {
+                project: args.dir,
+                freeze: args.freeze.as_deref().map(read_freeze).transpose()?,
+                index,
+                action,
+                force: args.force,
+            },
+        })
+    }
+}
+
+/// `--freeze FILE`, or `-` for standard input, read now: a missing file is bad input, not a late surprise.
+fn read_freeze(path: &Path) -> Result<qcompat::init::Freeze> {
+    let refuse = |e: std::io::Error| Error::BadInput(format!("--freeze {}: {e}", path.display()));
+    if path == Path::new("-") {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(refuse)?;
+        return Ok(qcompat::init::Freeze {
+            origin: "the freeze on standard input".into(),
+            text,
+        });
+    }
+    Ok(qcompat::init::Freeze {
+        origin: path.display().to_string(),
+        text: std::fs::read_to_string(path).map_err(refuse)?,
+    })
 }
 
 /// Everything `qcompat repro` needs: it runs as a user would, in a fresh interpreter.

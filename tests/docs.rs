@@ -315,8 +315,10 @@ fn fill_in(printed: &Printed) -> Result<String, String> {
 }
 
 /// A folder laid out like the repository for the commands of one document: the matrices and fixtures, a copy of the
-/// reports, `other.snap.toml` (another snapshot of the lightning matrix), `plan.json` (a plan of a one-cell toy
-/// matrix, for the shard commands of the nightly workflow) and, beside it, a stand-in for a Lightning clone.
+/// reports (committed to git, for `report --history` of a snapshot's history), `other.snap.toml` (another snapshot of
+/// the lightning matrix), `plan.json` (a plan of a one-cell toy matrix, for the shard commands of the nightly
+/// workflow), two nights in `last/history-nightly/` (the nightly workflow's history folder), a `pyproject.toml`
+/// naming toy packages (the reader's project, for `init`) and, beside it, a stand-in for a Lightning clone.
 struct Workspace {
     scratch: Scratch,
     /// A port nothing listens on: the index of the real matrices' dry runs.
@@ -329,13 +331,34 @@ impl Workspace {
         let work = scratch.path().join("work");
         std::fs::create_dir_all(work.join("reports")).unwrap();
         std::fs::create_dir_all(scratch.path().join("home")).unwrap();
-        for shared in ["matrices", "fixtures"] {
-            std::os::unix::fs::symlink(repo().join(shared), work.join(shared)).unwrap();
+        std::os::unix::fs::symlink(repo().join("fixtures"), work.join("fixtures")).unwrap();
+        // The matrices one by one: `init` writes its own beside them, never into the repository.
+        std::fs::create_dir_all(work.join("matrices")).unwrap();
+        for entry in std::fs::read_dir(repo().join("matrices")).unwrap() {
+            let path = entry.unwrap().path();
+            std::os::unix::fs::symlink(
+                &path,
+                work.join("matrices").join(path.file_name().unwrap()),
+            )
+            .unwrap();
         }
         for entry in std::fs::read_dir(repo().join("reports")).unwrap() {
             let path = entry.unwrap().path();
             std::fs::copy(&path, work.join("reports").join(path.file_name().unwrap())).unwrap();
         }
+        commit_reports(&work);
+        let nights = work.join("last/history-nightly");
+        std::fs::create_dir_all(&nights).unwrap();
+        for night in ["2026-01-01", "2026-01-02"] {
+            let snapshot = repo().join("reports/lightning.snap.toml");
+            std::fs::copy(snapshot, nights.join(format!("{night}.snap.toml"))).unwrap();
+        }
+        std::fs::write(
+            work.join("pyproject.toml"),
+            "[project]\nname = \"your-project\"\nversion = \"0.1.0\"\n\
+             dependencies = [\"toyquant==1.0\", \"toyheavy==1.0\"]\n",
+        )
+        .unwrap();
         std::fs::copy(
             repo().join("reports/lightning.snap.toml"),
             work.join("other.snap.toml"),
@@ -423,6 +446,27 @@ impl Workspace {
     }
 }
 
+/// `work` as a git repository whose one commit holds the reports.
+fn commit_reports(work: &Path) {
+    let git = |args: &[&str]| {
+        let output = Command::new("git")
+            .args([
+                "-c",
+                "user.name=docs",
+                "-c",
+                "user.email=docs@example.invalid",
+            ])
+            .args(args)
+            .current_dir(work)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "git {args:?}: {}", stderr(&output));
+    };
+    git(&["init", "-q"]);
+    git(&["add", "reports"]);
+    git(&["commit", "-q", "-m", "reports"]);
+}
+
 /// Whether `command` (from `printed`) did what a reader of the document expects.
 fn judge(printed: &Printed, command: &str, output: &Output) -> Result<(), String> {
     let (code, err) = (output.status.code(), stderr(output));
@@ -462,6 +506,9 @@ fn judge(printed: &Printed, command: &str, output: &Output) -> Result<(), String
     match code {
         Some(0) => Ok(()),
         Some(3) if network.iter().any(|n| err.contains(n)) => Ok(()),
+        // `run` goes offline (see `dry`), so a query axis's listing, its first use of the network, is refused as
+        // input: the matrix `init` writes follows the index.
+        Some(2) if err.contains("needs the index, but --offline is set") => Ok(()),
         _ => fail("refused before it reached the network"),
     }
 }
@@ -504,6 +551,8 @@ fn every_command_in_the_readme_and_docs_runs_as_printed() {
         "qcompat completions bash > ~/.local/share/bash-completion/completions/qcompat",
         "qcompat rnu",
         "qcompat run --matrix matrices/lightning.toml --list",
+        "qcompat init",
+        "qcompat report --history reports/lightning.snap.toml",
     ] {
         assert!(
             ran.iter().any(|c| c == expected),

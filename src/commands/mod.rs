@@ -4,6 +4,7 @@ pub mod bisect;
 pub mod completions;
 pub mod diff;
 pub mod engine;
+pub mod init;
 pub mod merge;
 pub mod monitor;
 pub mod plan;

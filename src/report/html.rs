@@ -412,7 +412,7 @@ fn assignment(values: &[(String, String)]) -> String {
         .join(", ")
 }
 
-fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -4,6 +4,7 @@
 
 pub mod contrast;
 pub mod headline;
+pub mod history;
 pub mod html;
 pub mod junit;
 pub mod markdown;

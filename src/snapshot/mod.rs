@@ -23,7 +23,7 @@ use crate::results::{CellResult, ProbeResult, RunReport};
 
 pub use baseline::{Baseline, Mode};
 pub use part::{Part, merge_parts};
-pub use read::read;
+pub use read::{parse_text, read};
 pub use write::render;
 
 /// Packages whose resolved versions a snapshot records besides the matrix's axes and pins: the QLoRA stack, and the

@@ -65,6 +65,11 @@ pub fn read(path: &Path) -> Result<Snapshot> {
     parse(&Source::new(path, text))
 }
 
+/// A snapshot's text read from elsewhere (a git commit): `origin` names it in errors.
+pub fn parse_text(origin: &Path, text: String) -> Result<Snapshot> {
+    parse(&Source::new(origin, text))
+}
+
 fn parse(source: &Source) -> Result<Snapshot> {
     let file: SnapshotFile = toml::from_str(&source.text).map_err(|e| {
         let offset = e.span().map_or(0, |s| s.start);
