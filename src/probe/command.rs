@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::process::Command;
 
 use super::catalog::SWAPS_DIR;
-use super::preload::Base;
+use super::preload::{Base, SETUP_FAILED};
 use super::protocol::{CommandEnding, CommandReport, ProbeInterpreter, ProbeRun};
 use super::pytest;
 use super::runner::{ForkLaunch, Process, ProbeJob, fork, signal_name};
@@ -171,13 +171,32 @@ fn is_python_script(program: &Path, python: &Path) -> bool {
     })
 }
 
-/// Runs `spec` in `job`'s cell (forked from `base` where it can); what its exit, output, JUnit XML and swaps say.
+/// Runs `spec` in `job`'s cell (forked from `base` where it can); what its exit, output, JUnit XML and swaps say. A
+/// fork that could not become the cell's interpreter, or lost its base, runs again fresh.
 pub async fn run(
     job: &ProbeJob<'_>,
     spec: &ProbeSpec,
     command: &CommandProbe,
     base: Option<&Base>,
 ) -> Result<(ProbeRun, ProbeInterpreter)> {
+    if base.is_some()
+        && let Some(ran) = run_once(job, spec, command, base).await?
+    {
+        return Ok(ran);
+    }
+    let ran = run_once(job, spec, command, None).await?;
+    Ok(ran.expect("a fresh process always settles"))
+}
+
+/// One run in a fresh copy of `dir`; `None` when a forked process could not become the cell's interpreter or lost
+/// its base.
+async fn run_once(
+    job: &ProbeJob<'_>,
+    spec: &ProbeSpec,
+    command: &CommandProbe,
+    base: Option<&Base>,
+) -> Result<Option<(ProbeRun, ProbeInterpreter)>> {
+    use std::os::unix::process::ExitStatusExt;
     let place = Place::prepare(job, spec, command)?;
     let env = environment(job, command, &place);
     let path_var = env.iter().find(|(n, _)| n == "PATH").map(|(_, v)| v.as_os_str());
@@ -185,7 +204,7 @@ pub async fn run(
         Ok(launch) => launch,
         Err(program) => {
             let report = report(CommandEnding::NotFound(program), "", None, Vec::new(), 0.0);
-            return Ok((ProbeRun::Command(report), ProbeInterpreter::Fresh));
+            return Ok(Some((ProbeRun::Command(report), ProbeInterpreter::Fresh)));
         }
     };
     let offset = std::fs::metadata(job.log).map_or(0, |m| m.len());
@@ -202,22 +221,25 @@ pub async fn run(
     let status = match status {
         Err(_) => {
             child.wait().await.ok();
-            return Ok((ProbeRun::TimedOut(limit), interpreter));
+            return Ok(Some((ProbeRun::TimedOut(limit), interpreter)));
         }
         Ok(status) => status?,
     };
-    use std::os::unix::process::ExitStatusExt;
-    let code = match status.map(|s| (s.signal(), s.code())) {
-        Some((Some(signal), _)) => return Ok((ProbeRun::Died(signal_name(signal)), interpreter)),
-        Some((None, Some(code))) => code,
-        _ => return Ok((ProbeRun::Died("unknown exit".into()), interpreter)),
+    let forked = interpreter == ProbeInterpreter::Forked;
+    let ending = match status.map(|s| (s.signal(), s.code())) {
+        None => return Ok(None),
+        Some((None, Some(SETUP_FAILED))) if forked => return Ok(None),
+        Some((Some(signal), _)) => ProbeRun::Died(signal_name(signal)),
+        Some((None, Some(code))) => {
+            let mut ending = ended(command, &place, code, &read_from(job.log, offset));
+            if let ProbeRun::Command(report) = &mut ending {
+                report.duration_s = elapsed;
+            }
+            ending
+        }
+        Some((None, None)) => ProbeRun::Died("unknown exit".into()),
     };
-    let output = read_from(job.log, offset);
-    let mut ending = ended(command, &place, code, &output);
-    if let ProbeRun::Command(report) = &mut ending {
-        report.duration_s = elapsed;
-    }
-    Ok((ending, interpreter))
+    Ok(Some((ending, interpreter)))
 }
 
 fn report(
