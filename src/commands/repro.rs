@@ -19,6 +19,9 @@ use qcompat::matrix::{self, Cell};
 use qcompat::outcome::{self, Outcome};
 use qcompat::plan::{Plan, Selection};
 use qcompat::probe::protocol::ProbeRun;
+use qcompat::probe::runner::signal_name;
+use qcompat::probe::spec::ProbeSpec;
+use qcompat::probe;
 use qcompat::probe::protocol::{Event, parse_events};
 use qcompat::process::supervisor::Supervisor;
 use qcompat::render::outcome_text;
@@ -52,18 +55,63 @@ pub fn run(settings: ReproSettings) -> Result<ExitStatus> {
         venv.display()
     ))?;
     let python = provision(&harness, &cell)?;
-    let (mut probe, results) = harness.foreground_probes(&cell, &python, &plan.probes)?;
-    say(&format!(
-        "# the probes, tracebacks on the terminal:\n{}",
-        shown(&probe)
-    ))?;
-    let status = probe
-        .status()
-        .map_err(|e| Error::infra_caused(format!("starting {}", python.display()), e))?;
-    let outcomes = settle(&results, &plan.probe_names(), &status);
+    let (builtin, declared): (Vec<_>, Vec<_>) =
+        plan.probes.iter().cloned().partition(|p| p.command().is_none());
+    let mut outcomes = Vec::new();
+    if !builtin.is_empty() {
+        let (mut probe, results) = harness.foreground_probes(&cell, &python, &builtin)?;
+        say(&format!(
+            "# the probes, tracebacks on the terminal:\n{}",
+            shown(&probe)
+        ))?;
+        let status = probe
+            .status()
+            .map_err(|e| Error::infra_caused(format!("starting {}", python.display()), e))?;
+        let names: Vec<String> = builtin.iter().map(|p| p.name.clone()).collect();
+        outcomes.extend(settle(&results, &names, &status));
+    }
+    for spec in &declared {
+        outcomes.push(command_probe(&harness, &cell, &python, spec)?);
+    }
     Ok(ExitStatus::findings_if(
         outcomes.iter().any(|o| *o != Outcome::Pass),
     ))
+}
+
+/// A command probe of the matrix: the exact command printed (with its folder), then run in the foreground.
+fn command_probe(
+    harness: &Harness,
+    cell: &Cell,
+    python: &Path,
+    spec: &Arc<ProbeSpec>,
+) -> Result<Outcome> {
+    let command = spec.command().expect("a command probe");
+    let run = match harness.foreground_command_probe(cell, python, spec)? {
+        Ok((mut process, place)) => {
+            say(&format!(
+                "# probe {}, in a fresh copy of its dir:\ncd {} && {}",
+                spec.name,
+                quote(&place.work.display().to_string()),
+                shown(&process)
+            ))?;
+            let status = process.status().map_err(|e| {
+                Error::infra_caused(format!("starting {}", process.get_program().display()), e)
+            })?;
+            use std::os::unix::process::ExitStatusExt;
+            match (status.code(), status.signal()) {
+                // The output went to the terminal: its last line is what the reader just saw.
+                (Some(code), _) => {
+                    probe::command::ended(command, &place, code, "(the output above)")
+                }
+                (None, signal) => ProbeRun::Died(signal.map_or("unknown exit".into(), signal_name)),
+            }
+        }
+        Err(program) => ProbeRun::Command(probe::command::not_found(program)),
+    };
+    let verdict = outcome::classify(&run);
+    let said = outcome_text(verdict.outcome, verdict.signature.as_deref());
+    eprintln!("{}: {said}", spec.name);
+    Ok(verdict.outcome)
 }
 
 fn say(text: &str) -> Result<()> {

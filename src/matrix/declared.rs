@@ -41,7 +41,7 @@ fn probe(spec: &DeclaredSpec, base: &Path, problems: &mut Problems) -> Option<Pr
     let env = env(&spec.env, &what, problems);
     let argv = argv?;
     let summary = spec.description.as_ref().map_or_else(
-        || format!("runs `{}`", argv.join(" ")),
+        || "declared by the matrix (no `description`)".to_string(),
         |d| d.value.clone(),
     );
     named.then_some(())?;
@@ -53,6 +53,7 @@ fn probe(spec: &DeclaredSpec, base: &Path, problems: &mut Problems) -> Option<Pr
         oracle: None,
         body: Body::Command(CommandProbe {
             argv,
+            content: crate::digest::of_dir(dir.as_ref()?),
             dir: dir?,
             deps: deps?,
             env: env?,

@@ -160,7 +160,7 @@ fn validate(spec: &schema::MatrixSpec, source: &Source, problems: &mut Problems)
     Some(Matrix {
         name: name?,
         source: source.path.clone(),
-        digest: crate::digest::short(&source.text),
+        digest: digest(&source.text, &catalog),
         python,
         probes: catalog.select(probes?.iter().map(String::as_str)),
         catalog,
@@ -174,6 +174,20 @@ fn validate(spec: &schema::MatrixSpec, source: &Source, problems: &mut Problems)
         include_at,
         known,
     })
+}
+
+/// The hash of the matrix's text, and of its declared probes' folders when it has any: a plan or journal of a matrix
+/// whose probe changed is another one's.
+fn digest(text: &str, catalog: &Catalog) -> String {
+    let contents: Vec<&str> = catalog
+        .iter()
+        .filter_map(|p| p.command())
+        .map(|c| c.content.as_str())
+        .collect();
+    if contents.is_empty() {
+        return crate::digest::short(text);
+    }
+    crate::digest::short(format!("{text}\n{}", contents.join("\n")))
 }
 
 /// Assignments apart from where each value is written (`file:line:column`, in the same order).

@@ -203,7 +203,7 @@ async fn run_once(
     let launch = match launch(command, job.python, path_var, &place) {
         Ok(launch) => launch,
         Err(program) => {
-            let report = report(CommandEnding::NotFound(program), "", None, Vec::new(), 0.0);
+            let report = not_found(program);
             return Ok(Some((ProbeRun::Command(report), ProbeInterpreter::Fresh)));
         }
     };
@@ -240,6 +240,11 @@ async fn run_once(
         Some((None, None)) => ProbeRun::Died("unknown exit".into()),
     };
     Ok(Some((ending, interpreter)))
+}
+
+/// A command whose program the cell does not have.
+pub fn not_found(program: String) -> CommandReport {
+    report(CommandEnding::NotFound(program), "", None, Vec::new(), 0.0)
 }
 
 fn report(

@@ -52,6 +52,9 @@ pub struct CommandProbe {
     pub argv: Vec<String>,
     /// Absolute (resolved against the matrix file): copied afresh for each cell and run, the command runs in the copy.
     pub dir: PathBuf,
+    /// The short hash of `dir`'s files when the matrix was read: a changed probe is another matrix (plans, resume
+    /// journals).
+    pub content: String,
     /// Requirements installed into every cell of the matrix: part of the environment and so of its hash.
     pub deps: Vec<String>,
     /// Variables for this probe's process only, beside the allow-listed environment.

@@ -21,6 +21,7 @@ use crate::index::IndexSettings;
 use crate::matrix::{Cell, Known, Matrix};
 use crate::outcome::{self, Outcome, Verdict};
 use crate::probe::catalog::{self, Materialized};
+use crate::probe::command;
 use crate::probe::preload::{Base, Preloader};
 use crate::probe::protocol::{ProbeRun, TestResult};
 use crate::probe::runner::{CellRun, ProbeJob, foreground_command, run_probes};
@@ -209,15 +210,39 @@ impl Harness {
         python: &Path,
         probes: &[Arc<ProbeSpec>],
     ) -> Result<(std::process::Command, PathBuf)> {
+        let artifacts = self.repro_dir(cell)?;
+        // The log is not written: the output goes to the terminal.
+        let log = artifacts.join("probes.log");
+        let job = self.probe_job(python, probes, &artifacts, &log, None);
+        Ok((foreground_command(&job), artifacts.join("results.jsonl")))
+    }
+
+    /// A command probe of `cell` for the foreground, as `run` starts it (same program, arguments, environment, a
+    /// fresh copy of its `dir` under `runs/<matrix>/<cell>/repro/`); `Err(program)` when the cell has no such program.
+    pub fn foreground_command_probe(
+        &self,
+        cell: &Cell,
+        python: &Path,
+        spec: &Arc<ProbeSpec>,
+    ) -> Result<std::result::Result<(std::process::Command, command::Place), String>> {
+        let command = spec.command().ok_or_else(|| {
+            Error::infra(format!("probe `{}` is not a command probe", spec.name))
+        })?;
+        let artifacts = self.runs_dir.join(cell.key().slug()).join("repro");
+        let log = artifacts.join("probes.log");
+        let probes = std::slice::from_ref(spec);
+        let job = self.probe_job(python, probes, &artifacts, &log, None);
+        command::foreground(&job, spec, command)
+    }
+
+    /// A fresh `runs/<matrix>/<cell>/repro/`.
+    fn repro_dir(&self, cell: &Cell) -> Result<PathBuf> {
         let artifacts = self.runs_dir.join(cell.key().slug()).join("repro");
         if artifacts.exists() {
             std::fs::remove_dir_all(&artifacts).map_err(|e| Error::io(&artifacts, e))?;
         }
         std::fs::create_dir_all(&artifacts).map_err(|e| Error::io(&artifacts, e))?;
-        // The log is not written: the output goes to the terminal.
-        let log = artifacts.join("probes.log");
-        let job = self.probe_job(python, probes, &artifacts, &log, None);
-        Ok((foreground_command(&job), artifacts.join("results.jsonl")))
+        Ok(artifacts)
     }
 
     /// Runs `cells` with at most `jobs` at once under `supervisor`, starting them in order; results come back in
