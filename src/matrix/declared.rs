@@ -13,11 +13,11 @@ use crate::probe::spec::{Body, CommandProbe, ProbeSpec, Role};
 /// The probes the tables declare, in the order written; a table with a problem is left out (the problem stops the
 /// load anyway).
 pub fn declared(specs: &[DeclaredSpec], matrix: &Path, problems: &mut Problems) -> Vec<ProbeSpec> {
-    let base = matrix.parent().unwrap_or(Path::new(""));
-    let base = std::path::absolute(base).unwrap_or_else(|_| base.to_path_buf());
+    let matrix = std::path::absolute(matrix).unwrap_or_else(|_| matrix.to_path_buf());
+    let base = matrix.parent().unwrap_or(Path::new("/"));
     specs
         .iter()
-        .filter_map(|spec| probe(spec, &base, problems))
+        .filter_map(|spec| probe(spec, base, problems))
         .collect()
 }
 

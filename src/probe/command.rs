@@ -156,7 +156,9 @@ pub fn ended(command: &CommandProbe, place: &Place, code: i32, output: &str) -> 
     ProbeRun::Command(report(CommandEnding::Exited(code), output, tests, swaps, 0.0))
 }
 
-/// A script in the interpreter's own `bin/` whose `#!` line names that interpreter.
+/// A script in the interpreter's own `bin/` that this interpreter runs: its `#!` line names it, or it is the
+/// launcher uv writes into a relocatable environment (`#!/bin/sh`, then `'''exec' "$(dirname …)"/'python' "$0" "$@"`:
+/// the `python` beside it runs the file itself with `sys.argv[0]` the script's path).
 fn is_python_script(program: &Path, python: &Path) -> bool {
     if program.parent() != python.parent() {
         return false;
@@ -164,11 +166,20 @@ fn is_python_script(program: &Path, python: &Path) -> bool {
     let mut head = [0u8; 512];
     let read = std::fs::File::open(program).and_then(|mut f| f.read(&mut head));
     let Ok(read) = read else { return false };
-    let first = String::from_utf8_lossy(&head[..read]);
-    let shebang = first.lines().next().unwrap_or_default();
-    shebang.strip_prefix("#!").is_some_and(|interpreter| {
-        Path::new(interpreter.trim()) == python
-    })
+    let text = String::from_utf8_lossy(&head[..read]);
+    let mut lines = text.lines();
+    let shebang = lines.next().unwrap_or_default();
+    if shebang
+        .strip_prefix("#!")
+        .is_some_and(|i| Path::new(i.trim()) == python)
+    {
+        return true;
+    }
+    let beside = python.file_name().and_then(|n| n.to_str()).unwrap_or("python");
+    let launcher = lines.next().unwrap_or_default();
+    shebang == "#!/bin/sh"
+        && launcher.starts_with("'''exec' ")
+        && launcher.contains(&format!("/'{beside}' \"$0\" \"$@\""))
 }
 
 /// Runs `spec` in `job`'s cell (forked from `base` where it can); what its exit, output, JUnit XML and swaps say. A
@@ -276,6 +287,8 @@ pub fn environment(
         vars.retain(|(n, _)| n != name);
         vars.push((name.into(), value));
     };
+    // As a shell in the copy of `dir` has it (and uv's console-script launcher, a shell script, exports it).
+    set("PWD", place.work.clone().into());
     set("QCOMPAT_ARTIFACTS", place.artifacts.clone().into());
     set("QCOMPAT_DEVICE", job.device.into());
     set("PYTHONUNBUFFERED", "1".into());

@@ -1,0 +1,352 @@
+//! Probes the matrix declares (`[probe.NAME]`, docs/probes.md) on the toy releases (fixtures/toy/README.md),
+//! offline: a command's verdicts, its copy of `dir` per cell, the swaps interface, forked runs that behave as fresh
+//! ones, and a user probe through every report, snapshots, bisect, monitor, shards and --resume. The pytest rules run
+//! real pytest from the index: those tests are `#[ignore]`d (`.ci/run` runs them).
+
+mod common;
+
+use common::{Scratch, outcome_lines, stderr, stdout};
+
+/// A user's script: `python probe.py MODE` does what MODE says after loading weights through toyquant as the
+/// `toy-load` probe does, and records what it saw in its artifacts.
+const SCRIPT: &str = r#"
+import json, os, sys
+import toyquant
+
+seen = {"argv": sys.argv, "cwd": os.getcwd(), "path": sys.path, "env": dict(os.environ),
+        "executable": sys.executable, "file": __file__}
+with open(os.path.join(os.environ["QCOMPAT_ARTIFACTS"], "seen.json"), "w") as fp:
+    json.dump(seen, fp, indent=1, sort_keys=True)
+with open("written-here.txt", "a") as fp:  # the copy of dir is this cell's alone
+    fp.write("x")
+mode = sys.argv[1] if len(sys.argv) > 1 else "load"
+if mode == "load":
+    state = toyquant.lazy_load({"w": [0.25, -1.0, 2.0, 0.75]})
+    print("loaded", state["w"].data)
+elif mode == "exit":
+    print("step 3: loss is nan")
+    sys.exit(3)
+elif mode == "abort":
+    os.abort()
+elif mode == "hang":
+    import time
+    time.sleep(60)
+elif mode == "swaps":
+    if os.environ.get("QCOMPAT_CPU_SWAPS") == "1":
+        with open(os.environ["QCOMPAT_SWAPS_FILE"], "a") as fp:
+            fp.write(json.dumps({"swap": "toy kernel -> CPU"}) + "\n")
+            fp.write(json.dumps({"swap": "toy kernel -> CPU"}) + "\n")
+"#;
+
+fn probe_dir(scratch: &Scratch) {
+    std::fs::create_dir_all(scratch.path().join("probe")).unwrap();
+    scratch.write("probe/probe.py", SCRIPT);
+}
+
+fn json_run(scratch: &Scratch, matrix: &str, extra: &[&str]) -> (serde_json::Value, i32) {
+    json_run_on(scratch, matrix, extra, "auto")
+}
+
+/// `run` with `QCOMPAT_DEVICE=device`.
+fn json_run_on(
+    scratch: &Scratch,
+    matrix: &str,
+    extra: &[&str],
+    device: &str,
+) -> (serde_json::Value, i32) {
+    let mut args = vec!["run", "--matrix", matrix, "--format", "json", "--jobs", "1"];
+    args.extend_from_slice(extra);
+    let mut command = scratch.run_command(&args);
+    let output = command.env("QCOMPAT_DEVICE", device).output().unwrap();
+    let report = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", stderr(&output)));
+    (report, output.status.code().unwrap())
+}
+
+const VERDICTS: &str = r#"
+name = "verdicts"
+probes = ["toy-load", "load", "exit", "abort", "hang", "missing"]
+timeout = "20s"
+
+[axes]
+toyquant = ["1.0", "1.2"]
+
+[probe.load]
+command = ["python", "probe.py", "load"]
+dir = "probe"
+env = { MY_FLAG = "on" }
+
+[probe.exit]
+command = ["python", "probe.py", "exit"]
+dir = "probe"
+
+[probe.abort]
+command = ["python", "probe.py", "abort"]
+dir = "probe"
+
+[probe.hang]
+command = ["python", "probe.py", "hang"]
+dir = "probe"
+timeout = "2s"
+
+[probe.missing]
+command = ["no-such-program", "--flag"]
+dir = "probe"
+
+[[known]]
+id = "toy-lazy-data"
+signature = "'_LazyTensor' object has no attribute 'data'"
+when = { toyquant = ">=1.2" }
+probes = ["load"]
+"#;
+
+#[test]
+fn a_command_passes_fails_crashes_times_out_or_is_not_found() {
+    let scratch = Scratch::new();
+    probe_dir(&scratch);
+    scratch.write("verdicts.toml", VERDICTS);
+    let mut command = scratch.run_command(&[
+        "run",
+        "--matrix",
+        "verdicts.toml",
+        "--format",
+        "json",
+        "--jobs",
+        "2",
+    ]);
+    let output = command.env("GITHUB_TOKEN", "secret").output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    insta::assert_snapshot!(outcome_lines(&report), @r"
+    toyquant=1.0 toy-load pass
+    toyquant=1.0 load pass
+    toyquant=1.0 exit fail
+        signature: exit 3: step 3: loss is nan
+    toyquant=1.0 abort crash
+        signature: crash: SIGABRT
+    toyquant=1.0 hang timeout
+        signature: timeout after 2s
+    toyquant=1.0 missing fail
+        signature: command not found in the cell: `no-such-program` is neither `python`, a program on the cell's PATH nor an executable file in the probe's dir
+    toyquant=1.2 toy-load fail
+        signature: AttributeError: '_LazyTensor' object has no attribute 'data'
+        frame: toyquant/__init__.py:__getattr__
+    toyquant=1.2 load xfail
+        signature: AttributeError: '_LazyTensor' object has no attribute 'data'
+        frame: toyquant/__init__.py:__getattr__
+        known: toy-lazy-data
+    toyquant=1.2 exit fail
+        signature: exit 3: step 3: loss is nan
+    toyquant=1.2 abort crash
+        signature: crash: SIGABRT
+    toyquant=1.2 hang timeout
+        signature: timeout after 2s
+    toyquant=1.2 missing fail
+        signature: command not found in the cell: `no-such-program` is neither `python`, a program on the cell's PATH nor an executable file in the probe's dir
+    ");
+    // The script's traceback frames, outermost first, as a built-in probe's are.
+    let load = &report["cells"][1]["probes"][1];
+    assert_eq!(load["frames"], serde_json::json!(["toyquant/__init__.py:__getattr__"]));
+
+    // Each cell ran in its own copy of `dir`, in the cell's activated environment, with the probe's variables and
+    // none of qcompat's own.
+    for cell in ["toyquant=1.0", "toyquant=1.2"] {
+        let place = scratch.cache().join("runs/verdicts").join(cell).join("artifacts/load");
+        let written = std::fs::read_to_string(place.join("work/written-here.txt")).unwrap();
+        assert_eq!(written, "x", "{cell}: a fresh copy per cell and run");
+        let seen: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(place.join("artifacts/seen.json")).unwrap())
+                .unwrap();
+        let work = place.join("work").display().to_string();
+        assert_eq!(seen["cwd"], work.as_str());
+        assert_eq!(seen["argv"], serde_json::json!(["probe.py", "load"]));
+        assert_eq!(seen["env"]["MY_FLAG"], "on");
+        assert!(seen["env"].get("GITHUB_TOKEN").is_none());
+        let venv = seen["env"]["VIRTUAL_ENV"].as_str().unwrap();
+        assert!(seen["env"]["PATH"].as_str().unwrap().starts_with(&format!("{venv}/bin:")));
+        assert_eq!(seen["executable"], format!("{venv}/bin/python").as_str());
+        assert!(seen["env"].get("QCOMPAT_CPU_SWAPS").is_none());
+    }
+    // The other probe of the same cell never saw this one's copy.
+    let exit_copy = scratch.cache().join("runs/verdicts/toyquant=1.0/artifacts/exit/work");
+    assert_eq!(std::fs::read_to_string(exit_copy.join("written-here.txt")).unwrap(), "x");
+    assert!(common::stdout(&output).contains("\"interpreter\": \"fresh\""));
+}
+
+#[test]
+fn declared_probes_are_checked_and_located() {
+    let scratch = Scratch::new();
+    probe_dir(&scratch);
+    let cases = [
+        (
+            "collision.toml",
+            "probes = [\"toy-load\"]\n[axes]\ntoyquant = [\"1.0\"]\n[probe.toy-load]\ncommand = [\"python\", \"probe.py\"]\ndir = \"probe\"\n",
+        ),
+        (
+            "unknown-key.toml",
+            "probes = [\"mine\"]\n[axes]\ntoyquant = [\"1.0\"]\n[probe.mine]\ncommand = [\"python\", \"probe.py\"]\ndir = \"probe\"\ntimout = \"5m\"\n",
+        ),
+        (
+            "missing-dir.toml",
+            "probes = [\"mine\"]\n[axes]\ntoyquant = [\"1.0\"]\n[probe.mine]\ncommand = [\"python\", \"probe.py\"]\ndir = \"nowhere\"\n",
+        ),
+        (
+            "no-dir.toml",
+            "probes = [\"mine\"]\n[axes]\ntoyquant = [\"1.0\"]\n[probe.mine]\ncommand = [\"python\", \"probe.py\"]\n",
+        ),
+        (
+            "empty-command.toml",
+            "probes = [\"mine\"]\n[axes]\ntoyquant = [\"1.0\"]\n[probe.mine]\ncommand = []\ndir = \"probe\"\n",
+        ),
+        (
+            "bad-timeout.toml",
+            "probes = [\"mine\"]\n[axes]\ntoyquant = [\"1.0\"]\n[probe.mine]\ncommand = [\"python\", \"probe.py\"]\ndir = \"probe\"\ntimeout = \"soon\"\n",
+        ),
+        (
+            "bad-role.toml",
+            "probes = [\"mine\"]\n[axes]\ntoyquant = [\"1.0\"]\n[probe.mine]\ncommand = [\"python\", \"probe.py\"]\ndir = \"probe\"\nrole = \"baseline\"\n",
+        ),
+        (
+            "undeclared.toml",
+            "probes = [\"mine\", \"yours\"]\n[axes]\ntoyquant = [\"1.0\"]\n[probe.mine]\ncommand = [\"python\", \"probe.py\"]\ndir = \"probe\"\n",
+        ),
+        (
+            "yaml.yaml",
+            "probes: [mine]\naxes:\n  toyquant: [\"1.0\"]\nprobe:\n  mine:\n    command: []\n    dir: nowhere\n",
+        ),
+    ];
+    let mut seen = String::new();
+    for (name, text) in cases {
+        scratch.write(name, text);
+        let output = scratch.command(&["run", "--matrix", name, "--list"]).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{name}: {}", stderr(&output));
+        seen.push_str(&scratch.scrub(&stderr(&output)));
+    }
+    insta::assert_snapshot!("declared_probe_errors", seen);
+}
+
+#[test]
+fn the_swaps_are_set_up_off_cuda_and_each_one_recorded() {
+    let scratch = Scratch::new();
+    probe_dir(&scratch);
+    scratch.write(
+        "swaps.toml",
+        r#"
+name = "swaps"
+probes = ["swaps"]
+[axes]
+toyquant = ["1.0"]
+[probe.swaps]
+command = ["python", "probe.py", "swaps"]
+dir = "probe"
+cpu-swaps = true
+"#,
+    );
+    let (report, code) = json_run_on(&scratch, "swaps.toml", &[], "cpu");
+    assert_eq!(code, 0, "{report}");
+    let probe = &report["cells"][0]["probes"][0];
+    assert_eq!(probe["outcome"], "pass");
+    assert_eq!(probe["substitutions"], serde_json::json!(["toy kernel -> CPU"]));
+    let place = scratch.cache().join("runs/swaps/toyquant=1.0/artifacts/swaps");
+    let seen: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(place.join("artifacts/seen.json")).unwrap()).unwrap();
+    let env = &seen["env"];
+    assert_eq!(env["QCOMPAT_CPU_SWAPS"], "1");
+    let swaps_file = place.join("artifacts/swaps.jsonl").display().to_string();
+    assert_eq!(env["QCOMPAT_SWAPS_FILE"], swaps_file.as_str());
+    // The folder of qcompat's sitecustomize.py comes first, so Python imports it at start-up.
+    let first = env["PYTHONPATH"].as_str().unwrap().split(':').next().unwrap().to_string();
+    assert!(first.ends_with("/scripts/usercustomize"), "{first}");
+    assert!(std::path::Path::new(&first).join("sitecustomize.py").is_file());
+    assert_eq!(seen["path"][1], first.as_str());
+
+    // Never on CUDA: none of it is set, and nothing is recorded.
+    let (report, _) = json_run_on(&scratch, "swaps.toml", &[], "cuda");
+    assert_eq!(report["cells"][0]["probes"][0]["substitutions"], serde_json::json!([]));
+    let seen: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(place.join("artifacts/seen.json")).unwrap()).unwrap();
+    assert!(seen["env"].get("QCOMPAT_CPU_SWAPS").is_none());
+    assert!(seen["env"].get("PYTHONPATH").is_none());
+}
+
+const FORKS: &str = r#"
+name = "forks"
+probes = ["script", "module", "console", "failing"]
+timeout = "20s"
+preload = ["toyheavy"]
+
+[axes]
+toyquant = ["1.0", "1.2"]
+toyheavy = ["1.0"]
+
+[probe.script]
+command = ["python", "probe.py", "load", "two words"]
+dir = "probe"
+
+[probe.module]
+command = ["python", "-m", "probe", "load", "--flag"]
+dir = "probe"
+
+[pins]
+toyhelper = "1.0"
+
+[probe.console]
+command = ["toyhelper-run", "probe.py", "load"]
+dir = "probe"
+
+[probe.failing]
+command = ["python", "probe.py", "exit"]
+dir = "probe"
+cpu-swaps = true
+"#;
+
+/// What each probe saw in the 1.2 cell, by probe.
+fn seen_in(scratch: &Scratch, probes: &[&str]) -> Vec<serde_json::Value> {
+    let cell = scratch.cache().join("runs/forks/toyquant=1.2_toyheavy=1.0/artifacts");
+    probes
+        .iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(cell.join(p).join("artifacts/seen.json")).unwrap();
+            serde_json::from_str(&text).unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn forked_command_probes_see_and_give_what_fresh_ones_do() {
+    let scratch = Scratch::new();
+    probe_dir(&scratch);
+    scratch.write("forks.toml", FORKS);
+    let probes = ["script", "module", "console", "failing"];
+    let (fresh, code) = json_run(&scratch, "forks.toml", &["--isolate"]);
+    assert_eq!(code, 1, "{fresh}");
+    let fresh_seen = seen_in(&scratch, &probes);
+    let (forked, code) = json_run(&scratch, "forks.toml", &[]);
+    assert_eq!(code, 1, "{forked}");
+    assert_eq!(outcome_lines(&forked), outcome_lines(&fresh));
+    assert_eq!(seen_in(&scratch, &probes), fresh_seen);
+    let interpreters = |report: &serde_json::Value| -> Vec<String> {
+        report["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|c| c["probes"].as_array().unwrap())
+            .map(|p| format!("{} {}", p["name"].as_str().unwrap(), p["interpreter"].as_str().unwrap()))
+            .collect()
+    };
+    assert!(interpreters(&fresh).iter().all(|i| i.ends_with(" fresh")));
+    let forked_ones = interpreters(&forked);
+    for probe in probes {
+        assert!(forked_ones.contains(&format!("{probe} forked")), "{forked_ones:?}");
+    }
+    // `python -m` sees its module's file as argv[0], as Python sets it.
+    let module = &fresh_seen[1];
+    assert!(module["argv"][0].as_str().unwrap().ends_with("/work/probe.py"), "{module}");
+    assert_eq!(module["argv"][1], "load");
+    // The same traceback, whatever interpreter ran the failing script: qcompat's fork server leaves no frame in it.
+    let log = std::fs::read_to_string(
+        scratch.cache().join("runs/forks/toyquant=1.2_toyheavy=1.0/probes.log"),
+    )
+    .unwrap();
+    assert!(!log.contains("_forkserver.py"), "{log}");
+}
