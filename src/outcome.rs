@@ -191,7 +191,7 @@ fn nothing_ran(tests: &[TestResult]) -> Verdict {
 
 /// A skip reason that names CUDA or a GPU (`requires CUDA`, `no GPU available`, `needs 2 GPUs`).
 static GPU_REASON: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)(?:cuda|gpus?)").unwrap());
+    LazyLock::new(|| Regex::new(r"(?i)\b(?:cuda|gpus?)\b").unwrap());
 
 fn classify_report(report: &ProbeReport) -> Verdict {
     if let Some(stage) = report.stages.iter().find(|s| s.status == StageStatus::Fail) {
@@ -428,6 +428,91 @@ mod tests {
                 frames: frames.iter().map(|f| f.to_string()).collect(),
             }),
         }
+    }
+
+
+    fn tests_run(code: i32, tests: &[(&str, TestOutcome, Option<&str>)]) -> ProbeRun {
+        ProbeRun::Command(CommandReport {
+            ending: CommandEnding::Exited(code),
+            traceback: None,
+            last_line: None,
+            tests: Some(
+                tests
+                    .iter()
+                    .map(|(id, outcome, message)| TestResult {
+                        id: id.to_string(),
+                        outcome: *outcome,
+                        message: message.map(str::to_string),
+                        frame: None,
+                    })
+                    .collect(),
+            ),
+            substitutions: vec![],
+            duration_s: 1.0,
+        })
+    }
+
+    #[test]
+    fn tests_give_the_worst_outcome_and_nothing_run_is_never_a_pass() {
+        use TestOutcome::*;
+        let classified = |code, tests: &[(&str, TestOutcome, Option<&str>)]| {
+            let verdict = classify(&tests_run(code, tests));
+            (verdict.outcome, verdict.signature.unwrap_or_default())
+        };
+        let failing = [
+            ("t::a", Passed, None),
+            ("t::b", Xpassed, None),
+            ("t::c", Error, Some("failed on setup")),
+            ("t::d", Failed, Some("AssertionError: x")),
+        ];
+        assert_eq!(classified(1, &failing), (Outcome::Fail, "t::c: failed on setup".into()));
+        let xpass = [("t::a", Passed, None), ("t::b", Xfailed, Some("bug")), ("t::c", Xpassed, None)];
+        assert_eq!(classified(0, &xpass), (Outcome::Xpass, "xpassed: t::c".into()));
+        assert_eq!(classified(0, &xpass[..2]), (Outcome::Xfail, "t::b: bug".into()));
+        assert_eq!(classified(0, &xpass[..1]).0, Outcome::Pass);
+        let gpu = [("t::a", Skipped, Some("requires CUDA")), ("t::b", Skipped, Some("needs 2 GPUs"))];
+        assert_eq!(
+            classified(0, &gpu),
+            (Outcome::NeedsCuda, "skipped: requires CUDA; needs 2 GPUs".into())
+        );
+        let other = [("t::a", Skipped, Some("requires CUDA")), ("t::b", Skipped, Some("slow"))];
+        assert_eq!(classified(0, &other).0, Outcome::Skipped);
+        // "cudagraphs" is not a GPU reason: only whole words count.
+        assert_eq!(classified(0, &[("t::a", Skipped, Some("no cudagraphs"))]).0, Outcome::Skipped);
+        assert_eq!(
+            classified(5, &[]),
+            (Outcome::Skipped, "skipped: no test collected".into())
+        );
+        // Tests that passed under a pytest that then failed (an internal error at exit) do not make a pass.
+        assert_eq!(classified(3, &xpass[..1]).0, Outcome::Fail);
+    }
+
+    #[test]
+    fn a_command_fails_with_its_traceback_or_its_exit_and_last_line() {
+        let run = |ending, traceback, last_line: Option<&str>| {
+            classify(&ProbeRun::Command(CommandReport {
+                ending,
+                traceback,
+                last_line: last_line.map(str::to_string),
+                tests: None,
+                substitutions: vec![],
+                duration_s: 0.0,
+            }))
+        };
+        let error = StageError {
+            kind: "RuntimeError".into(),
+            message: "bad at 0x7f00aa in /tmp/x/y.py".into(),
+            frames: vec!["<probe>/t.py:main".into(), "torch/a.py:f".into(), "/usr/lib/python3.11/json.py:g".into()],
+        };
+        let failed = run(CommandEnding::Exited(1), Some(error), Some("RuntimeError: …"));
+        assert_eq!(failed.signature.as_deref(), Some("RuntimeError: bad at 0x? in <path>/y.py"));
+        assert_eq!(failed.frame.as_deref(), Some("torch/a.py:f"));
+        let exited = run(CommandEnding::Exited(2), None, Some("loss is nan"));
+        assert_eq!(exited.signature.as_deref(), Some("exit 2: loss is nan"));
+        assert_eq!(run(CommandEnding::Exited(0), None, None).outcome, Outcome::Pass);
+        let missing = run(CommandEnding::NotFound("pytest".into()), None, None);
+        assert_eq!(missing.outcome, Outcome::Fail);
+        assert!(missing.signature.unwrap().starts_with("command not found in the cell: `pytest`"));
     }
 
     #[test]

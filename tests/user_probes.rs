@@ -350,3 +350,267 @@ fn forked_command_probes_see_and_give_what_fresh_ones_do() {
     .unwrap();
     assert!(!log.contains("_forkserver.py"), "{log}");
 }
+
+const FLOW: &str = r#"
+name = "flow"
+probes = ["load", "plain"]
+timeout = "20s"
+
+[axes]
+toyquant = ["1.0", "1.2"]
+
+[probe.load]
+command = ["python", "probe.py", "load"]
+dir = "probe"
+role = "quantized"
+description = "our loader, quantized"
+
+[probe.plain]
+command = ["python", "plain.py"]
+dir = "probe"
+role = "control"
+"#;
+
+fn flow_scratch() -> Scratch {
+    let scratch = Scratch::new();
+    probe_dir(&scratch);
+    scratch.write(
+        "probe/plain.py",
+        "import toyquant\nprint(sum(toyquant.load({'w': [1.0, 2.0]})['w'].data))\n",
+    );
+    scratch.write("flow.toml", FLOW);
+    scratch
+}
+
+fn code_of(output: &std::process::Output) -> i32 {
+    output.status.code().unwrap()
+}
+
+#[test]
+fn a_user_probe_goes_through_snapshots_every_report_diff_bisect_shards_and_resume() {
+    let scratch = flow_scratch();
+    let read = |name: &str| std::fs::read_to_string(scratch.path().join(name)).unwrap();
+    let update = scratch.qcompat(&["run", "--matrix", "flow.toml", "--update"]);
+    assert_eq!(code_of(&update), 1, "1.2 fails: {}", stderr(&update));
+    let snapshot = read("reports/flow.snap.toml");
+    assert!(snapshot.contains("name = \"load\"\noutcome = \"fail\"\nsignature = \"AttributeError: '_LazyTensor' object has no attribute 'data'\"\nframe = \"toyquant/__init__.py:__getattr__\"\ndeclared = true\nrole = \"quantized\"\n"), "{snapshot}");
+    assert!(snapshot.contains("name = \"plain\"\noutcome = \"pass\"\ndeclared = true\nrole = \"control\"\n"), "{snapshot}");
+    let check = scratch.qcompat(&["run", "--matrix", "flow.toml", "--check"]);
+    assert_eq!(code_of(&check), 0, "{}", stderr(&check));
+
+    // Every report of the snapshot names the probe and its quantization contrast.
+    for format in ["table", "markdown", "junit", "json", "html"] {
+        let output = scratch
+            .command(&["report", "reports/flow.snap.toml", "--format", format])
+            .output()
+            .unwrap();
+        assert_eq!(code_of(&output), 0, "{format}: {}", stderr(&output));
+        let text = stdout(&output);
+        assert!(text.contains("load") && text.contains("_LazyTensor"), "{format}: {text}");
+        if matches!(format, "table" | "markdown" | "html") {
+            assert!(text.contains("load fails while plain passes"), "{format}: {text}");
+        }
+        if format == "json" {
+            let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(report["quantization_contrast"][0]["failing"], serde_json::json!(["load"]));
+        }
+    }
+    // A snapshot where the probe passed at 1.2: the diff calls the recorded failure a regression.
+    let passing = snapshot.replacen(
+        "name = \"load\"\noutcome = \"fail\"\nsignature = \"AttributeError: '_LazyTensor' object has no attribute 'data'\"\nframe = \"toyquant/__init__.py:__getattr__\"\n",
+        "name = \"load\"\noutcome = \"pass\"\n",
+        2,
+    );
+    scratch.write("old.snap.toml", &passing);
+    let diff = scratch
+        .command(&["diff", "old.snap.toml", "reports/flow.snap.toml", "--format", "json"])
+        .output()
+        .unwrap();
+    let diff: serde_json::Value = serde_json::from_slice(&diff.stdout).unwrap();
+    assert_eq!(diff["summary"]["regressions"], 1, "{diff}");
+
+    let bisect = scratch.qcompat(&[
+        "bisect", "--matrix", "flow.toml", "--axis", "toyquant", "--good", "1.0", "--bad", "1.2.1",
+        "--probe", "load", "--format", "json", "--jobs", "1",
+    ]);
+    let found: serde_json::Value = serde_json::from_slice(&bisect.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", stderr(&bisect)));
+    // 1.1 has no CPU kernel, which `toy-load` needs and this probe does not: here it is good.
+    assert_eq!(found["first_bad"], "1.2", "{found}");
+    assert_eq!(found["last_good"], "1.1");
+    assert_eq!(found["signature"], "AttributeError: '_LazyTensor' object has no attribute 'data'");
+
+    // Two shards merge to what one whole run wrote.
+    let plan = scratch.qcompat(&["plan", "--matrix", "flow.toml", "--shards", "2", "--output", "plan.json"]);
+    assert_eq!(code_of(&plan), 0, "{}", stderr(&plan));
+    for k in ["1", "2"] {
+        let (shard, part) = (format!("{k}/2"), format!("p{k}.snap.toml"));
+        let run = scratch.qcompat(&["run", "--plan", "plan.json", "--shard", &shard, "--part", &part]);
+        assert!(matches!(code_of(&run), 0 | 1), "{}", stderr(&run));
+    }
+    let merge = scratch
+        .command(&["merge", "p1.snap.toml", "p2.snap.toml", "--output", "merged.snap.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(code_of(&merge), 0, "{}", stderr(&merge));
+    assert_eq!(read("merged.snap.toml"), snapshot);
+
+    // --resume reuses both cells; an edited probe is another probe, run again.
+    let resumed = scratch.qcompat(&["run", "--matrix", "flow.toml", "--resume"]);
+    assert!(stderr(&resumed).contains("resuming: 2 of 2 cells already done"), "{}", stderr(&resumed));
+    scratch.write("probe/plain.py", "print('edited')\n");
+    let edited = scratch.qcompat(&["run", "--matrix", "flow.toml", "--resume"]);
+    assert!(!stderr(&edited).contains("resuming"), "{}", stderr(&edited));
+}
+
+const SUITE: &str = r#"
+import pytest
+import toyquant
+
+def test_loads():
+    assert toyquant.load({"w": [1.0]})["w"].data == [1.0]
+
+def test_lazy_data():
+    assert toyquant.lazy_load({"w": [1.0]})["w"].data == [1.0]
+
+@pytest.mark.xfail(reason="known: no CPU kernel")
+def test_kernel():
+    toyquant.quantize([1.0], "cuda-only-please")
+    raise RuntimeError("no kernel")
+
+@pytest.mark.xfail(reason="maybe fixed")
+def test_fixed():
+    pass
+
+@pytest.mark.skip(reason="needs CUDA")
+def test_on_gpu():
+    pass
+
+@pytest.fixture
+def broken():
+    raise RuntimeError("fixture broke")
+
+def test_setup(broken):
+    pass
+"#;
+
+const PYTEST: &str = r#"
+name = "pytests"
+probes = ["suite", "gpu-only", "skips", "empty", "expected", "clean"]
+timeout = "60s"
+preload = ["toyheavy"]
+
+[axes]
+toyquant = ["1.2"]
+toyheavy = ["1.0"]
+
+[[include]]
+toyquant = "1.0"
+toyheavy = "1.0"
+
+[probe.suite]
+command = ["pytest", "-q", "tests/test_suite.py"]
+dir = "probe"
+deps = ["pytest"]
+
+[probe.gpu-only]
+command = ["python", "-m", "pytest", "tests/test_gpu.py"]
+dir = "probe"
+
+[probe.skips]
+command = ["pytest", "tests/test_skips.py"]
+dir = "probe"
+
+[probe.empty]
+command = ["pytest", "tests/test_empty.py"]
+dir = "probe"
+
+[probe.expected]
+command = ["py.test", "tests/test_expected.py"]
+dir = "probe"
+
+[probe.clean]
+command = ["pytest", "tests/test_clean.py"]
+dir = "probe"
+"#;
+
+fn pytest_scratch() -> Scratch {
+    let scratch = Scratch::new();
+    std::fs::create_dir_all(scratch.path().join("probe/tests")).unwrap();
+    scratch.write("probe/tests/test_suite.py", SUITE);
+    scratch.write(
+        "probe/tests/test_gpu.py",
+        "import pytest\n\n@pytest.mark.skip(reason='requires a CUDA device')\ndef test_a():\n    pass\n\n\
+         def test_b():\n    pytest.skip('no GPU available')\n",
+    );
+    scratch.write(
+        "probe/tests/test_skips.py",
+        "import pytest\n\n@pytest.mark.skip(reason='slow')\ndef test_a():\n    pass\n",
+    );
+    scratch.write("probe/tests/test_empty.py", "# no tests yet\n");
+    scratch.write(
+        "probe/tests/test_expected.py",
+        "import pytest\n\ndef test_ok():\n    pass\n\n@pytest.mark.xfail(reason='upstream bug')\n\
+         def test_bug():\n    assert False\n",
+    );
+    scratch.write("probe/tests/test_clean.py", "def test_ok():\n    pass\n");
+    scratch.write("pytests.toml", PYTEST);
+    scratch
+}
+
+/// `run` with pytest from the index (the toy wheels beside it).
+fn pytest_run(scratch: &Scratch, extra: &[&str]) -> (serde_json::Value, i32) {
+    let mut args = vec!["run", "--matrix", "pytests.toml", "--format", "json", "--jobs", "1"];
+    args.extend_from_slice(extra);
+    let output = scratch
+        .command(&args)
+        .arg("--cache-dir")
+        .arg(scratch.cache())
+        .env("UV_FIND_LINKS", common::toy_wheels())
+        .output()
+        .unwrap();
+    let report = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", stderr(&output)));
+    (report, output.status.code().unwrap())
+}
+
+#[test]
+#[ignore = "installs pytest from the index: run by .ci/run"]
+fn pytest_probes_keep_every_test_and_never_pass_when_nothing_ran() {
+    let scratch = pytest_scratch();
+    let (fresh, code) = pytest_run(&scratch, &["--isolate"]);
+    assert_eq!(code, 1, "{fresh}");
+    insta::assert_snapshot!("pytest_outcomes", outcome_lines(&fresh));
+    let suite = &fresh["cells"][0]["probes"][0];
+    let tests: Vec<String> = suite["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| format!("{} {} {}", t["id"].as_str().unwrap(), t["outcome"].as_str().unwrap(), t["message"].as_str().unwrap_or("-")))
+        .collect();
+    insta::assert_snapshot!("pytest_tests", tests.join("\n"));
+
+    // Forked from the preloaded base (pytest's console script, python -m pytest): the same results.
+    let (forked, code) = pytest_run(&scratch, &[]);
+    assert_eq!(code, 1, "{forked}");
+    assert_eq!(outcome_lines(&forked), outcome_lines(&fresh));
+    assert_eq!(forked["cells"][0]["probes"][0]["tests"], suite["tests"]);
+    assert_eq!(forked["cells"][0]["probes"][0]["interpreter"], "forked");
+
+    // The snapshot keeps each test.
+    let update = scratch
+        .command(&["run", "--matrix", "pytests.toml", "--update", "--cache-dir"])
+        .arg(scratch.cache())
+        .env("UV_FIND_LINKS", common::toy_wheels())
+        .output()
+        .unwrap();
+    assert_eq!(code_of(&update), 1, "{}", stderr(&update));
+    let snapshot = std::fs::read_to_string(scratch.path().join("reports/pytests.snap.toml")).unwrap();
+    assert!(snapshot.contains("[[cell.probe.test]]\nid = \"tests.test_suite::test_fixed\"\noutcome = \"xpassed\"\n"), "{snapshot}");
+    let report = scratch
+        .command(&["report", "reports/pytests.snap.toml", "--format", "json"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
+    assert_eq!(report["cells"][0]["probes"][0]["tests"].as_array().unwrap().len(), 6);
+}

@@ -301,6 +301,9 @@ mod tests {
                     known: None,
                     substitutions: Vec::new(),
                     metrics: BTreeMap::new(),
+                    declared: false,
+                    role: None,
+                    tests: Vec::new(),
                 })
                 .collect(),
         }
