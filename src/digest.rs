@@ -39,7 +39,11 @@ fn collect(root: &std::path::Path, dir: &std::path::Path, files: &mut Vec<(Strin
     };
     for entry in entries.flatten() {
         let path = entry.path();
-        let relative = path.strip_prefix(root).unwrap_or(&path).display().to_string();
+        let relative = path
+            .strip_prefix(root)
+            .unwrap_or(&path)
+            .display()
+            .to_string();
         match entry.file_type() {
             Ok(kind) if kind.is_dir() => collect(root, &path, files),
             Ok(kind) if kind.is_symlink() => {

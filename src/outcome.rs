@@ -112,7 +112,10 @@ fn classify_command(report: &CommandReport) -> Verdict {
     match &report.tests {
         Some(tests) => {
             let verdict = classify_tests(tests);
-            let ran_clean = matches!(verdict.outcome, Outcome::Pass | Outcome::Xfail | Outcome::Xpass);
+            let ran_clean = matches!(
+                verdict.outcome,
+                Outcome::Pass | Outcome::Xfail | Outcome::Xpass
+            );
             // pytest wrote its XML but ended badly anyway (an internal error, a plugin's failure at exit).
             if ran_clean && code != 0 {
                 return exit_failure(code, report);
@@ -128,7 +131,10 @@ fn classify_command(report: &CommandReport) -> Verdict {
 fn exit_failure(code: i32, report: &CommandReport) -> Verdict {
     let Some(error) = &report.traceback else {
         let line = report.last_line.as_deref().unwrap_or("no output");
-        return Verdict::new(Outcome::Fail, Some(normalize(&format!("exit {code}: {line}"))));
+        return Verdict::new(
+            Outcome::Fail,
+            Some(normalize(&format!("exit {code}: {line}"))),
+        );
     };
     let signature = if error.message.is_empty() {
         error.kind.clone()
@@ -138,7 +144,12 @@ fn exit_failure(code: i32, report: &CommandReport) -> Verdict {
     Verdict {
         outcome: Outcome::Fail,
         signature: Some(normalize(&signature)),
-        frame: error.frames.iter().rev().find(|f| is_package_frame(f)).cloned(),
+        frame: error
+            .frames
+            .iter()
+            .rev()
+            .find(|f| is_package_frame(f))
+            .cloned(),
         known: None,
     }
 }
@@ -162,7 +173,10 @@ fn classify_tests(tests: &[TestResult]) -> Verdict {
         return nothing_ran(tests);
     }
     if let Some(test) = first(&[TestOutcome::Xpassed]) {
-        return Verdict::new(Outcome::Xpass, Some(normalize(&format!("xpassed: {}", test.id))));
+        return Verdict::new(
+            Outcome::Xpass,
+            Some(normalize(&format!("xpassed: {}", test.id))),
+        );
     }
     if let Some(test) = first(&[TestOutcome::Xfailed]) {
         return Verdict::new(Outcome::Xfail, Some(said(test)));
@@ -256,7 +270,11 @@ pub fn failing_frames(run: &ProbeRun) -> Vec<String> {
         let frames = report.traceback.as_ref().map(|e| e.frames.as_slice());
         let failed = classify_command(report).outcome == Outcome::Fail;
         return match frames.filter(|_| failed && report.tests.is_none()) {
-            Some(frames) => frames.iter().filter(|f| is_package_frame(f)).cloned().collect(),
+            Some(frames) => frames
+                .iter()
+                .filter(|f| is_package_frame(f))
+                .cloned()
+                .collect(),
             None => Vec::new(),
         };
     }
@@ -430,7 +448,6 @@ mod tests {
         }
     }
 
-
     fn tests_run(code: i32, tests: &[(&str, TestOutcome, Option<&str>)]) -> ProbeRun {
         ProbeRun::Command(CommandReport {
             ending: CommandEnding::Exited(code),
@@ -465,20 +482,45 @@ mod tests {
             ("t::c", Error, Some("failed on setup")),
             ("t::d", Failed, Some("AssertionError: x")),
         ];
-        assert_eq!(classified(1, &failing), (Outcome::Fail, "t::c: failed on setup".into()));
-        let xpass = [("t::a", Passed, None), ("t::b", Xfailed, Some("bug")), ("t::c", Xpassed, None)];
-        assert_eq!(classified(0, &xpass), (Outcome::Xpass, "xpassed: t::c".into()));
-        assert_eq!(classified(0, &xpass[..2]), (Outcome::Xfail, "t::b: bug".into()));
+        assert_eq!(
+            classified(1, &failing),
+            (Outcome::Fail, "t::c: failed on setup".into())
+        );
+        let xpass = [
+            ("t::a", Passed, None),
+            ("t::b", Xfailed, Some("bug")),
+            ("t::c", Xpassed, None),
+        ];
+        assert_eq!(
+            classified(0, &xpass),
+            (Outcome::Xpass, "xpassed: t::c".into())
+        );
+        assert_eq!(
+            classified(0, &xpass[..2]),
+            (Outcome::Xfail, "t::b: bug".into())
+        );
         assert_eq!(classified(0, &xpass[..1]).0, Outcome::Pass);
-        let gpu = [("t::a", Skipped, Some("requires CUDA")), ("t::b", Skipped, Some("needs 2 GPUs"))];
+        let gpu = [
+            ("t::a", Skipped, Some("requires CUDA")),
+            ("t::b", Skipped, Some("needs 2 GPUs")),
+        ];
         assert_eq!(
             classified(0, &gpu),
-            (Outcome::NeedsCuda, "skipped: requires CUDA; needs 2 GPUs".into())
+            (
+                Outcome::NeedsCuda,
+                "skipped: requires CUDA; needs 2 GPUs".into()
+            )
         );
-        let other = [("t::a", Skipped, Some("requires CUDA")), ("t::b", Skipped, Some("slow"))];
+        let other = [
+            ("t::a", Skipped, Some("requires CUDA")),
+            ("t::b", Skipped, Some("slow")),
+        ];
         assert_eq!(classified(0, &other).0, Outcome::Skipped);
         // "cudagraphs" is not a GPU reason: only whole words count.
-        assert_eq!(classified(0, &[("t::a", Skipped, Some("no cudagraphs"))]).0, Outcome::Skipped);
+        assert_eq!(
+            classified(0, &[("t::a", Skipped, Some("no cudagraphs"))]).0,
+            Outcome::Skipped
+        );
         assert_eq!(
             classified(5, &[]),
             (Outcome::Skipped, "skipped: no test collected".into())
@@ -502,17 +544,36 @@ mod tests {
         let error = StageError {
             kind: "RuntimeError".into(),
             message: "bad at 0x7f00aa in /tmp/x/y.py".into(),
-            frames: vec!["<probe>/t.py:main".into(), "torch/a.py:f".into(), "/usr/lib/python3.11/json.py:g".into()],
+            frames: vec![
+                "<probe>/t.py:main".into(),
+                "torch/a.py:f".into(),
+                "/usr/lib/python3.11/json.py:g".into(),
+            ],
         };
-        let failed = run(CommandEnding::Exited(1), Some(error), Some("RuntimeError: …"));
-        assert_eq!(failed.signature.as_deref(), Some("RuntimeError: bad at 0x? in <path>/y.py"));
+        let failed = run(
+            CommandEnding::Exited(1),
+            Some(error),
+            Some("RuntimeError: …"),
+        );
+        assert_eq!(
+            failed.signature.as_deref(),
+            Some("RuntimeError: bad at 0x? in <path>/y.py")
+        );
         assert_eq!(failed.frame.as_deref(), Some("torch/a.py:f"));
         let exited = run(CommandEnding::Exited(2), None, Some("loss is nan"));
         assert_eq!(exited.signature.as_deref(), Some("exit 2: loss is nan"));
-        assert_eq!(run(CommandEnding::Exited(0), None, None).outcome, Outcome::Pass);
+        assert_eq!(
+            run(CommandEnding::Exited(0), None, None).outcome,
+            Outcome::Pass
+        );
         let missing = run(CommandEnding::NotFound("pytest".into()), None, None);
         assert_eq!(missing.outcome, Outcome::Fail);
-        assert!(missing.signature.unwrap().starts_with("command not found in the cell: `pytest`"));
+        assert!(
+            missing
+                .signature
+                .unwrap()
+                .starts_with("command not found in the cell: `pytest`")
+        );
     }
 
     #[test]

@@ -146,30 +146,48 @@ fn a_command_passes_fails_crashes_times_out_or_is_not_found() {
     ");
     // The script's traceback frames, outermost first, as a built-in probe's are.
     let load = &report["cells"][1]["probes"][1];
-    assert_eq!(load["frames"], serde_json::json!(["toyquant/__init__.py:__getattr__"]));
+    assert_eq!(
+        load["frames"],
+        serde_json::json!(["toyquant/__init__.py:__getattr__"])
+    );
 
     // Each cell ran in its own copy of `dir`, in the cell's activated environment, with the probe's variables and
     // none of qcompat's own.
     for cell in ["toyquant=1.0", "toyquant=1.2"] {
-        let place = scratch.cache().join("runs/verdicts").join(cell).join("artifacts/load");
+        let place = scratch
+            .cache()
+            .join("runs/verdicts")
+            .join(cell)
+            .join("artifacts/load");
         let written = std::fs::read_to_string(place.join("work/written-here.txt")).unwrap();
         assert_eq!(written, "x", "{cell}: a fresh copy per cell and run");
-        let seen: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(place.join("artifacts/seen.json")).unwrap())
-                .unwrap();
+        let seen: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(place.join("artifacts/seen.json")).unwrap(),
+        )
+        .unwrap();
         let work = place.join("work").display().to_string();
         assert_eq!(seen["cwd"], work.as_str());
         assert_eq!(seen["argv"], serde_json::json!(["probe.py", "load"]));
         assert_eq!(seen["env"]["MY_FLAG"], "on");
         assert!(seen["env"].get("GITHUB_TOKEN").is_none());
         let venv = seen["env"]["VIRTUAL_ENV"].as_str().unwrap();
-        assert!(seen["env"]["PATH"].as_str().unwrap().starts_with(&format!("{venv}/bin:")));
+        assert!(
+            seen["env"]["PATH"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("{venv}/bin:"))
+        );
         assert_eq!(seen["executable"], format!("{venv}/bin/python").as_str());
         assert!(seen["env"].get("QCOMPAT_CPU_SWAPS").is_none());
     }
     // The other probe of the same cell never saw this one's copy.
-    let exit_copy = scratch.cache().join("runs/verdicts/toyquant=1.0/artifacts/exit/work");
-    assert_eq!(std::fs::read_to_string(exit_copy.join("written-here.txt")).unwrap(), "x");
+    let exit_copy = scratch
+        .cache()
+        .join("runs/verdicts/toyquant=1.0/artifacts/exit/work");
+    assert_eq!(
+        std::fs::read_to_string(exit_copy.join("written-here.txt")).unwrap(),
+        "x"
+    );
     assert!(common::stdout(&output).contains("\"interpreter\": \"fresh\""));
 }
 
@@ -218,7 +236,10 @@ fn declared_probes_are_checked_and_located() {
     let mut seen = String::new();
     for (name, text) in cases {
         scratch.write(name, text);
-        let output = scratch.command(&["run", "--matrix", name, "--list"]).output().unwrap();
+        let output = scratch
+            .command(&["run", "--matrix", name, "--list"])
+            .output()
+            .unwrap();
         assert_eq!(output.status.code(), Some(2), "{name}: {}", stderr(&output));
         seen.push_str(&scratch.scrub(&stderr(&output)));
     }
@@ -246,25 +267,45 @@ cpu-swaps = true
     assert_eq!(code, 0, "{report}");
     let probe = &report["cells"][0]["probes"][0];
     assert_eq!(probe["outcome"], "pass");
-    assert_eq!(probe["substitutions"], serde_json::json!(["toy kernel -> CPU"]));
-    let place = scratch.cache().join("runs/swaps/toyquant=1.0/artifacts/swaps");
+    assert_eq!(
+        probe["substitutions"],
+        serde_json::json!(["toy kernel -> CPU"])
+    );
+    let place = scratch
+        .cache()
+        .join("runs/swaps/toyquant=1.0/artifacts/swaps");
     let seen: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(place.join("artifacts/seen.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(place.join("artifacts/seen.json")).unwrap())
+            .unwrap();
     let env = &seen["env"];
     assert_eq!(env["QCOMPAT_CPU_SWAPS"], "1");
     let swaps_file = place.join("artifacts/swaps.jsonl").display().to_string();
     assert_eq!(env["QCOMPAT_SWAPS_FILE"], swaps_file.as_str());
     // The folder of qcompat's sitecustomize.py comes first, so Python imports it at start-up.
-    let first = env["PYTHONPATH"].as_str().unwrap().split(':').next().unwrap().to_string();
+    let first = env["PYTHONPATH"]
+        .as_str()
+        .unwrap()
+        .split(':')
+        .next()
+        .unwrap()
+        .to_string();
     assert!(first.ends_with("/scripts/usercustomize"), "{first}");
-    assert!(std::path::Path::new(&first).join("sitecustomize.py").is_file());
+    assert!(
+        std::path::Path::new(&first)
+            .join("sitecustomize.py")
+            .is_file()
+    );
     assert_eq!(seen["path"][1], first.as_str());
 
     // Never on CUDA: none of it is set, and nothing is recorded.
     let (report, _) = json_run_on(&scratch, "swaps.toml", &[], "cuda");
-    assert_eq!(report["cells"][0]["probes"][0]["substitutions"], serde_json::json!([]));
+    assert_eq!(
+        report["cells"][0]["probes"][0]["substitutions"],
+        serde_json::json!([])
+    );
     let seen: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(place.join("artifacts/seen.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(place.join("artifacts/seen.json")).unwrap())
+            .unwrap();
     assert!(seen["env"].get("QCOMPAT_CPU_SWAPS").is_none());
     assert!(seen["env"].get("PYTHONPATH").is_none());
 }
@@ -302,7 +343,9 @@ cpu-swaps = true
 
 /// What each probe saw in the 1.2 cell, by probe.
 fn seen_in(scratch: &Scratch, probes: &[&str]) -> Vec<serde_json::Value> {
-    let cell = scratch.cache().join("runs/forks/toyquant=1.2_toyheavy=1.0/artifacts");
+    let cell = scratch
+        .cache()
+        .join("runs/forks/toyquant=1.2_toyheavy=1.0/artifacts");
     probes
         .iter()
         .map(|p| {
@@ -331,21 +374,38 @@ fn forked_command_probes_see_and_give_what_fresh_ones_do() {
             .unwrap()
             .iter()
             .flat_map(|c| c["probes"].as_array().unwrap())
-            .map(|p| format!("{} {}", p["name"].as_str().unwrap(), p["interpreter"].as_str().unwrap()))
+            .map(|p| {
+                format!(
+                    "{} {}",
+                    p["name"].as_str().unwrap(),
+                    p["interpreter"].as_str().unwrap()
+                )
+            })
             .collect()
     };
     assert!(interpreters(&fresh).iter().all(|i| i.ends_with(" fresh")));
     let forked_ones = interpreters(&forked);
     for probe in probes {
-        assert!(forked_ones.contains(&format!("{probe} forked")), "{forked_ones:?}");
+        assert!(
+            forked_ones.contains(&format!("{probe} forked")),
+            "{forked_ones:?}"
+        );
     }
     // `python -m` sees its module's file as argv[0], as Python sets it.
     let module = &fresh_seen[1];
-    assert!(module["argv"][0].as_str().unwrap().ends_with("/work/probe.py"), "{module}");
+    assert!(
+        module["argv"][0]
+            .as_str()
+            .unwrap()
+            .ends_with("/work/probe.py"),
+        "{module}"
+    );
     assert_eq!(module["argv"][1], "load");
     // The same traceback, whatever interpreter ran the failing script: qcompat's fork server leaves no frame in it.
     let log = std::fs::read_to_string(
-        scratch.cache().join("runs/forks/toyquant=1.2_toyheavy=1.0/probes.log"),
+        scratch
+            .cache()
+            .join("runs/forks/toyquant=1.2_toyheavy=1.0/probes.log"),
     )
     .unwrap();
     assert!(!log.contains("_forkserver.py"), "{log}");
@@ -394,7 +454,12 @@ fn a_user_probe_goes_through_snapshots_every_report_diff_bisect_shards_and_resum
     assert_eq!(code_of(&update), 1, "1.2 fails: {}", stderr(&update));
     let snapshot = read("reports/flow.snap.toml");
     assert!(snapshot.contains("name = \"load\"\noutcome = \"fail\"\nsignature = \"AttributeError: '_LazyTensor' object has no attribute 'data'\"\nframe = \"toyquant/__init__.py:__getattr__\"\ndeclared = true\nrole = \"quantized\"\n"), "{snapshot}");
-    assert!(snapshot.contains("name = \"plain\"\noutcome = \"pass\"\ndeclared = true\nrole = \"control\"\n"), "{snapshot}");
+    assert!(
+        snapshot.contains(
+            "name = \"plain\"\noutcome = \"pass\"\ndeclared = true\nrole = \"control\"\n"
+        ),
+        "{snapshot}"
+    );
     let check = scratch.qcompat(&["run", "--matrix", "flow.toml", "--check"]);
     assert_eq!(code_of(&check), 0, "{}", stderr(&check));
 
@@ -406,13 +471,22 @@ fn a_user_probe_goes_through_snapshots_every_report_diff_bisect_shards_and_resum
             .unwrap();
         assert_eq!(code_of(&output), 0, "{format}: {}", stderr(&output));
         let text = stdout(&output);
-        assert!(text.contains("load") && text.contains("_LazyTensor"), "{format}: {text}");
+        assert!(
+            text.contains("load") && text.contains("_LazyTensor"),
+            "{format}: {text}"
+        );
         if matches!(format, "table" | "markdown" | "html") {
-            assert!(text.contains("load fails while plain passes"), "{format}: {text}");
+            assert!(
+                text.contains("load fails while plain passes"),
+                "{format}: {text}"
+            );
         }
         if format == "json" {
             let report: serde_json::Value = serde_json::from_str(&text).unwrap();
-            assert_eq!(report["quantization_contrast"][0]["failing"], serde_json::json!(["load"]));
+            assert_eq!(
+                report["quantization_contrast"][0]["failing"],
+                serde_json::json!(["load"])
+            );
         }
     }
     // A snapshot where the probe passed at 1.2: the diff calls the recorded failure a regression.
@@ -423,33 +497,77 @@ fn a_user_probe_goes_through_snapshots_every_report_diff_bisect_shards_and_resum
     );
     scratch.write("old.snap.toml", &passing);
     let diff = scratch
-        .command(&["diff", "old.snap.toml", "reports/flow.snap.toml", "--format", "json"])
+        .command(&[
+            "diff",
+            "old.snap.toml",
+            "reports/flow.snap.toml",
+            "--format",
+            "json",
+        ])
         .output()
         .unwrap();
     let diff: serde_json::Value = serde_json::from_slice(&diff.stdout).unwrap();
     assert_eq!(diff["summary"]["regressions"], 1, "{diff}");
 
     let bisect = scratch.qcompat(&[
-        "bisect", "--matrix", "flow.toml", "--axis", "toyquant", "--good", "1.0", "--bad", "1.2.1",
-        "--probe", "load", "--format", "json", "--jobs", "1",
+        "bisect",
+        "--matrix",
+        "flow.toml",
+        "--axis",
+        "toyquant",
+        "--good",
+        "1.0",
+        "--bad",
+        "1.2.1",
+        "--probe",
+        "load",
+        "--format",
+        "json",
+        "--jobs",
+        "1",
     ]);
     let found: serde_json::Value = serde_json::from_slice(&bisect.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", stderr(&bisect)));
     // 1.1 has no CPU kernel, which `toy-load` needs and this probe does not: here it is good.
     assert_eq!(found["first_bad"], "1.2", "{found}");
     assert_eq!(found["last_good"], "1.1");
-    assert_eq!(found["signature"], "AttributeError: '_LazyTensor' object has no attribute 'data'");
+    assert_eq!(
+        found["signature"],
+        "AttributeError: '_LazyTensor' object has no attribute 'data'"
+    );
 
     // Two shards merge to what one whole run wrote.
-    let plan = scratch.qcompat(&["plan", "--matrix", "flow.toml", "--shards", "2", "--output", "plan.json"]);
+    let plan = scratch.qcompat(&[
+        "plan",
+        "--matrix",
+        "flow.toml",
+        "--shards",
+        "2",
+        "--output",
+        "plan.json",
+    ]);
     assert_eq!(code_of(&plan), 0, "{}", stderr(&plan));
     for k in ["1", "2"] {
         let (shard, part) = (format!("{k}/2"), format!("p{k}.snap.toml"));
-        let run = scratch.qcompat(&["run", "--plan", "plan.json", "--shard", &shard, "--part", &part]);
+        let run = scratch.qcompat(&[
+            "run",
+            "--plan",
+            "plan.json",
+            "--shard",
+            &shard,
+            "--part",
+            &part,
+        ]);
         assert!(matches!(code_of(&run), 0 | 1), "{}", stderr(&run));
     }
     let merge = scratch
-        .command(&["merge", "p1.snap.toml", "p2.snap.toml", "--output", "merged.snap.toml"])
+        .command(&[
+            "merge",
+            "p1.snap.toml",
+            "p2.snap.toml",
+            "--output",
+            "merged.snap.toml",
+        ])
         .output()
         .unwrap();
     assert_eq!(code_of(&merge), 0, "{}", stderr(&merge));
@@ -457,7 +575,11 @@ fn a_user_probe_goes_through_snapshots_every_report_diff_bisect_shards_and_resum
 
     // --resume reuses both cells; an edited probe is another probe, run again.
     let resumed = scratch.qcompat(&["run", "--matrix", "flow.toml", "--resume"]);
-    assert!(stderr(&resumed).contains("resuming: 2 of 2 cells already done"), "{}", stderr(&resumed));
+    assert!(
+        stderr(&resumed).contains("resuming: 2 of 2 cells already done"),
+        "{}",
+        stderr(&resumed)
+    );
     scratch.write("probe/plain.py", "print('edited')\n");
     let edited = scratch.qcompat(&["run", "--matrix", "flow.toml", "--resume"]);
     assert!(!stderr(&edited).contains("resuming"), "{}", stderr(&edited));
@@ -560,7 +682,15 @@ fn pytest_scratch() -> Scratch {
 
 /// `run` with pytest from the index (the toy wheels beside it).
 fn pytest_run(scratch: &Scratch, extra: &[&str]) -> (serde_json::Value, i32) {
-    let mut args = vec!["run", "--matrix", "pytests.toml", "--format", "json", "--jobs", "1"];
+    let mut args = vec![
+        "run",
+        "--matrix",
+        "pytests.toml",
+        "--format",
+        "json",
+        "--jobs",
+        "1",
+    ];
     args.extend_from_slice(extra);
     let output = scratch
         .command(&args)
@@ -586,7 +716,14 @@ fn pytest_probes_keep_every_test_and_never_pass_when_nothing_ran() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| format!("{} {} {}", t["id"].as_str().unwrap(), t["outcome"].as_str().unwrap(), t["message"].as_str().unwrap_or("-")))
+        .map(|t| {
+            format!(
+                "{} {} {}",
+                t["id"].as_str().unwrap(),
+                t["outcome"].as_str().unwrap(),
+                t["message"].as_str().unwrap_or("-")
+            )
+        })
         .collect();
     insta::assert_snapshot!("pytest_tests", tests.join("\n"));
 
@@ -605,12 +742,144 @@ fn pytest_probes_keep_every_test_and_never_pass_when_nothing_ran() {
         .output()
         .unwrap();
     assert_eq!(code_of(&update), 1, "{}", stderr(&update));
-    let snapshot = std::fs::read_to_string(scratch.path().join("reports/pytests.snap.toml")).unwrap();
-    assert!(snapshot.contains("[[cell.probe.test]]\nid = \"tests.test_suite::test_fixed\"\noutcome = \"xpassed\"\n"), "{snapshot}");
+    let snapshot =
+        std::fs::read_to_string(scratch.path().join("reports/pytests.snap.toml")).unwrap();
+    assert!(
+        snapshot.contains(
+            "[[cell.probe.test]]\nid = \"tests.test_suite::test_fixed\"\noutcome = \"xpassed\"\n"
+        ),
+        "{snapshot}"
+    );
     let report = scratch
         .command(&["report", "reports/pytests.snap.toml", "--format", "json"])
         .output()
         .unwrap();
     let report: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
-    assert_eq!(report["cells"][0]["probes"][0]["tests"].as_array().unwrap().len(), 6);
+    assert_eq!(
+        report["cells"][0]["probes"][0]["tests"]
+            .as_array()
+            .unwrap()
+            .len(),
+        6
+    );
+}
+
+#[test]
+fn monitor_finds_and_bisects_a_new_release_that_breaks_a_user_probe() {
+    use std::time::{Duration, SystemTime};
+    let scratch = Scratch::new();
+    probe_dir(&scratch);
+    scratch.write(
+        "watch.toml",
+        r#"
+name = "watch"
+probes = ["load"]
+timeout = "20s"
+
+[axes]
+toyquant = { versions = ">=1.0", pre = true }
+
+[probe.load]
+command = ["python", "probe.py", "load"]
+dir = "probe"
+"#,
+    );
+    let index = scratch.path().join("index");
+    std::fs::create_dir(&index).unwrap();
+    let publish = |wheel: &str, days: u64| {
+        let target = index.join(wheel);
+        std::fs::copy(common::toy_wheels().join(wheel), &target).unwrap();
+        let jan_2024 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_704_067_200);
+        let file = std::fs::File::options().write(true).open(&target).unwrap();
+        file.set_modified(jan_2024 + Duration::from_secs(days * 86_400))
+            .unwrap();
+    };
+    let monitor = |args: &[&str]| {
+        let mut all = vec!["monitor", "--matrix", "watch.toml", "--format", "json"];
+        all.extend_from_slice(args);
+        let output = scratch
+            .command(&all)
+            .arg("--cache-dir")
+            .arg(scratch.cache())
+            .env("UV_FIND_LINKS", &index)
+            .env("UV_NO_INDEX", "1")
+            .output()
+            .unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", stderr(&output)));
+        (report, output.status.code().unwrap())
+    };
+    publish("toyquant-1.0-py3-none-any.whl", 0);
+    publish("toyquant-1.1-py3-none-any.whl", 30);
+    let (first, code) = monitor(&["--update"]);
+    assert_eq!(code, 0, "{first}");
+
+    publish("toyquant-1.2-py3-none-any.whl", 152);
+    let (second, code) = monitor(&[]);
+    assert_eq!(code, 1, "{second}");
+    assert_eq!(second["cells_run"], serde_json::json!(["toyquant=1.2"]));
+    assert_eq!(second["diff"]["summary"]["regressions"], 1);
+    let bisection = &second["bisections"][0];
+    assert_eq!(bisection["probe"], "load", "{bisection}");
+    assert_eq!(bisection["last_good"], "1.1");
+    assert_eq!(bisection["first_bad"], "1.2");
+    assert_eq!(
+        bisection["signature"],
+        "AttributeError: '_LazyTensor' object has no attribute 'data'"
+    );
+}
+
+#[test]
+fn probes_lists_and_repro_prints_and_runs_a_declared_probe() {
+    let scratch = flow_scratch();
+    let listed = scratch
+        .command(&["probes", "--matrix", "flow.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(code_of(&listed), 0, "{}", stderr(&listed));
+    let text = scratch.scrub(&stdout(&listed));
+    let declared = text
+        .split("declared by flow.toml:\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{text}"));
+    insta::assert_snapshot!(declared, @r"
+    load                    our loader, quantized
+                            command: python probe.py load
+                            dir: [scratch]/probe
+                            quantized: on the quantized side of the contrast
+    plain                   declared by the matrix (no `description`)
+                            command: python plain.py
+                            dir: [scratch]/probe
+                            control: where quantized probes fail and this passes, the failure is quantization's
+    ");
+
+    let repro = scratch.qcompat(&[
+        "repro",
+        "--matrix",
+        "flow.toml",
+        "--cell",
+        "toyquant=1.2",
+        "--probe",
+        "load",
+    ]);
+    assert_eq!(code_of(&repro), 1, "{}", stderr(&repro));
+    let printed = scratch.scrub(&stdout(&repro));
+    let copy = "[scratch]/cache/runs/flow/toyquant=1.2/repro/load/work";
+    assert!(
+        printed.contains(&format!(
+            "# probe load, in a fresh copy of its dir:\ncd {copy} && "
+        )),
+        "{printed}"
+    );
+    assert!(printed.contains(" python probe.py load\n"), "{printed}");
+    // The traceback on the terminal, then the verdict.
+    let said = stderr(&repro);
+    assert!(
+        said.contains("Traceback (most recent call last):"),
+        "{said}"
+    );
+    assert!(
+        said.contains("load: fail: AttributeError: '_LazyTensor' object has no attribute 'data'"),
+        "{said}"
+    );
 }

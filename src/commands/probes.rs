@@ -35,16 +35,27 @@ fn describe(text: &mut String, probe: &ProbeSpec, width: usize) {
     let pad = "";
     match probe.command() {
         Some(command) => {
-            text.push_str(&format!("{pad:width$}  command: {}\n", command.argv.join(" ")));
+            text.push_str(&format!(
+                "{pad:width$}  command: {}\n",
+                command.argv.join(" ")
+            ));
             text.push_str(&format!("{pad:width$}  dir: {}\n", command.dir.display()));
             if !command.deps.is_empty() {
-                text.push_str(&format!("{pad:width$}  deps: {}\n", command.deps.join(", ")));
+                text.push_str(&format!(
+                    "{pad:width$}  deps: {}\n",
+                    command.deps.join(", ")
+                ));
             }
             if command.cpu_swaps {
-                text.push_str(&format!("{pad:width$}  cpu-swaps: on a device other than CUDA\n"));
+                text.push_str(&format!(
+                    "{pad:width$}  cpu-swaps: on a device other than CUDA\n"
+                ));
             }
         }
-        None => text.push_str(&format!("{pad:width$}  needs: {}\n", probe.needs.join(", "))),
+        None => text.push_str(&format!(
+            "{pad:width$}  needs: {}\n",
+            probe.needs.join(", ")
+        )),
     }
     match probe.role {
         Role::Control => text.push_str(&format!(

@@ -18,11 +18,11 @@ use qcompat::index::version;
 use qcompat::matrix::{self, Cell};
 use qcompat::outcome::{self, Outcome};
 use qcompat::plan::{Plan, Selection};
+use qcompat::probe;
 use qcompat::probe::protocol::ProbeRun;
+use qcompat::probe::protocol::{Event, parse_events};
 use qcompat::probe::runner::signal_name;
 use qcompat::probe::spec::ProbeSpec;
-use qcompat::probe;
-use qcompat::probe::protocol::{Event, parse_events};
 use qcompat::process::supervisor::Supervisor;
 use qcompat::render::outcome_text;
 use qcompat::run::harness::{Harness, Provision};
@@ -55,8 +55,11 @@ pub fn run(settings: ReproSettings) -> Result<ExitStatus> {
         venv.display()
     ))?;
     let python = provision(&harness, &cell)?;
-    let (builtin, declared): (Vec<_>, Vec<_>) =
-        plan.probes.iter().cloned().partition(|p| p.command().is_none());
+    let (builtin, declared): (Vec<_>, Vec<_>) = plan
+        .probes
+        .iter()
+        .cloned()
+        .partition(|p| p.command().is_none());
     let mut outcomes = Vec::new();
     if !builtin.is_empty() {
         let (mut probe, results) = harness.foreground_probes(&cell, &python, &builtin)?;
@@ -94,15 +97,10 @@ fn command_probe(
                 quote(&place.work.display().to_string()),
                 shown(&process)
             ))?;
-            let status = process.status().map_err(|e| {
-                Error::infra_caused(format!("starting {}", process.get_program().display()), e)
-            })?;
+            let (status, output) = run_teed(&mut process)?;
             use std::os::unix::process::ExitStatusExt;
             match (status.code(), status.signal()) {
-                // The output went to the terminal: its last line is what the reader just saw.
-                (Some(code), _) => {
-                    probe::command::ended(command, &place, code, "(the output above)")
-                }
+                (Some(code), _) => probe::command::ended(command, &place, code, &output),
                 (None, signal) => ProbeRun::Died(signal.map_or("unknown exit".into(), signal_name)),
             }
         }
@@ -155,6 +153,47 @@ fn provision(harness: &Arc<Harness>, cell: &Cell) -> Result<PathBuf> {
             cell.key()
         ))),
     }
+}
+
+/// Runs `process` with its output on the terminal as it comes, and kept: a command probe's verdict reads its last
+/// traceback as `run` does. Its stdout's text, then its stderr's.
+fn run_teed(process: &mut Command) -> Result<(std::process::ExitStatus, String)> {
+    use std::io::{Read, Write};
+    use std::process::Stdio;
+    const KEPT: usize = 256 << 10;
+    let starting =
+        |e| Error::infra_caused(format!("starting {}", process.get_program().display()), e);
+    let mut child = process
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(starting)?;
+    fn tee(
+        mut from: impl Read + Send + 'static,
+        mut to: impl Write + Send + 'static,
+    ) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let (mut kept, mut buffer) = (Vec::new(), [0u8; 8192]);
+            while let Ok(n @ 1..) = from.read(&mut buffer) {
+                to.write_all(&buffer[..n]).ok();
+                to.flush().ok();
+                kept.extend_from_slice(&buffer[..n]);
+                // Only the end is read for a traceback; a flood must not fill the memory.
+                if kept.len() > 2 * KEPT {
+                    kept.drain(..kept.len() - KEPT);
+                }
+            }
+            kept
+        })
+    }
+    let out = tee(child.stdout.take().expect("piped"), std::io::stdout());
+    let err = tee(child.stderr.take().expect("piped"), std::io::stderr());
+    let status = child
+        .wait()
+        .map_err(|e| Error::infra_caused("waiting for the probe", e))?;
+    let mut output = out.join().unwrap_or_default();
+    output.extend(err.join().unwrap_or_default());
+    Ok((status, String::from_utf8_lossy(&output).into_owned()))
 }
 
 /// A command as a shell line: its environment variables, program and arguments.

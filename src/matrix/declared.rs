@@ -28,7 +28,10 @@ fn probe(spec: &DeclaredSpec, base: &Path, problems: &mut Problems) -> Option<Pr
         .command
         .as_ref()
         .and_then(|c| command(&c.value, c.at, &what, problems));
-    let dir = spec.dir.as_ref().and_then(|d| folder(d, base, &what, problems));
+    let dir = spec
+        .dir
+        .as_ref()
+        .and_then(|d| folder(d, base, &what, problems));
     let timeout = match &spec.timeout {
         Some(text) => Some(super::load::timeout(text, problems)?),
         None => None,
@@ -106,12 +109,21 @@ fn command(argv: &[Text], at: usize, what: &str, problems: &mut Problems) -> Opt
 }
 
 /// `dir`, relative to the matrix file's folder, must be a folder now: its files are copied for each run.
-fn folder(dir: &Text, base: &Path, what: &str, problems: &mut Problems) -> Option<std::path::PathBuf> {
+fn folder(
+    dir: &Text,
+    base: &Path,
+    what: &str,
+    problems: &mut Problems,
+) -> Option<std::path::PathBuf> {
     let path = base.join(&dir.value);
     if path.is_dir() {
         return Some(path);
     }
-    let found = if path.exists() { "is not a folder" } else { "does not exist" };
+    let found = if path.exists() {
+        "is not a folder"
+    } else {
+        "does not exist"
+    };
     let message = format!(
         "{what}'s `dir` {} {found} (a folder, relative to the matrix file)",
         path.display()
@@ -152,12 +164,19 @@ fn deps(deps: &[Text], what: &str, problems: &mut Problems) -> Option<Vec<String
     ok.then(|| deps.iter().map(|d| d.value.trim().to_string()).collect())
 }
 
-fn env(vars: &[(Text, Text)], what: &str, problems: &mut Problems) -> Option<Vec<(String, String)>> {
+fn env(
+    vars: &[(Text, Text)],
+    what: &str,
+    problems: &mut Problems,
+) -> Option<Vec<(String, String)>> {
     let mut ok = true;
     for (name, value) in vars {
         let valid = !name.value.is_empty()
             && !name.value.starts_with(|c: char| c.is_ascii_digit())
-            && name.value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            && name
+                .value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid {
             let message = format!(
                 "{what}'s `env` names {:?}: a variable name is letters, digits and `_`, not starting with a digit",
@@ -166,7 +185,10 @@ fn env(vars: &[(Text, Text)], what: &str, problems: &mut Problems) -> Option<Vec
             problems.add(name.at, message);
             ok = false;
         } else if value.value.contains('\0') {
-            problems.add(value.at, format!("{what}'s `env` value of `{}` holds a NUL byte", name.value));
+            problems.add(
+                value.at,
+                format!("{what}'s `env` value of `{}` holds a NUL byte", name.value),
+            );
             ok = false;
         }
     }

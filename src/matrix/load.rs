@@ -110,11 +110,7 @@ fn validate(spec: &schema::MatrixSpec, source: &Source, problems: &mut Problems)
         .python
         .as_ref()
         .and_then(|p| python(p, &source.path, problems));
-    let catalog = Catalog::with_declared(super::declared::declared(
-        &spec.declared,
-        &source.path,
-        problems,
-    ));
+    let catalog = catalog(spec, source, problems);
     let probes = spec
         .probes
         .as_ref()
@@ -174,6 +170,12 @@ fn validate(spec: &schema::MatrixSpec, source: &Source, problems: &mut Problems)
         include_at,
         known,
     })
+}
+
+/// The built-in probes and the ones the matrix declares.
+fn catalog(spec: &schema::MatrixSpec, source: &Source, problems: &mut Problems) -> Catalog {
+    let declared = super::declared::declared(&spec.declared, &source.path, problems);
+    Catalog::with_declared(declared)
 }
 
 /// The hash of the matrix's text, and of its declared probes' folders when it has any: a plan or journal of a matrix

@@ -74,7 +74,8 @@ pub struct KnownSpec {
 }
 
 const MATRIX_KEYS: [&str; 11] = [
-    "name", "python", "probes", "timeout", "preload", "axes", "pins", "exclude", "include", "known", "probe",
+    "name", "python", "probes", "timeout", "preload", "axes", "pins", "exclude", "include",
+    "known", "probe",
 ];
 const PROBE_KEYS: [&str; 8] = [
     "command",
@@ -125,7 +126,9 @@ pub fn read(root: &Node, problems: &mut Problems) -> MatrixSpec {
             .map(|table| known(table, problems))
             .collect()
     });
-    spec.declared = fields.get("probe").map_or_else(Vec::new, |e| declared(&e.value, problems));
+    spec.declared = fields
+        .get("probe")
+        .map_or_else(Vec::new, |e| declared(&e.value, problems));
     fields.finish(problems);
     spec
 }

@@ -19,7 +19,7 @@ use super::catalog::SWAPS_DIR;
 use super::preload::{Base, SETUP_FAILED};
 use super::protocol::{CommandEnding, CommandReport, ProbeInterpreter, ProbeRun};
 use super::pytest;
-use super::runner::{ForkLaunch, Process, ProbeJob, fork, signal_name};
+use super::runner::{ForkLaunch, ProbeJob, Process, fork, signal_name};
 use super::spec::{CommandProbe, ProbeSpec};
 use super::traceback;
 use crate::error::{Error, Result};
@@ -82,7 +82,9 @@ pub fn launch(
         let at = if argv[0] == "python" { 3 } else { 1 };
         argv.splice(at..at, pytest::arguments(&place.artifacts));
     }
-    let (first, rest) = argv.split_first().expect("a validated command is not empty");
+    let (first, rest) = argv
+        .split_first()
+        .expect("a validated command is not empty");
     let rest = rest.to_vec();
     if first == "python" {
         let fork = match rest.as_slice() {
@@ -132,7 +134,10 @@ pub fn foreground(
 ) -> Result<std::result::Result<(std::process::Command, Place), String>> {
     let place = Place::prepare(job, spec, command)?;
     let env = environment(job, command, &place);
-    let path_var = env.iter().find(|(n, _)| n == "PATH").map(|(_, v)| v.as_os_str());
+    let path_var = env
+        .iter()
+        .find(|(n, _)| n == "PATH")
+        .map(|(_, v)| v.as_os_str());
     let launch = match launch(command, job.python, path_var, &place) {
         Ok(launch) => launch,
         Err(program) => return Ok(Err(program)),
@@ -153,7 +158,13 @@ pub fn ended(command: &CommandProbe, place: &Place, code: i32, output: &str) -> 
         .then(|| pytest::read(&place.artifacts.join(pytest::JUNIT_FILE), output))
         .flatten();
     let swaps = read_swaps(&place.artifacts.join(SWAPS_FILE));
-    ProbeRun::Command(report(CommandEnding::Exited(code), output, tests, swaps, 0.0))
+    ProbeRun::Command(report(
+        CommandEnding::Exited(code),
+        output,
+        tests,
+        swaps,
+        0.0,
+    ))
 }
 
 /// A script in the interpreter's own `bin/` that this interpreter runs: its `#!` line names it, or it is the
@@ -175,7 +186,10 @@ fn is_python_script(program: &Path, python: &Path) -> bool {
     {
         return true;
     }
-    let beside = python.file_name().and_then(|n| n.to_str()).unwrap_or("python");
+    let beside = python
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("python");
     let launcher = lines.next().unwrap_or_default();
     shebang == "#!/bin/sh"
         && launcher.starts_with("'''exec' ")
@@ -210,7 +224,10 @@ async fn run_once(
     use std::os::unix::process::ExitStatusExt;
     let place = Place::prepare(job, spec, command)?;
     let env = environment(job, command, &place);
-    let path_var = env.iter().find(|(n, _)| n == "PATH").map(|(_, v)| v.as_os_str());
+    let path_var = env
+        .iter()
+        .find(|(n, _)| n == "PATH")
+        .map(|(_, v)| v.as_os_str());
     let launch = match launch(command, job.python, path_var, &place) {
         Ok(launch) => launch,
         Err(program) => {
@@ -296,7 +313,10 @@ pub fn environment(
     if command.cpu_swaps && job.device != "cuda" {
         pythonpath.push(job.scripts.join(SWAPS_DIR).into());
         set("QCOMPAT_CPU_SWAPS", "1".into());
-        set("QCOMPAT_SWAPS_FILE", place.artifacts.join(SWAPS_FILE).into());
+        set(
+            "QCOMPAT_SWAPS_FILE",
+            place.artifacts.join(SWAPS_FILE).into(),
+        );
     }
     for (name, value) in &command.env {
         if name == "PYTHONPATH" {
@@ -306,7 +326,10 @@ pub fn environment(
         }
     }
     if !pythonpath.is_empty() {
-        set("PYTHONPATH", std::env::join_paths(&pythonpath).unwrap_or_default());
+        set(
+            "PYTHONPATH",
+            std::env::join_paths(&pythonpath).unwrap_or_default(),
+        );
     }
     vars
 }

@@ -80,7 +80,8 @@ pub async fn run_probes(job: &ProbeJob<'_>) -> Result<CellRun> {
     }
     for spec in job.probes {
         if let Some(command) = spec.command() {
-            let (run, interpreter) = super::command::run(job, spec, command, base.as_deref()).await?;
+            let (run, interpreter) =
+                super::command::run(job, spec, command, base.as_deref()).await?;
             results.push((spec.name.clone(), run, interpreter));
         }
     }

@@ -44,7 +44,9 @@ fn exception(line: &str) -> (String, String) {
     let is_type = |t: &str| {
         !t.is_empty()
             && t.split('.').all(|part| {
-                part.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
+                part.chars()
+                    .next()
+                    .is_some_and(|c| c.is_alphabetic() || c == '_')
                     && part.chars().all(|c| c.is_alphanumeric() || c == '_')
             })
     };

@@ -225,9 +225,9 @@ impl Harness {
         python: &Path,
         spec: &Arc<ProbeSpec>,
     ) -> Result<std::result::Result<(std::process::Command, command::Place), String>> {
-        let command = spec.command().ok_or_else(|| {
-            Error::infra(format!("probe `{}` is not a command probe", spec.name))
-        })?;
+        let command = spec
+            .command()
+            .ok_or_else(|| Error::infra(format!("probe `{}` is not a command probe", spec.name)))?;
         let artifacts = self.runs_dir.join(cell.key().slug()).join("repro");
         let log = artifacts.join("probes.log");
         let probes = std::slice::from_ref(spec);

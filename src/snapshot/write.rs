@@ -63,7 +63,11 @@ fn write_probe(out: &mut String, probe: &SnapshotProbe) {
         out.push_str("declared = true\n");
     }
     if let Some(role) = probe.role {
-        let role = if role == Role::Control { "control" } else { "quantized" };
+        let role = if role == Role::Control {
+            "control"
+        } else {
+            "quantized"
+        };
         let _ = writeln!(out, "role = {}", string(role));
     }
     if !probe.substitutions.is_empty() {
