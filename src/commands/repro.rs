@@ -161,13 +161,12 @@ fn run_teed(process: &mut Command) -> Result<(std::process::ExitStatus, String)>
     use std::io::{Read, Write};
     use std::process::Stdio;
     const KEPT: usize = 256 << 10;
-    let starting =
-        |e| Error::infra_caused(format!("starting {}", process.get_program().display()), e);
+    let program = process.get_program().to_owned();
     let mut child = process
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(starting)?;
+        .map_err(|e| Error::infra_caused(format!("starting {}", program.display()), e))?;
     fn tee(
         mut from: impl Read + Send + 'static,
         mut to: impl Write + Send + 'static,
