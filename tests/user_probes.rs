@@ -328,12 +328,10 @@ dir = "probe"
 command = ["python", "-m", "probe", "load", "--flag"]
 dir = "probe"
 
-[pins]
-toyhelper = "1.0"
-
 [probe.console]
 command = ["toyhelper-run", "probe.py", "load"]
 dir = "probe"
+deps = ["toyhelper==1.0"]    # its console script is the program: installed into every cell
 
 [probe.failing]
 command = ["python", "probe.py", "exit"]
