@@ -11,8 +11,9 @@ matrix="${1:?usage: benches/user_probe.sh MATRIX PROBE [--cache-dir DIR]}"
 probe="${2:?usage: benches/user_probe.sh MATRIX PROBE [--cache-dir DIR]}"
 cache="${QCOMPAT_CACHE_DIR:-$HOME/.cache/qcompat}"
 if [ "${3:-}" = "--cache-dir" ]; then cache=$4; fi
-cargo build --release --quiet
-bin=$PWD/target/release/qcompat
+# QCOMPAT_BIN: a qcompat already built (the probe's own times do not depend on how qcompat was compiled).
+bin="${QCOMPAT_BIN:-}"
+if [ -z "$bin" ]; then cargo build --release --quiet; bin=$PWD/target/release/qcompat; fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 run() { "$bin" run --matrix "$matrix" --probe "$probe" --cache-dir "$cache" --jobs 1 --format json "$@" 2>/dev/null || true; }

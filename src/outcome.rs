@@ -107,6 +107,10 @@ fn classify_command(report: &CommandReport) -> Verdict {
             );
             return Verdict::new(Outcome::Fail, Some(normalize(&message)));
         }
+        CommandEnding::Unstartable(reason) => {
+            let message = format!("command could not start in the cell: {reason}");
+            return Verdict::new(Outcome::Fail, Some(normalize(&message)));
+        }
         CommandEnding::Exited(code) => *code,
     };
     match &report.tests {

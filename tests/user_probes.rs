@@ -39,8 +39,12 @@ elif mode == "swaps":
 "#;
 
 fn probe_dir(scratch: &Scratch) {
+    use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir_all(scratch.path().join("probe")).unwrap();
     scratch.write("probe/probe.py", SCRIPT);
+    // Executable, but its interpreter does not exist: found, and cannot start.
+    let broken = scratch.write("probe/broken.sh", "#!/nonexistent/interpreter\n");
+    std::fs::set_permissions(broken, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 fn json_run(scratch: &Scratch, matrix: &str, extra: &[&str]) -> (serde_json::Value, i32) {
@@ -65,7 +69,7 @@ fn json_run_on(
 
 const VERDICTS: &str = r#"
 name = "verdicts"
-probes = ["toy-load", "load", "exit", "abort", "hang", "missing"]
+probes = ["toy-load", "load", "exit", "abort", "hang", "missing", "broken"]
 timeout = "20s"
 
 [axes]
@@ -91,6 +95,10 @@ timeout = "2s"
 
 [probe.missing]
 command = ["no-such-program", "--flag"]
+dir = "probe"
+
+[probe.broken]
+command = ["./broken.sh"]
 dir = "probe"
 
 [[known]]
@@ -128,6 +136,8 @@ fn a_command_passes_fails_crashes_times_out_or_is_not_found() {
         signature: timeout after 2s
     toyquant=1.0 missing fail
         signature: command not found in the cell: `no-such-program` is neither `python`, a program on the cell's PATH nor an executable file in the probe's dir
+    toyquant=1.0 broken fail
+        signature: command could not start in the cell: `broken.sh`: No such file or directory (os error 2)
     toyquant=1.2 toy-load fail
         signature: AttributeError: '_LazyTensor' object has no attribute 'data'
         frame: toyquant/__init__.py:__getattr__
@@ -143,6 +153,8 @@ fn a_command_passes_fails_crashes_times_out_or_is_not_found() {
         signature: timeout after 2s
     toyquant=1.2 missing fail
         signature: command not found in the cell: `no-such-program` is neither `python`, a program on the cell's PATH nor an executable file in the probe's dir
+    toyquant=1.2 broken fail
+        signature: command could not start in the cell: `broken.sh`: No such file or directory (os error 2)
     ");
     // The script's traceback frames, outermost first, as a built-in probe's are.
     let load = &report["cells"][1]["probes"][1];

@@ -17,7 +17,7 @@ use tokio::process::Command;
 
 use super::catalog::SWAPS_DIR;
 use super::preload::{Base, SETUP_FAILED};
-use super::protocol::{CommandEnding, CommandReport, ProbeInterpreter, ProbeRun};
+use super::protocol::{CommandEnding, CommandReport, ProbeInterpreter, ProbeRun, TestResult};
 use super::pytest;
 use super::runner::{ForkLaunch, ProbeJob, Process, fork, signal_name};
 use super::spec::{CommandProbe, ProbeSpec};
@@ -151,7 +151,7 @@ pub fn foreground(
     Ok(Ok((foreground, place)))
 }
 
-/// What a command that ended with `code` says, with its JUnit XML and swaps (`qcompat repro`: no output kept).
+/// What a command that ended with `code` says: its `output` (the end of it), its JUnit XML and swaps.
 pub fn ended(command: &CommandProbe, place: &Place, code: i32, output: &str) -> ProbeRun {
     let tests = command
         .is_pytest()
@@ -238,7 +238,19 @@ async fn run_once(
     let offset = std::fs::metadata(job.log).map_or(0, |m| m.len());
     let (log, drain) = capped_log::open(job.log, std::sync::Arc::clone(job.sink))?;
     let started = Instant::now();
-    let mut child = start(job, &launch, &place, &env, base, log).await?;
+    let mut child = match start(job, &launch, &place, &env, base, log).await? {
+        Ok(child) => child,
+        Err(reason) => {
+            let report = report(
+                CommandEnding::Unstartable(reason),
+                "",
+                None,
+                Vec::new(),
+                0.0,
+            );
+            return Ok(Some((ProbeRun::Command(report), ProbeInterpreter::Fresh)));
+        }
+    };
     let interpreter = child.interpreter();
     let group = child.pid().map(Group::adopt);
     let limit = command.timeout.unwrap_or(job.timeout);
@@ -278,7 +290,7 @@ pub fn not_found(program: String) -> CommandReport {
 fn report(
     ending: CommandEnding,
     output: &str,
-    tests: Option<Vec<super::protocol::TestResult>>,
+    tests: Option<Vec<TestResult>>,
     substitutions: Vec<String>,
     duration_s: f64,
 ) -> CommandReport {
@@ -334,6 +346,8 @@ pub fn environment(
     vars
 }
 
+/// The process, forked or fresh; `Err(reason)` when the program found cannot be started (not executable, no
+/// interpreter for its `#!` line): the probe's failure, not the machine's.
 async fn start(
     job: &ProbeJob<'_>,
     launch: &Launch,
@@ -341,7 +355,7 @@ async fn start(
     env: &[(OsString, OsString)],
     base: Option<&Base>,
     log: std::io::PipeWriter,
-) -> Result<Process> {
+) -> Result<std::result::Result<Process, String>> {
     if let Some(how) = &launch.fork {
         let (argv, module) = match how {
             ForkAs::Script(argv) => (argv, None),
@@ -354,7 +368,7 @@ async fn start(
             module,
         };
         if let Some(forked) = fork(base, job.python, &request, env, &log).await {
-            return Ok(Process::Forked(forked));
+            return Ok(Ok(Process::Forked(forked)));
         }
     }
     let log_err = log.try_clone().map_err(|e| Error::io(job.log, e))?;
@@ -371,10 +385,16 @@ async fn start(
         .stderr(log_err)
         .process_group(0)
         .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| Error::infra_caused(format!("starting {}", launch.program.display()), e))?;
+        .spawn();
     drop(command);
-    Ok(Process::Fresh(child))
+    Ok(match child {
+        Ok(child) => Ok(Process::Fresh(child)),
+        // Its name only: the folder differs between cells, the failure does not.
+        Err(e) => {
+            let name = launch.program.file_name().unwrap_or_default();
+            Err(format!("`{}`: {e}", name.to_string_lossy()))
+        }
+    })
 }
 
 /// The output the command appended to the log, at most its last [`OUTPUT_READ`] bytes.

@@ -50,6 +50,8 @@ pub enum CommandEnding {
     Exited(i32),
     /// The program is not in the cell: not the interpreter, not on the cell's PATH, no such file in `dir`.
     NotFound(String),
+    /// The program was found but could not be started (the reason, naming it).
+    Unstartable(String),
 }
 
 /// One test of a pytest probe, as its JUnit XML says.
