@@ -170,7 +170,7 @@ fn a_command_passes_fails_crashes_times_out_or_is_not_found() {
             .cache()
             .join("runs/verdicts")
             .join(cell)
-            .join("artifacts/load");
+            .join("artifacts/declared/load");
         let written = std::fs::read_to_string(place.join("work/written-here.txt")).unwrap();
         assert_eq!(written, "x", "{cell}: a fresh copy per cell and run");
         let seen: serde_json::Value = serde_json::from_str(
@@ -195,7 +195,7 @@ fn a_command_passes_fails_crashes_times_out_or_is_not_found() {
     // The other probe of the same cell never saw this one's copy.
     let exit_copy = scratch
         .cache()
-        .join("runs/verdicts/toyquant=1.0/artifacts/exit/work");
+        .join("runs/verdicts/toyquant=1.0/artifacts/declared/exit/work");
     assert_eq!(
         std::fs::read_to_string(exit_copy.join("written-here.txt")).unwrap(),
         "x"
@@ -285,7 +285,7 @@ cpu-swaps = true
     );
     let place = scratch
         .cache()
-        .join("runs/swaps/toyquant=1.0/artifacts/swaps");
+        .join("runs/swaps/toyquant=1.0/artifacts/declared/swaps");
     let seen: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(place.join("artifacts/seen.json")).unwrap())
             .unwrap();
@@ -355,7 +355,7 @@ cpu-swaps = true
 fn seen_in(scratch: &Scratch, probes: &[&str]) -> Vec<serde_json::Value> {
     let cell = scratch
         .cache()
-        .join("runs/forks/toyquant=1.2_toyheavy=1.0/artifacts");
+        .join("runs/forks/toyquant=1.2_toyheavy=1.0/artifacts/declared");
     probes
         .iter()
         .map(|p| {
@@ -873,7 +873,7 @@ fn probes_lists_and_repro_prints_and_runs_a_declared_probe() {
     ]);
     assert_eq!(code_of(&repro), 1, "{}", stderr(&repro));
     let printed = scratch.scrub(&stdout(&repro));
-    let copy = "[scratch]/cache/runs/flow/toyquant=1.2/repro/load/work";
+    let copy = "[scratch]/cache/runs/flow/toyquant=1.2/repro/declared/load/work";
     assert!(
         printed.contains(&format!(
             "# probe load, in a fresh copy of its dir:\ncd {copy} && "

@@ -40,9 +40,10 @@ pub struct Place {
 }
 
 impl Place {
-    /// `<cell artifacts>/<probe>/work` and `…/artifacts`, made afresh: no two cells or runs share files.
+    /// `<cell artifacts>/declared/<probe>/work` and `…/artifacts`, made afresh: no two cells or runs share files,
+    /// and no name of a declared probe meets a file of the built-in probes' artifacts.
     pub fn prepare(job: &ProbeJob<'_>, spec: &ProbeSpec, command: &CommandProbe) -> Result<Self> {
-        let root = job.artifacts.join(&spec.name);
+        let root = job.artifacts.join("declared").join(&spec.name);
         if root.exists() {
             std::fs::remove_dir_all(&root).map_err(|e| Error::io(&root, e))?;
         }
