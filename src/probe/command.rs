@@ -51,7 +51,8 @@ impl Place {
             work: root.join("work"),
             artifacts: root.join("artifacts"),
         };
-        copy_dir(&command.dir, &place.work)?;
+        let work = std::path::absolute(&place.work).map_err(|e| Error::io(&place.work, e))?;
+        copy_dir(&command.dir, &place.work, &work)?;
         std::fs::create_dir_all(&place.artifacts).map_err(|e| Error::io(&place.artifacts, e))?;
         Ok(place)
     }
@@ -430,16 +431,21 @@ fn read_swaps(path: &Path) -> Vec<String> {
     swaps
 }
 
-/// Copies `from` into `to` (created), files and folders; symbolic links are copied as links.
-fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+/// Copies `from` into `to` (created), files and folders; symbolic links are copied as links. A folder of `from`
+/// that holds `root` (the whole copy's absolute folder: a cache inside the probe's `dir`) is left out, or the copy
+/// would copy itself.
+fn copy_dir(from: &Path, to: &Path, root: &Path) -> Result<()> {
     std::fs::create_dir_all(to).map_err(|e| Error::io(to, e))?;
     let entries = std::fs::read_dir(from).map_err(|e| Error::io(from, e))?;
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(from, e))?;
         let (source, target) = (entry.path(), to.join(entry.file_name()));
+        if root.starts_with(&source) {
+            continue;
+        }
         let kind = entry.file_type().map_err(|e| Error::io(&source, e))?;
         if kind.is_dir() {
-            copy_dir(&source, &target)?;
+            copy_dir(&source, &target, root)?;
         } else if kind.is_symlink() {
             let link = std::fs::read_link(&source).map_err(|e| Error::io(&source, e))?;
             std::os::unix::fs::symlink(link, &target).map_err(|e| Error::io(&target, e))?;
@@ -448,4 +454,35 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_copy_leaves_out_the_folder_it_is_written_into() {
+        let project = tempfile::tempdir().unwrap();
+        std::fs::write(project.path().join("train.py"), "print(1)\n").unwrap();
+        std::fs::create_dir_all(project.path().join("tests")).unwrap();
+        std::fs::write(project.path().join("tests/test_a.py"), "").unwrap();
+        std::os::unix::fs::symlink("train.py", project.path().join("link.py")).unwrap();
+        // A cache inside the project: the copy goes under it.
+        let work = project.path().join(".cache/runs/m/cell/artifacts/declared/p/work");
+        copy_dir(project.path(), &work, &work).unwrap();
+        assert_eq!(std::fs::read_to_string(work.join("train.py")).unwrap(), "print(1)\n");
+        assert!(work.join("tests/test_a.py").is_file());
+        assert_eq!(std::fs::read_link(work.join("link.py")).unwrap(), Path::new("train.py"));
+        assert!(!work.join(".cache").exists());
+    }
+
+    #[test]
+    fn swaps_are_read_once_each_and_odd_lines_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(SWAPS_FILE);
+        let lines = "{\"swap\": \"a\"}\nnot json\n{\"other\": 1}\n{\"swap\": \"b\"}\n{\"swap\": \"a\"}\n";
+        std::fs::write(&path, lines).unwrap();
+        assert_eq!(read_swaps(&path), ["a", "b"]);
+        assert!(read_swaps(&dir.path().join("missing")).is_empty());
+    }
 }
