@@ -468,11 +468,19 @@ mod tests {
         std::fs::write(project.path().join("tests/test_a.py"), "").unwrap();
         std::os::unix::fs::symlink("train.py", project.path().join("link.py")).unwrap();
         // A cache inside the project: the copy goes under it.
-        let work = project.path().join(".cache/runs/m/cell/artifacts/declared/p/work");
+        let work = project
+            .path()
+            .join(".cache/runs/m/cell/artifacts/declared/p/work");
         copy_dir(project.path(), &work, &work).unwrap();
-        assert_eq!(std::fs::read_to_string(work.join("train.py")).unwrap(), "print(1)\n");
+        assert_eq!(
+            std::fs::read_to_string(work.join("train.py")).unwrap(),
+            "print(1)\n"
+        );
         assert!(work.join("tests/test_a.py").is_file());
-        assert_eq!(std::fs::read_link(work.join("link.py")).unwrap(), Path::new("train.py"));
+        assert_eq!(
+            std::fs::read_link(work.join("link.py")).unwrap(),
+            Path::new("train.py")
+        );
         assert!(!work.join(".cache").exists());
     }
 
@@ -480,7 +488,8 @@ mod tests {
     fn swaps_are_read_once_each_and_odd_lines_ignored() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(SWAPS_FILE);
-        let lines = "{\"swap\": \"a\"}\nnot json\n{\"other\": 1}\n{\"swap\": \"b\"}\n{\"swap\": \"a\"}\n";
+        let lines =
+            "{\"swap\": \"a\"}\nnot json\n{\"other\": 1}\n{\"swap\": \"b\"}\n{\"swap\": \"a\"}\n";
         std::fs::write(&path, lines).unwrap();
         assert_eq!(read_swaps(&path), ["a", "b"]);
         assert!(read_swaps(&dir.path().join("missing")).is_empty());
