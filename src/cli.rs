@@ -37,8 +37,12 @@ pub enum Command {
     Diff(DiffArgs),
     /// Render a snapshot as a report: a terminal table, JSON, Markdown, JUnit XML or an HTML grid.
     Report(ReportArgs),
-    /// List the probe catalogue and what each probe needs.
-    Probes,
+    /// List the probe catalogue and what each probe needs, with a matrix's own probes after it.
+    Probes {
+        /// A matrix file whose `[probe.NAME]` tables are listed after the built-in probes.
+        #[arg(long, value_name = "FILE")]
+        matrix: Option<std::path::PathBuf>,
+    },
     /// Rebuild one cell's environment and rerun its probes with full tracebacks on the terminal.
     Repro(ReproArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).

@@ -18,6 +18,43 @@ pub fn short_of(hasher: Sha256) -> String {
         .collect()
 }
 
+/// The short hash of a folder's files: each relative path (sorted) with its content, a link with its target. A
+/// folder that cannot be read hashes what could be read: the copy made from it will fail and say why.
+pub fn of_dir(root: &std::path::Path) -> String {
+    let mut files = Vec::new();
+    collect(root, root, &mut files);
+    files.sort();
+    let mut hasher = Sha256::new();
+    for (relative, bytes) in files {
+        hasher.update(relative.as_bytes());
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(&bytes);
+    }
+    short_of(hasher)
+}
+
+fn collect(root: &std::path::Path, dir: &std::path::Path, files: &mut Vec<(String, Vec<u8>)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let relative = path
+            .strip_prefix(root)
+            .unwrap_or(&path)
+            .display()
+            .to_string();
+        match entry.file_type() {
+            Ok(kind) if kind.is_dir() => collect(root, &path, files),
+            Ok(kind) if kind.is_symlink() => {
+                let target = std::fs::read_link(&path).unwrap_or_default();
+                files.push((relative, target.display().to_string().into_bytes()));
+            }
+            _ => files.push((relative, std::fs::read(&path).unwrap_or_default())),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -42,7 +42,7 @@ fn dispatch(command: Command) -> Result<ExitStatus> {
         Command::Monitor(args) => commands::monitor::run(MonitorSettings::resolve(args)?),
         Command::Diff(args) => commands::diff::run(DiffSettings::resolve(args)?),
         Command::Report(args) => commands::report::run(ReportSettings::resolve(args)?),
-        Command::Probes => commands::probes::run(),
+        Command::Probes { matrix } => commands::probes::run(matrix.as_deref()),
         Command::Completions { shell } => commands::completions::run(shell),
         Command::Repro(args) => commands::repro::run(ReproSettings::resolve(args)?),
         Command::Engine(args) => commands::engine::run(&args),

@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::matrix::{Cell, Known};
 use crate::probe::protocol::ProbeRun;
-use crate::probe::protocol::{ProbeReport, StageStatus};
+use crate::probe::protocol::{
+    CommandEnding, CommandReport, ProbeReport, StageStatus, TestOutcome, TestResult,
+};
 use qcompat_engine::oracle::NumericCheck;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -92,8 +94,122 @@ pub fn classify(run: &ProbeRun) -> Verdict {
             )),
         ),
         ProbeRun::Died(how) => Verdict::new(Outcome::Crash, Some(format!("crash: {how}"))),
+        ProbeRun::Command(report) => classify_command(report),
     }
 }
+
+/// A command probe: its tests when pytest reported them, else its exit status and last traceback.
+fn classify_command(report: &CommandReport) -> Verdict {
+    let code = match &report.ending {
+        CommandEnding::NotFound(program) => {
+            let message = format!(
+                "command not found in the cell: `{program}` is neither `python`, a program on the cell's PATH nor                  an executable file in the probe's dir"
+            );
+            return Verdict::new(Outcome::Fail, Some(normalize(&message)));
+        }
+        CommandEnding::Unstartable(reason) => {
+            let message = format!("command could not start in the cell: {reason}");
+            return Verdict::new(Outcome::Fail, Some(normalize(&message)));
+        }
+        CommandEnding::Exited(code) => *code,
+    };
+    match &report.tests {
+        Some(tests) => {
+            let verdict = classify_tests(tests);
+            let ran_clean = matches!(
+                verdict.outcome,
+                Outcome::Pass | Outcome::Xfail | Outcome::Xpass
+            );
+            // pytest wrote its XML but ended badly anyway (an internal error, a plugin's failure at exit).
+            if ran_clean && code != 0 {
+                return exit_failure(code, report);
+            }
+            verdict
+        }
+        None if code == 0 => Verdict::new(Outcome::Pass, None),
+        None => exit_failure(code, report),
+    }
+}
+
+/// `Type: message` of the last traceback with its innermost package frame, or `exit N: last line`.
+fn exit_failure(code: i32, report: &CommandReport) -> Verdict {
+    let Some(error) = &report.traceback else {
+        let line = report.last_line.as_deref().unwrap_or("no output");
+        return Verdict::new(
+            Outcome::Fail,
+            Some(normalize(&format!("exit {code}: {line}"))),
+        );
+    };
+    let signature = if error.message.is_empty() {
+        error.kind.clone()
+    } else {
+        format!("{}: {}", error.kind, error.message)
+    };
+    Verdict {
+        outcome: Outcome::Fail,
+        signature: Some(normalize(&signature)),
+        frame: error
+            .frames
+            .iter()
+            .rev()
+            .find(|f| is_package_frame(f))
+            .cloned(),
+        known: None,
+    }
+}
+
+/// The worst of the tests (fail > xpass > xfail > pass), skipped tests aside; nothing run is never a pass.
+fn classify_tests(tests: &[TestResult]) -> Verdict {
+    let first = |wanted: &[TestOutcome]| tests.iter().find(|t| wanted.contains(&t.outcome));
+    let said = |t: &TestResult| match &t.message {
+        Some(message) => normalize(&format!("{}: {message}", t.id)),
+        None => normalize(&t.id),
+    };
+    if let Some(test) = first(&[TestOutcome::Failed, TestOutcome::Error]) {
+        return Verdict {
+            outcome: Outcome::Fail,
+            signature: Some(said(test)),
+            frame: test.frame.clone(),
+            known: None,
+        };
+    }
+    if tests.iter().all(|t| t.outcome == TestOutcome::Skipped) {
+        return nothing_ran(tests);
+    }
+    if let Some(test) = first(&[TestOutcome::Xpassed]) {
+        return Verdict::new(
+            Outcome::Xpass,
+            Some(normalize(&format!("xpassed: {}", test.id))),
+        );
+    }
+    if let Some(test) = first(&[TestOutcome::Xfailed]) {
+        return Verdict::new(Outcome::Xfail, Some(said(test)));
+    }
+    Verdict::new(Outcome::Pass, None)
+}
+
+/// Every test skipped, or none collected: `needs-cuda` when every skip reason names CUDA or a GPU, else `skipped`.
+fn nothing_ran(tests: &[TestResult]) -> Verdict {
+    if tests.is_empty() {
+        return Verdict::new(Outcome::Skipped, Some("skipped: no test collected".into()));
+    }
+    let mut reasons: Vec<&str> = Vec::new();
+    for test in tests {
+        let reason = test.message.as_deref().unwrap_or("no reason given");
+        if !reasons.contains(&reason) {
+            reasons.push(reason);
+        }
+    }
+    let signature = normalize(&format!("skipped: {}", reasons.join("; ")));
+    if reasons.iter().all(|r| GPU_REASON.is_match(r)) {
+        return Verdict::new(Outcome::NeedsCuda, Some(signature));
+    }
+    Verdict::new(Outcome::Skipped, Some(signature))
+}
+
+/// A skip reason that names CUDA or a GPU (`requires CUDA`, `no GPU available`, `needs 2 GPUs`).
+static GPU_REASON: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\b(?:cuda|gpus?)\b").unwrap());
 
 fn classify_report(report: &ProbeReport) -> Verdict {
     if let Some(stage) = report.stages.iter().find(|s| s.status == StageStatus::Fail) {
@@ -154,6 +270,18 @@ fn skip_signature(report: &ProbeReport) -> String {
 /// The site-packages frames of the failing stage's traceback, outermost first (empty without a failure): the files
 /// `bisect --repo` looks for in the history of the first bad release.
 pub fn failing_frames(run: &ProbeRun) -> Vec<String> {
+    if let ProbeRun::Command(report) = run {
+        let frames = report.traceback.as_ref().map(|e| e.frames.as_slice());
+        let failed = classify_command(report).outcome == Outcome::Fail;
+        return match frames.filter(|_| failed && report.tests.is_none()) {
+            Some(frames) => frames
+                .iter()
+                .filter(|f| is_package_frame(f))
+                .cloned()
+                .collect(),
+            None => Vec::new(),
+        };
+    }
     let ProbeRun::Reported(report) = run else {
         return Vec::new();
     };
@@ -322,6 +450,134 @@ mod tests {
                 frames: frames.iter().map(|f| f.to_string()).collect(),
             }),
         }
+    }
+
+    fn tests_run(code: i32, tests: &[(&str, TestOutcome, Option<&str>)]) -> ProbeRun {
+        ProbeRun::Command(CommandReport {
+            ending: CommandEnding::Exited(code),
+            traceback: None,
+            last_line: None,
+            tests: Some(
+                tests
+                    .iter()
+                    .map(|(id, outcome, message)| TestResult {
+                        id: id.to_string(),
+                        outcome: *outcome,
+                        message: message.map(str::to_string),
+                        frame: None,
+                    })
+                    .collect(),
+            ),
+            substitutions: vec![],
+            duration_s: 1.0,
+        })
+    }
+
+    #[test]
+    fn tests_give_the_worst_outcome_and_nothing_run_is_never_a_pass() {
+        use TestOutcome::*;
+        let classified = |code, tests: &[(&str, TestOutcome, Option<&str>)]| {
+            let verdict = classify(&tests_run(code, tests));
+            (verdict.outcome, verdict.signature.unwrap_or_default())
+        };
+        let failing = [
+            ("t::a", Passed, None),
+            ("t::b", Xpassed, None),
+            ("t::c", Error, Some("failed on setup")),
+            ("t::d", Failed, Some("AssertionError: x")),
+        ];
+        assert_eq!(
+            classified(1, &failing),
+            (Outcome::Fail, "t::c: failed on setup".into())
+        );
+        let xpass = [
+            ("t::a", Passed, None),
+            ("t::b", Xfailed, Some("bug")),
+            ("t::c", Xpassed, None),
+        ];
+        assert_eq!(
+            classified(0, &xpass),
+            (Outcome::Xpass, "xpassed: t::c".into())
+        );
+        assert_eq!(
+            classified(0, &xpass[..2]),
+            (Outcome::Xfail, "t::b: bug".into())
+        );
+        assert_eq!(classified(0, &xpass[..1]).0, Outcome::Pass);
+        let gpu = [
+            ("t::a", Skipped, Some("requires CUDA")),
+            ("t::b", Skipped, Some("needs 2 GPUs")),
+        ];
+        assert_eq!(
+            classified(0, &gpu),
+            (
+                Outcome::NeedsCuda,
+                "skipped: requires CUDA; needs 2 GPUs".into()
+            )
+        );
+        let other = [
+            ("t::a", Skipped, Some("requires CUDA")),
+            ("t::b", Skipped, Some("slow")),
+        ];
+        assert_eq!(classified(0, &other).0, Outcome::Skipped);
+        // "cudagraphs" is not a GPU reason: only whole words count.
+        assert_eq!(
+            classified(0, &[("t::a", Skipped, Some("no cudagraphs"))]).0,
+            Outcome::Skipped
+        );
+        assert_eq!(
+            classified(5, &[]),
+            (Outcome::Skipped, "skipped: no test collected".into())
+        );
+        // Tests that passed under a pytest that then failed (an internal error at exit) do not make a pass.
+        assert_eq!(classified(3, &xpass[..1]).0, Outcome::Fail);
+    }
+
+    #[test]
+    fn a_command_fails_with_its_traceback_or_its_exit_and_last_line() {
+        let run = |ending, traceback, last_line: Option<&str>| {
+            classify(&ProbeRun::Command(CommandReport {
+                ending,
+                traceback,
+                last_line: last_line.map(str::to_string),
+                tests: None,
+                substitutions: vec![],
+                duration_s: 0.0,
+            }))
+        };
+        let error = StageError {
+            kind: "RuntimeError".into(),
+            message: "bad at 0x7f00aa in /tmp/x/y.py".into(),
+            frames: vec![
+                "<probe>/t.py:main".into(),
+                "torch/a.py:f".into(),
+                "/usr/lib/python3.11/json.py:g".into(),
+            ],
+        };
+        let failed = run(
+            CommandEnding::Exited(1),
+            Some(error),
+            Some("RuntimeError: …"),
+        );
+        assert_eq!(
+            failed.signature.as_deref(),
+            Some("RuntimeError: bad at 0x? in <path>/y.py")
+        );
+        assert_eq!(failed.frame.as_deref(), Some("torch/a.py:f"));
+        let exited = run(CommandEnding::Exited(2), None, Some("loss is nan"));
+        assert_eq!(exited.signature.as_deref(), Some("exit 2: loss is nan"));
+        assert_eq!(
+            run(CommandEnding::Exited(0), None, None).outcome,
+            Outcome::Pass
+        );
+        let missing = run(CommandEnding::NotFound("pytest".into()), None, None);
+        assert_eq!(missing.outcome, Outcome::Fail);
+        assert!(
+            missing
+                .signature
+                .unwrap()
+                .starts_with("command not found in the cell: `pytest`")
+        );
     }
 
     #[test]

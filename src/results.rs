@@ -67,6 +67,13 @@ pub struct ProbeResult {
     /// Fresh, or forked from a preloaded base; absent when no process ran (no environment) and in snapshots.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interpreter: Option<crate::probe::protocol::ProbeInterpreter>,
+    /// A pytest probe's tests, each with its outcome and message, in the order pytest ran them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tests: Vec<crate::probe::protocol::TestResult>,
+    /// Where a probe the matrix declares stands in the quantization contrast (absent for built-in probes, whose
+    /// role is the catalogue's, and for a declared probe without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<crate::probe::spec::Role>,
 }
 
 /// The `builtin` reference row: metrics per probe, computed by the engine on the fixture checkpoint.

@@ -18,8 +18,11 @@ use qcompat::index::version;
 use qcompat::matrix::{self, Cell};
 use qcompat::outcome::{self, Outcome};
 use qcompat::plan::{Plan, Selection};
+use qcompat::probe;
 use qcompat::probe::protocol::ProbeRun;
 use qcompat::probe::protocol::{Event, parse_events};
+use qcompat::probe::runner::signal_name;
+use qcompat::probe::spec::ProbeSpec;
 use qcompat::process::supervisor::Supervisor;
 use qcompat::render::outcome_text;
 use qcompat::run::harness::{Harness, Provision};
@@ -52,18 +55,61 @@ pub fn run(settings: ReproSettings) -> Result<ExitStatus> {
         venv.display()
     ))?;
     let python = provision(&harness, &cell)?;
-    let (mut probe, results) = harness.foreground_probes(&cell, &python, &plan.probes)?;
-    say(&format!(
-        "# the probes, tracebacks on the terminal:\n{}",
-        shown(&probe)
-    ))?;
-    let status = probe
-        .status()
-        .map_err(|e| Error::infra_caused(format!("starting {}", python.display()), e))?;
-    let outcomes = settle(&results, &plan.probe_names(), &status);
+    let (builtin, declared): (Vec<_>, Vec<_>) = plan
+        .probes
+        .iter()
+        .cloned()
+        .partition(|p| p.command().is_none());
+    let mut outcomes = Vec::new();
+    if !builtin.is_empty() {
+        let (mut probe, results) = harness.foreground_probes(&cell, &python, &builtin)?;
+        say(&format!(
+            "# the probes, tracebacks on the terminal:\n{}",
+            shown(&probe)
+        ))?;
+        let status = probe
+            .status()
+            .map_err(|e| Error::infra_caused(format!("starting {}", python.display()), e))?;
+        let names: Vec<String> = builtin.iter().map(|p| p.name.clone()).collect();
+        outcomes.extend(settle(&results, &names, &status));
+    }
+    for spec in &declared {
+        outcomes.push(command_probe(&harness, &cell, &python, spec)?);
+    }
     Ok(ExitStatus::findings_if(
         outcomes.iter().any(|o| *o != Outcome::Pass),
     ))
+}
+
+/// A command probe of the matrix: the exact command printed (with its folder), then run in the foreground.
+fn command_probe(
+    harness: &Harness,
+    cell: &Cell,
+    python: &Path,
+    spec: &Arc<ProbeSpec>,
+) -> Result<Outcome> {
+    let command = spec.command().expect("a command probe");
+    let run = match harness.foreground_command_probe(cell, python, spec)? {
+        Ok((mut process, place)) => {
+            say(&format!(
+                "# probe {}, in a fresh copy of its dir:\ncd {} && {}",
+                spec.name,
+                quote(&place.work.display().to_string()),
+                shown(&process)
+            ))?;
+            let (status, output) = run_teed(&mut process)?;
+            use std::os::unix::process::ExitStatusExt;
+            match (status.code(), status.signal()) {
+                (Some(code), _) => probe::command::ended(command, &place, code, &output),
+                (None, signal) => ProbeRun::Died(signal.map_or("unknown exit".into(), signal_name)),
+            }
+        }
+        Err(program) => ProbeRun::Command(probe::command::not_found(program)),
+    };
+    let verdict = outcome::classify(&run);
+    let said = outcome_text(verdict.outcome, verdict.signature.as_deref());
+    eprintln!("{}: {said}", spec.name);
+    Ok(verdict.outcome)
 }
 
 fn say(text: &str) -> Result<()> {
@@ -107,6 +153,46 @@ fn provision(harness: &Arc<Harness>, cell: &Cell) -> Result<PathBuf> {
             cell.key()
         ))),
     }
+}
+
+/// Runs `process` with its output on the terminal as it comes, and kept: a command probe's verdict reads its last
+/// traceback as `run` does. Its stdout's text, then its stderr's.
+fn run_teed(process: &mut Command) -> Result<(std::process::ExitStatus, String)> {
+    use std::io::{Read, Write};
+    use std::process::Stdio;
+    const KEPT: usize = 256 << 10;
+    let program = process.get_program().to_owned();
+    let mut child = process
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::infra_caused(format!("starting {}", program.display()), e))?;
+    fn tee(
+        mut from: impl Read + Send + 'static,
+        mut to: impl Write + Send + 'static,
+    ) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let (mut kept, mut buffer) = (Vec::new(), [0u8; 8192]);
+            while let Ok(n @ 1..) = from.read(&mut buffer) {
+                to.write_all(&buffer[..n]).ok();
+                to.flush().ok();
+                kept.extend_from_slice(&buffer[..n]);
+                // Only the end is read for a traceback; a flood must not fill the memory.
+                if kept.len() > 2 * KEPT {
+                    kept.drain(..kept.len() - KEPT);
+                }
+            }
+            kept
+        })
+    }
+    let out = tee(child.stdout.take().expect("piped"), std::io::stdout());
+    let err = tee(child.stderr.take().expect("piped"), std::io::stderr());
+    let status = child
+        .wait()
+        .map_err(|e| Error::infra_caused("waiting for the probe", e))?;
+    let mut output = out.join().unwrap_or_default();
+    output.extend(err.join().unwrap_or_default());
+    Ok((status, String::from_utf8_lossy(&output).into_owned()))
 }
 
 /// A command as a shell line: its environment variables, program and arguments.

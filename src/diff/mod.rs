@@ -256,7 +256,40 @@ fn details(old: Option<&SnapshotProbe>, new: Option<&SnapshotProbe>) -> Vec<Stri
         };
         lines.push(line);
     }
+    if old.role != new.role {
+        lines.push(format!("role: {:?} → {:?}", old.role, new.role));
+    }
+    lines.extend(test_changes(&old.tests, &new.tests));
     lines
+}
+
+/// A pytest probe's tests that came, went or changed outcome or message, by id (`test tests.t::a: passed → failed`).
+fn test_changes(
+    old: &[crate::probe::protocol::TestResult],
+    new: &[crate::probe::protocol::TestResult],
+) -> Vec<String> {
+    let said = |t: Option<&crate::probe::protocol::TestResult>| match t {
+        None => "none".to_string(),
+        Some(t) => match &t.message {
+            Some(message) => format!("{} (`{message}`)", t.outcome.as_str()),
+            None => t.outcome.as_str().to_string(),
+        },
+    };
+    let mut ids: Vec<&str> = old.iter().map(|t| t.id.as_str()).collect();
+    ids.extend(
+        new.iter()
+            .map(|t| t.id.as_str())
+            .filter(|id| !old.iter().any(|t| t.id == *id)),
+    );
+    ids.into_iter()
+        .filter_map(|id| {
+            let (a, b) = (
+                old.iter().find(|t| t.id == id),
+                new.iter().find(|t| t.id == id),
+            );
+            (a != b).then(|| format!("test {id}: {} → {}", said(a), said(b)))
+        })
+        .collect()
 }
 
 /// Versions that moved; a cell whose environment was not built on one side (empty `resolved`) has no drift to
@@ -386,6 +419,33 @@ mod tests {
             outcome_change(Fail, Skipped),
             Change::Outcome,
             "not a fix: nothing ran"
+        );
+    }
+
+    #[test]
+    fn a_pytest_probe_s_tests_that_changed_are_details() {
+        use crate::probe::protocol::{TestOutcome, TestResult};
+        let test = |id: &str, outcome, message: Option<&str>| TestResult {
+            id: id.into(),
+            outcome,
+            message: message.map(String::from),
+            frame: None,
+        };
+        let old = [
+            test("t::a", TestOutcome::Passed, None),
+            test("t::b", TestOutcome::Skipped, Some("slow")),
+        ];
+        let new = [
+            test("t::a", TestOutcome::Failed, Some("E: x")),
+            test("t::b", TestOutcome::Skipped, Some("slow")),
+            test("t::c", TestOutcome::Passed, None),
+        ];
+        assert_eq!(
+            test_changes(&old, &new),
+            [
+                "test t::a: passed → failed (`E: x`)",
+                "test t::c: none → passed"
+            ]
         );
     }
 }

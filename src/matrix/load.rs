@@ -110,10 +110,11 @@ fn validate(spec: &schema::MatrixSpec, source: &Source, problems: &mut Problems)
         .python
         .as_ref()
         .and_then(|p| python(p, &source.path, problems));
+    let catalog = catalog(spec, source, problems);
     let probes = spec
         .probes
         .as_ref()
-        .map(|p| probes(&p.value, p.at, problems));
+        .map(|p| probes(&p.value, p.at, &catalog, &spec.declared, problems));
     let timeout = spec
         .timeout
         .as_ref()
@@ -156,10 +157,10 @@ fn validate(spec: &schema::MatrixSpec, source: &Source, problems: &mut Problems)
     Some(Matrix {
         name: name?,
         source: source.path.clone(),
-        digest: crate::digest::short(&source.text),
+        digest: digest(&source.text, &catalog),
         python,
-        probes: Catalog::builtin().select(probes?.iter().map(String::as_str)),
-        catalog: Catalog::builtin().clone(),
+        probes: catalog.select(probes?.iter().map(String::as_str)),
+        catalog,
         timeout: timeout?,
         preload,
         axes: axes?,
@@ -171,6 +172,26 @@ fn validate(spec: &schema::MatrixSpec, source: &Source, problems: &mut Problems)
         known,
         builds,
     })
+}
+
+/// The built-in probes and the ones the matrix declares.
+fn catalog(spec: &schema::MatrixSpec, source: &Source, problems: &mut Problems) -> Catalog {
+    let declared = super::declared::declared(&spec.declared, &source.path, problems);
+    Catalog::with_declared(declared)
+}
+
+/// The hash of the matrix's text, and of its declared probes' folders when it has any: a plan or journal of a matrix
+/// whose probe changed is another one's.
+fn digest(text: &str, catalog: &Catalog) -> String {
+    let contents: Vec<&str> = catalog
+        .iter()
+        .filter_map(|p| p.command())
+        .map(|c| c.content.as_str())
+        .collect();
+    if contents.is_empty() {
+        return crate::digest::short(text);
+    }
+    crate::digest::short(format!("{text}\n{}", contents.join("\n")))
 }
 
 /// Assignments apart from where each value is written (`file:line:column`, in the same order).
@@ -260,14 +281,22 @@ fn python(text: &Text, matrix: &Path, problems: &mut Problems) -> Option<String>
     None
 }
 
-fn probes(written: &[Text], at: usize, problems: &mut Problems) -> Vec<String> {
+/// Each name a built-in probe or one the matrix declares (a declared probe with a problem of its own is not
+/// unknown: that problem is reported at its table).
+fn probes(
+    written: &[Text],
+    at: usize,
+    catalog: &Catalog,
+    declared: &[schema::DeclaredSpec],
+    problems: &mut Problems,
+) -> Vec<String> {
     if written.is_empty() {
         problems.add(at, "`probes` is empty: name at least one probe");
     }
     let mut names: Vec<String> = Vec::new();
     for name in written {
-        let catalog = Catalog::builtin();
-        if catalog.find(&name.value).is_none() {
+        let is_declared = declared.iter().any(|d| d.name.value == name.value);
+        if catalog.find(&name.value).is_none() && !is_declared {
             let hint = suggest::hint(&name.value, catalog.names());
             problems.add(name.at, format!("unknown probe `{}`{hint}", name.value));
         } else if names.contains(&name.value) {
@@ -283,7 +312,7 @@ fn probes(written: &[Text], at: usize, problems: &mut Problems) -> Vec<String> {
 }
 
 /// humantime's syntax ("90s", "10m"); a timeout of zero would time out every probe before it starts.
-fn timeout(text: &Text, problems: &mut Problems) -> Option<Duration> {
+pub(super) fn timeout(text: &Text, problems: &mut Problems) -> Option<Duration> {
     match humantime::parse_duration(&text.value) {
         Ok(duration) if duration.is_zero() => {
             problems.add(

@@ -4,6 +4,7 @@
 
 pub mod cell_key;
 mod checks;
+mod declared;
 mod document;
 mod expand;
 mod load;

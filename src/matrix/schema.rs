@@ -28,6 +28,8 @@ pub struct MatrixSpec {
     pub include: Vec<Located<Vec<(Text, Text)>>>,
     pub known: Vec<KnownSpec>,
     pub builds: Vec<BuildSpec>,
+    /// `[probe.NAME]` tables, in the order written.
+    pub declared: Vec<DeclaredSpec>,
 }
 
 /// `[build.NAME]`: how `bisect --repo` builds a wheel of package NAME from one commit of its repository.
@@ -37,6 +39,20 @@ pub struct BuildSpec {
     pub env: Vec<(Text, Text)>,
     pub constraints: Vec<Text>,
     pub paths: Vec<Text>,
+}
+
+/// A `[probe.NAME]` table as written: a command probe of the user's.
+#[derive(Debug)]
+pub struct DeclaredSpec {
+    pub name: Text,
+    pub command: Option<Located<Vec<Text>>>,
+    pub dir: Option<Text>,
+    pub deps: Vec<Text>,
+    pub env: Vec<(Text, Text)>,
+    pub timeout: Option<Text>,
+    pub cpu_swaps: bool,
+    pub description: Option<Text>,
+    pub role: Option<Text>,
 }
 
 /// A value and the offset of the key or table that holds it.
@@ -67,9 +83,19 @@ pub struct KnownSpec {
     pub probes: Vec<Text>,
 }
 
-const MATRIX_KEYS: [&str; 11] = [
+const MATRIX_KEYS: [&str; 12] = [
     "name", "python", "probes", "timeout", "preload", "axes", "pins", "exclude", "include",
-    "known", "build",
+    "known", "build", "probe",
+];
+const PROBE_KEYS: [&str; 8] = [
+    "command",
+    "dir",
+    "deps",
+    "env",
+    "timeout",
+    "cpu-swaps",
+    "description",
+    "role",
 ];
 const BUILD_KEYS: [&str; 3] = ["env", "constraints", "paths"];
 const QUERY_KEYS: [&str; 2] = ["versions", "pre"];
@@ -114,6 +140,9 @@ pub fn read(root: &Node, problems: &mut Problems) -> MatrixSpec {
     spec.builds = fields
         .get("build")
         .map_or_else(Vec::new, |e| builds(&e.value, problems));
+    spec.declared = fields
+        .get("probe")
+        .map_or_else(Vec::new, |e| declared(&e.value, problems));
     fields.finish(problems);
     spec
 }
@@ -155,6 +184,65 @@ fn builds(node: &Node, problems: &mut Problems) -> Vec<BuildSpec> {
         });
     }
     specs
+}
+
+/// The `probe` table: one table per declared probe, keyed by its name.
+fn declared(node: &Node, problems: &mut Problems) -> Vec<DeclaredSpec> {
+    let Kind::Table(entries) = &node.kind else {
+        let takes = "a table of probe tables (`[probe.NAME]`)";
+        problems.add(node.at, expected("`probe`", takes, &node.kind));
+        return Vec::new();
+    };
+    entries
+        .iter()
+        .filter_map(|entry| {
+            let name = Text {
+                value: entry.key.clone(),
+                at: entry.at,
+            };
+            declared_probe(name, &entry.value, problems)
+        })
+        .collect()
+}
+
+fn declared_probe(name: Text, node: &Node, problems: &mut Problems) -> Option<DeclaredSpec> {
+    let what = format!("probe `{}`", name.value);
+    let mut fields = Fields::of(node, &what, &PROBE_KEYS, problems)?;
+    let dir = fields
+        .required("dir")
+        .and_then(|e| text(&e.value, &format!("{what}'s `dir`"), problems));
+    let mut text_of = |key: &str, fields: &mut Fields| {
+        let entry = fields.get(key)?;
+        text(&entry.value, &format!("{what}'s `{key}`"), problems)
+    };
+    let timeout = text_of("timeout", &mut fields);
+    let description = text_of("description", &mut fields);
+    let role = text_of("role", &mut fields);
+    let command = fields.required("command").and_then(|e| {
+        let value = texts(&e.value, &format!("{what}'s `command`"), problems)?;
+        Some(Located { value, at: e.at })
+    });
+    let deps = fields.get("deps").map_or_else(Vec::new, |e| {
+        texts(&e.value, &format!("{what}'s `deps`"), problems).unwrap_or_default()
+    });
+    let env = fields.get("env").map_or_else(Vec::new, |e| {
+        text_table(&e.value, &format!("{what}'s `env`"), problems)
+    });
+    let cpu_swaps = fields.get("cpu-swaps").map_or(Some(false), |e| {
+        boolean(&e.value, &format!("{what}'s `cpu-swaps`"), problems)
+    });
+    fields.finish(problems);
+    Some(DeclaredSpec {
+        name,
+        command,
+        dir,
+        deps,
+        env,
+        timeout,
+        cpu_swaps: cpu_swaps.unwrap_or(false),
+        description,
+        role,
+    })
 }
 
 fn axes(node: &Node, problems: &mut Problems) -> Option<Vec<AxisSpec>> {

@@ -172,6 +172,9 @@ mod tests {
                 known: None,
                 substitutions: Vec::new(),
                 metrics: Default::default(),
+                declared: false,
+                role: None,
+                tests: Vec::new(),
             }],
         }
     }

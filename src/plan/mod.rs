@@ -228,15 +228,19 @@ impl Plan {
 
     /// The resume journal's file name: one per matrix name, selection and probes, so two different runs of one
     /// matrix on one cache keep separate journals. Edits to pins keep the journal (each entry is checked against
-    /// the environment the cell would get now).
+    /// the environment the cell would get now); an edit to a command probe's folder starts another.
     pub fn journal_name(&self) -> String {
         let keys: Vec<String> = self.cells.iter().map(|c| c.key().to_string()).collect();
-        let identity = format!(
+        let mut identity = format!(
             "{}\n{}\n{}",
             self.matrix.name,
             self.probe_names().join(" "),
             keys.join("\n")
         );
+        // A command probe whose folder changed must not reuse what the old one found.
+        for command in self.probes.iter().filter_map(|p| p.command()) {
+            identity.push_str(&format!("\n{}", command.content));
+        }
         format!("journal-{}.jsonl", crate::digest::short(identity))
     }
 

@@ -151,7 +151,16 @@ const SUPPORT: &[(&str, &str)] = &[
         super::preload::FORKSERVER,
         include_str!("../../fixtures/probes/_forkserver.py"),
     ),
+    // Put first on PYTHONPATH of a command probe with `cpu-swaps` (see [`SWAPS_DIR`]).
+    (
+        "usercustomize/sitecustomize.py",
+        include_str!("../../fixtures/probes/usercustomize/sitecustomize.py"),
+    ),
 ];
+
+/// The folder (inside the materialized scripts) whose `sitecustomize.py` applies the CPU swaps inside a user's
+/// process: Python imports it at start-up when the folder is on PYTHONPATH.
+pub const SWAPS_DIR: &str = "usercustomize";
 
 /// The fixture checkpoint shared by the probes and the built-in engine.
 const FIXTURES: &[(&str, &[u8])] = &[
@@ -206,6 +215,13 @@ impl Catalog {
             probes: BUILTIN.iter().map(|b| Arc::new(b.spec())).collect(),
         });
         &BUILTIN_CATALOG
+    }
+
+    /// The built-in probes followed by `declared` (a matrix's `[probe.NAME]` tables, in declaration order).
+    pub fn with_declared(declared: Vec<ProbeSpec>) -> Catalog {
+        let mut probes = Catalog::builtin().probes.clone();
+        probes.extend(declared.into_iter().map(Arc::new));
+        Catalog { probes }
     }
 
     pub fn find(&self, name: &str) -> Option<&Arc<ProbeSpec>> {

@@ -253,17 +253,19 @@ impl Base {
             .all(|(dist, hash)| record_hash(&site.join(dist)).as_deref() == Some(hash))
     }
 
-    /// Forks `argv` (a script and its arguments) as `python` would run it fresh, with exactly `env`, its output
-    /// written to `log` (a path the base can open for writing). `None`: not forked, run it fresh.
+    /// Forks `argv` (a script and its arguments, or with `module` the arguments of `python -m MODULE`) as `python`
+    /// would run it fresh in `cwd` (the base's own when `None`), with exactly `env`, its output written to `log` (a
+    /// path the base can open for writing). `None`: not forked, run it fresh.
     pub async fn fork(
         &self,
         python: &Path,
         argv: &[String],
+        (cwd, module): (Option<&str>, Option<&str>),
         env: &BTreeMap<String, String>,
         log: &Path,
     ) -> Option<Forked> {
         let request = serde_json::json!({
-            "python": python, "argv": argv, "env": env, "log": log,
+            "python": python, "argv": argv, "env": env, "log": log, "cwd": cwd, "module": module,
         });
         let (reply, forked) = oneshot::channel();
         {

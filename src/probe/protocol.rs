@@ -26,6 +26,71 @@ pub enum ProbeRun {
     TimedOut(std::time::Duration),
     /// Killed by a signal (named), or exited without reporting (`exit code N`).
     Died(String),
+    /// A command probe that exited, or could not start: what its exit and output say.
+    Command(CommandReport),
+}
+
+/// How a command probe ended when no signal or timeout ended it.
+#[derive(Debug, Clone)]
+pub struct CommandReport {
+    pub ending: CommandEnding,
+    /// The last Python traceback of its output.
+    pub traceback: Option<StageError>,
+    /// The last non-empty line of its output.
+    pub last_line: Option<String>,
+    /// Every test's result, for a pytest command whose JUnit XML could be read.
+    pub tests: Option<Vec<TestResult>>,
+    /// The CPU swaps that fired inside the process (`cpu-swaps`).
+    pub substitutions: Vec<String>,
+    pub duration_s: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CommandEnding {
+    Exited(i32),
+    /// The program is not in the cell: not the interpreter, not on the cell's PATH, no such file in `dir`.
+    NotFound(String),
+    /// The program was found but could not be started (the reason, naming it).
+    Unstartable(String),
+}
+
+/// One test of a pytest probe, as its JUnit XML says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestResult {
+    /// `classname::name` as pytest writes them in JUnit XML (`tests.test_load::test_nf4[bf16]`).
+    pub id: String,
+    pub outcome: TestOutcome,
+    /// Why it failed, erred, was skipped or xfailed (normalized like a signature).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The innermost site-packages frame of a failure's traceback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frame: Option<String>,
+}
+
+/// pytest's outcomes of one test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TestOutcome {
+    Passed,
+    Failed,
+    Error,
+    Skipped,
+    Xfailed,
+    Xpassed,
+}
+
+impl TestOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TestOutcome::Passed => "passed",
+            TestOutcome::Failed => "failed",
+            TestOutcome::Error => "error",
+            TestOutcome::Skipped => "skipped",
+            TestOutcome::Xfailed => "xfailed",
+            TestOutcome::Xpassed => "xpassed",
+        }
+    }
 }
 
 /// Which interpreter ran a probe: a fresh one, or a fork of a preloaded base.

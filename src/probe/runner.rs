@@ -57,11 +57,17 @@ pub struct CellRun {
     pub process_s: f64,
 }
 
+/// Runs the cell's built-in probes in as few processes as possible, then each command probe in a process of its own.
 pub async fn run_probes(job: &ProbeJob<'_>) -> Result<CellRun> {
     let mut results = Vec::new();
-    let mut remaining: Vec<String> = job.probes.iter().map(|p| p.name.clone()).collect();
-    let mut base = job.base.clone();
     let started = Instant::now();
+    let mut remaining: Vec<String> = job
+        .probes
+        .iter()
+        .filter(|p| p.command().is_none())
+        .map(|p| p.name.clone())
+        .collect();
+    let mut base = job.base.clone();
     while !remaining.is_empty() {
         let Some((finished, interpreter)) = run_process(job, &remaining, base.as_deref()).await?
         else {
@@ -72,6 +78,13 @@ pub async fn run_probes(job: &ProbeJob<'_>) -> Result<CellRun> {
         results.extend(finished.into_iter().map(|(n, r)| (n, r, interpreter)));
         remaining.retain(|p| !done.contains(p));
     }
+    for spec in job.probes {
+        if let Some(command) = spec.command() {
+            let (run, interpreter) =
+                super::command::run(job, spec, command, base.as_deref()).await?;
+            results.push((spec.name.clone(), run, interpreter));
+        }
+    }
     Ok(CellRun {
         probes: results,
         process_s: started.elapsed().as_secs_f64(),
@@ -79,20 +92,20 @@ pub async fn run_probes(job: &ProbeJob<'_>) -> Result<CellRun> {
 }
 
 /// A probe process: started fresh, or forked from a base.
-enum Process {
+pub(super) enum Process {
     Fresh(tokio::process::Child),
     Forked(Forked),
 }
 
 impl Process {
-    fn interpreter(&self) -> ProbeInterpreter {
+    pub(super) fn interpreter(&self) -> ProbeInterpreter {
         match self {
             Process::Fresh(_) => ProbeInterpreter::Fresh,
             Process::Forked(_) => ProbeInterpreter::Forked,
         }
     }
 
-    fn pid(&self) -> Option<u32> {
+    pub(super) fn pid(&self) -> Option<u32> {
         match self {
             Process::Fresh(child) => child.id(),
             Process::Forked(forked) => Some(forked.pid as u32),
@@ -100,7 +113,7 @@ impl Process {
     }
 
     /// The exit status; `None` when a forked process's base died first, so its status is lost.
-    async fn wait(&mut self) -> Result<Option<ExitStatus>> {
+    pub(super) async fn wait(&mut self) -> Result<Option<ExitStatus>> {
         use std::os::unix::process::ExitStatusExt;
         match self {
             Process::Fresh(child) => child
@@ -159,7 +172,12 @@ async fn start(
     let env = probe_env(job, &result_path);
     let mut argv = vec![job.scripts.join(RUNNER).into_os_string()];
     argv.extend(probes.iter().map(OsString::from));
-    if let Some(forked) = fork(base, job.python, &argv, &env, &log).await {
+    let launch = ForkLaunch {
+        argv: &argv,
+        cwd: None,
+        module: None,
+    };
+    if let Some(forked) = fork(base, job.python, &launch, &env, &log).await {
         return Ok(Process::Forked(forked));
     }
     let log_err = log.try_clone().map_err(|e| Error::io(job.log, e))?;
@@ -183,19 +201,31 @@ async fn start(
     Ok(Process::Fresh(child))
 }
 
+/// What a forked process is to run: `sys.argv` (a script first, unless `module` is set, as `python -m` has it), in
+/// `cwd` (the base's own when `None`).
+pub(super) struct ForkLaunch<'a> {
+    pub argv: &'a [OsString],
+    pub cwd: Option<&'a Path>,
+    pub module: Option<&'a str>,
+}
+
 /// Asks `base` to fork the process; `None` (run it fresh) without a base, with text the base cannot take as JSON
 /// (non-UTF-8 paths or variables), or when it does not fork.
-async fn fork(
+pub(super) async fn fork(
     base: Option<&Base>,
     python: &Path,
-    argv: &[OsString],
+    launch: &ForkLaunch<'_>,
     env: &[(OsString, OsString)],
     log: &std::io::PipeWriter,
 ) -> Option<Forked> {
     use std::os::fd::AsRawFd;
     let base = base?;
     let text = |s: &OsString| s.to_str().map(str::to_string);
-    let argv: Vec<String> = argv.iter().map(text).collect::<Option<_>>()?;
+    let argv: Vec<String> = launch.argv.iter().map(text).collect::<Option<_>>()?;
+    let cwd = match launch.cwd {
+        Some(cwd) => Some(cwd.to_str()?),
+        None => None,
+    };
     let env: BTreeMap<String, String> = env
         .iter()
         .map(|(name, value)| Some((text(name)?, text(value)?)))
@@ -206,7 +236,8 @@ async fn fork(
         std::process::id(),
         log.as_raw_fd()
     ));
-    base.fork(python, &argv, &env, &log).await
+    base.fork(python, &argv, (cwd, launch.module), &env, &log)
+        .await
 }
 
 /// One Python process over `probes`; returns the probes it settled (at least one, so the caller progresses) and
@@ -338,7 +369,7 @@ fn read_events(path: &PathBuf) -> Vec<Event> {
 }
 
 /// `Some(description)` when the process did not exit normally with status 0.
-fn died(status: &std::process::ExitStatus) -> Option<String> {
+pub(super) fn died(status: &std::process::ExitStatus) -> Option<String> {
     use std::os::unix::process::ExitStatusExt;
     match (status.signal(), status.code()) {
         (Some(signal), _) => Some(signal_name(signal)),

@@ -6,7 +6,7 @@
 use crate::outcome::Outcome;
 use crate::probe::catalog::Catalog;
 use crate::probe::spec::Role;
-use crate::results::CellResult;
+use crate::results::{CellResult, ProbeResult};
 
 use super::row::Row;
 
@@ -37,10 +37,11 @@ impl Contrast<'_> {
     }
 }
 
-fn on_path(name: &str, role: Role) -> bool {
-    Catalog::builtin()
-        .find(name)
-        .is_some_and(|p| p.role == role)
+/// A built-in probe's role is the catalogue's; a declared probe's is recorded on its result.
+fn on_path(probe: &ProbeResult, role: Role) -> bool {
+    let declared = probe.role;
+    let builtin = || Catalog::builtin().find(&probe.name).map(|p| p.role);
+    declared.or_else(builtin) == Some(role)
 }
 
 fn failed(outcome: Outcome) -> bool {
@@ -58,7 +59,7 @@ pub fn contrasts<'a>(rows: &[Row<'a>]) -> Vec<Contrast<'a>> {
                 row.probes
                     .iter()
                     .flatten()
-                    .filter(|p| on_path(&p.name, role) && keep(p.outcome))
+                    .filter(|p| on_path(p, role) && keep(p.outcome))
                     .map(|p| p.name.as_str())
                     .collect()
             };

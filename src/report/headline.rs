@@ -315,6 +315,8 @@ mod tests {
                 log: None,
                 hint: None,
                 interpreter: None,
+                tests: Vec::new(),
+                role: None,
             }],
         };
         RunReport::new("m".into(), cells.iter().map(cell).collect())

@@ -295,6 +295,9 @@ fn write_chip(out: &mut String, view: &View<'_>, hit: &Hit<'_>, label_probe: boo
     if !probe.substitutions.is_empty() {
         data.insert("substitutions", probe.substitutions.join("; "));
     }
+    if !probe.tests.is_empty() {
+        data.insert("tests", tests_text(&probe.tests));
+    }
     let attributes: String = data
         .iter()
         .map(|(k, v)| format!(" data-{k}=\"{}\"", escape(v)))
@@ -312,6 +315,15 @@ fn write_chip(out: &mut String, view: &View<'_>, hit: &Hit<'_>, label_probe: boo
             "*"
         }
     );
+}
+
+/// A pytest probe's tests for the details: `id outcome (message)`, one after another.
+fn tests_text(tests: &[crate::probe::protocol::TestResult]) -> String {
+    let test = |t: &crate::probe::protocol::TestResult| match &t.message {
+        Some(message) => format!("{} {} ({message})", t.id, t.outcome.as_str()),
+        None => format!("{} {}", t.id, t.outcome.as_str()),
+    };
+    tests.iter().map(test).collect::<Vec<_>>().join("; ")
 }
 
 fn write_signatures(out: &mut String, view: &View<'_>) {

@@ -21,10 +21,11 @@ use crate::index::IndexSettings;
 use crate::matrix::{Cell, Known, Matrix};
 use crate::outcome::{self, Outcome, Verdict};
 use crate::probe::catalog::{self, Materialized};
+use crate::probe::command;
 use crate::probe::preload::{Base, Preloader};
-use crate::probe::protocol::ProbeRun;
+use crate::probe::protocol::{ProbeRun, TestResult};
 use crate::probe::runner::{CellRun, ProbeJob, foreground_command, run_probes};
-use crate::probe::spec::ProbeSpec;
+use crate::probe::spec::{ProbeSpec, Role};
 use crate::process::child_env::ChildEnv;
 use crate::process::supervisor::Supervisor;
 use crate::results::{CellResult, EnvInfo, ProbeResult, Reference};
@@ -138,7 +139,7 @@ impl Harness {
                 index,
             },
             policy: CellPolicy {
-                pins: matrix.pins.clone(),
+                pins: requirements_beside_axes(matrix),
                 known: matrix.known.clone(),
                 timeout: matrix.timeout,
             },
@@ -214,15 +215,39 @@ impl Harness {
         python: &Path,
         probes: &[Arc<ProbeSpec>],
     ) -> Result<(std::process::Command, PathBuf)> {
+        let artifacts = self.repro_dir(cell)?;
+        // The log is not written: the output goes to the terminal.
+        let log = artifacts.join("probes.log");
+        let job = self.probe_job(python, probes, &artifacts, &log, None);
+        Ok((foreground_command(&job), artifacts.join("results.jsonl")))
+    }
+
+    /// A command probe of `cell` for the foreground, as `run` starts it (same program, arguments, environment, a
+    /// fresh copy of its `dir` under `runs/<matrix>/<cell>/repro/`); `Err(program)` when the cell has no such program.
+    pub fn foreground_command_probe(
+        &self,
+        cell: &Cell,
+        python: &Path,
+        spec: &Arc<ProbeSpec>,
+    ) -> Result<std::result::Result<(std::process::Command, command::Place), String>> {
+        let command = spec
+            .command()
+            .ok_or_else(|| Error::infra(format!("probe `{}` is not a command probe", spec.name)))?;
+        let artifacts = self.runs_dir.join(cell.key().slug()).join("repro");
+        let log = artifacts.join("probes.log");
+        let probes = std::slice::from_ref(spec);
+        let job = self.probe_job(python, probes, &artifacts, &log, None);
+        command::foreground(&job, spec, command)
+    }
+
+    /// A fresh `runs/<matrix>/<cell>/repro/`.
+    fn repro_dir(&self, cell: &Cell) -> Result<PathBuf> {
         let artifacts = self.runs_dir.join(cell.key().slug()).join("repro");
         if artifacts.exists() {
             std::fs::remove_dir_all(&artifacts).map_err(|e| Error::io(&artifacts, e))?;
         }
         std::fs::create_dir_all(&artifacts).map_err(|e| Error::io(&artifacts, e))?;
-        // The log is not written: the output goes to the terminal.
-        let log = artifacts.join("probes.log");
-        let job = self.probe_job(python, probes, &artifacts, &log, None);
-        Ok((foreground_command(&job), artifacts.join("results.jsonl")))
+        Ok(artifacts)
     }
 
     /// Runs `cells` with at most `jobs` at once under `supervisor`, starting them in order; results come back in
@@ -347,6 +372,7 @@ impl Harness {
             let evidence = Evidence::of(probe_run, checks);
             results.push(ProbeResult {
                 interpreter: Some(*interpreter),
+                role: declared_role(spec),
                 ..probe_result(&spec.name, verdict, evidence, Some(log))
             });
         }
@@ -461,6 +487,19 @@ impl Harness {
     }
 }
 
+/// What every cell installs beside its axes: the pins, and the `deps` of the probes the matrix runs (one
+/// environment per cell whatever `--probe` selects, so a journal or cache entry serves every selection).
+fn requirements_beside_axes(matrix: &Matrix) -> Vec<String> {
+    let deps = matrix.probes.iter().filter_map(|p| p.command());
+    let mut requirements = matrix.pins.clone();
+    for dep in deps.flat_map(|c| &c.deps) {
+        if !requirements.contains(dep) {
+            requirements.push(dep.clone());
+        }
+    }
+    requirements
+}
+
 /// The builtin row's metrics for those of `probes` whose oracle has any, by probe name.
 pub fn reference_metrics(
     probes: &[Arc<ProbeSpec>],
@@ -553,6 +592,7 @@ struct Evidence {
     substitutions: Vec<String>,
     checks: Vec<NumericCheck>,
     frames: Vec<String>,
+    tests: Vec<TestResult>,
 }
 
 impl Evidence {
@@ -566,6 +606,7 @@ impl Evidence {
                     substitutions: report.substitutions.clone(),
                     checks,
                     frames: outcome::failing_frames(run),
+                    tests: Vec::new(),
                 }
             }
             ProbeRun::TimedOut(after) => Evidence {
@@ -573,8 +614,21 @@ impl Evidence {
                 ..Evidence::default()
             },
             ProbeRun::Died(_) => Evidence::default(),
+            ProbeRun::Command(report) => Evidence {
+                duration_s: report.duration_s,
+                substitutions: report.substitutions.clone(),
+                frames: outcome::failing_frames(run),
+                tests: report.tests.clone().unwrap_or_default(),
+                ..Evidence::default()
+            },
         }
     }
+}
+
+/// The role a declared probe says it has, recorded on its results so every report's contrast can place it; none for
+/// a built-in probe (the catalogue knows its role) or a declared one outside the contrast.
+fn declared_role(spec: &ProbeSpec) -> Option<Role> {
+    (spec.command().is_some() && spec.role != Role::Neither).then_some(spec.role)
 }
 
 fn probe_result(
@@ -600,6 +654,8 @@ fn probe_result(
         checks: evidence.checks,
         log: log.map(|l| l.display().to_string()),
         interpreter: None,
+        tests: evidence.tests,
+        role: None,
     }
 }
 

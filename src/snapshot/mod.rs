@@ -19,6 +19,9 @@ use serde::Deserialize;
 use crate::matrix::cell_key::CellKey;
 use crate::matrix::{Cell, Matrix};
 use crate::outcome::Outcome;
+use crate::probe::catalog::Catalog;
+use crate::probe::protocol::TestResult;
+use crate::probe::spec::Role;
 use crate::results::{CellResult, ProbeResult, RunReport};
 
 pub use baseline::{Baseline, Mode};
@@ -78,6 +81,15 @@ pub struct SnapshotProbe {
     /// Rounded to [`METRIC_DIGITS`]; sorted by name.
     #[serde(default)]
     pub metrics: BTreeMap<String, serde_json::Value>,
+    /// A probe the matrix declares (`[probe.NAME]`): the reader accepts its name outside the catalogue.
+    #[serde(default)]
+    pub declared: bool,
+    /// A declared probe's role in the quantization contrast, when it has one.
+    #[serde(default)]
+    pub role: Option<Role>,
+    /// A pytest probe's tests, in the order they ran.
+    #[serde(default)]
+    pub tests: Vec<TestResult>,
 }
 
 /// `reports/<matrix name>.snap.toml`, relative to the current folder (the repository root in practice).
@@ -203,6 +215,16 @@ impl SnapshotProbe {
                 .filter(|(_, value)| !value.is_null())
                 .map(|(name, value)| (name.clone(), round_metric(value)))
                 .collect(),
+            declared: Catalog::builtin().find(&probe.name).is_none(),
+            role: probe.role,
+            tests: probe
+                .tests
+                .iter()
+                .map(|t| TestResult {
+                    frame: None,
+                    ..t.clone()
+                })
+                .collect(),
         }
     }
 
@@ -225,6 +247,8 @@ impl SnapshotProbe {
             log: None,
             hint: self.signature.as_deref().and_then(crate::env::recipe::hint),
             interpreter: None,
+            tests: self.tests.clone(),
+            role: self.role,
         }
     }
 }
@@ -279,6 +303,9 @@ mod tests {
                     known: None,
                     substitutions: Vec::new(),
                     metrics: BTreeMap::new(),
+                    declared: false,
+                    role: None,
+                    tests: Vec::new(),
                 })
                 .collect(),
         }

@@ -13,6 +13,8 @@ use crate::matrix::Source;
 use crate::matrix::cell_key::CellKey;
 use crate::outcome::Outcome;
 use crate::probe::catalog::Catalog;
+use crate::probe::protocol::{TestOutcome, TestResult};
+use crate::probe::spec::Role;
 
 /// The file as written; spans locate the errors found after parsing (a duplicate cell, an unknown probe).
 #[derive(Deserialize)]
@@ -49,6 +51,19 @@ struct ProbeFile {
     substitutions: Vec<String>,
     #[serde(default)]
     metrics: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    declared: bool,
+    role: Option<Role>,
+    #[serde(default)]
+    test: Vec<TestFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestFile {
+    id: String,
+    outcome: TestOutcome,
+    message: Option<String>,
 }
 
 pub fn read(path: &Path) -> Result<Snapshot> {
@@ -116,7 +131,7 @@ fn cell(written: CellFile, source: &Source) -> Result<SnapshotCell> {
     for probe in written.probe {
         let (span, name) = (probe.name.span(), probe.name.into_inner());
         let catalog = Catalog::builtin();
-        if catalog.find(&name).is_none() {
+        if catalog.find(&name).is_none() && !probe.declared {
             let hint = crate::suggest::hint(&name, catalog.names());
             let message = format!("unknown probe `{name}`{hint}");
             return Err(error_at(source, span.start, message));
@@ -133,6 +148,18 @@ fn cell(written: CellFile, source: &Source) -> Result<SnapshotCell> {
             known: probe.known,
             substitutions: probe.substitutions,
             metrics: probe.metrics,
+            declared: probe.declared,
+            role: probe.role,
+            tests: probe
+                .test
+                .into_iter()
+                .map(|t| TestResult {
+                    id: t.id,
+                    outcome: t.outcome,
+                    message: t.message,
+                    frame: None,
+                })
+                .collect(),
         });
     }
     Ok(SnapshotCell {

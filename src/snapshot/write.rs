@@ -7,6 +7,7 @@
 use std::fmt::Write;
 
 use super::{Snapshot, SnapshotProbe};
+use crate::probe::spec::Role;
 
 pub fn render(snapshot: &Snapshot) -> String {
     let mut out = String::new();
@@ -58,6 +59,17 @@ fn write_probe(out: &mut String, probe: &SnapshotProbe) {
             let _ = writeln!(out, "{field} = {}", string(value));
         }
     }
+    if probe.declared {
+        out.push_str("declared = true\n");
+    }
+    if let Some(role) = probe.role {
+        let role = if role == Role::Control {
+            "control"
+        } else {
+            "quantized"
+        };
+        let _ = writeln!(out, "role = {}", string(role));
+    }
     if !probe.substitutions.is_empty() {
         let items: Vec<String> = probe.substitutions.iter().map(|s| string(s)).collect();
         let _ = writeln!(out, "substitutions = [{}]", items.join(", "));
@@ -67,6 +79,14 @@ fn write_probe(out: &mut String, probe: &SnapshotProbe) {
         out.push_str("\n[cell.probe.metrics]\n");
         for (name, value) in metrics {
             let _ = writeln!(out, "{} = {}", key(name), value_text(value));
+        }
+    }
+    for test in &probe.tests {
+        out.push_str("\n[[cell.probe.test]]\n");
+        let _ = writeln!(out, "id = {}", string(&test.id));
+        let _ = writeln!(out, "outcome = {}", string(test.outcome.as_str()));
+        if let Some(message) = &test.message {
+            let _ = writeln!(out, "message = {}", string(message));
         }
     }
 }

@@ -5,7 +5,8 @@
   var details = document.getElementById("details");
   var list = details.querySelector("dl");
   var fields = [["key", "cell"], ["probe", "probe"], ["outcome", "outcome"], ["signature", "signature"],
-                ["frame", "frame"], ["known", "known issue"], ["substitutions", "substitutions"]];
+                ["frame", "frame"], ["known", "known issue"], ["substitutions", "substitutions"],
+                ["tests", "tests"]];
 
   function clearMarks() {
     document.querySelectorAll(".chip.selected, .chip.same-sig, .sig.active").forEach(function (el) {
