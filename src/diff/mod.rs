@@ -359,6 +359,9 @@ mod tests {
             frame: None,
             known: None,
             substitutions: Vec::new(),
+            declared: false,
+            role: None,
+            tests: Vec::new(),
             metrics: [("loss".to_string(), serde_json::json!([4.992, loss]))].into(),
         };
         Snapshot {

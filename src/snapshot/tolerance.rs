@@ -255,6 +255,9 @@ mod tests {
                     frame: None,
                     known: None,
                     substitutions: Vec::new(),
+                    declared: false,
+                    role: None,
+                    tests: Vec::new(),
                     metrics: [
                         ("loss".to_string(), json!([loss])),
                         ("adapter_max_delta".to_string(), json!(delta)),
