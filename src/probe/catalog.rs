@@ -151,6 +151,15 @@ const SUPPORT: &[(&str, &str)] = &[
         super::preload::FORKSERVER,
         include_str!("../../fixtures/probes/_forkserver.py"),
     ),
+    // The CPU swaps: imported by `_stack.py`, and the folder a command probe with `cpu-swaps` gets on PYTHONPATH.
+    (
+        "usercustomize/qcompat_swaps.py",
+        include_str!("../../fixtures/probes/usercustomize/qcompat_swaps.py"),
+    ),
+    (
+        "usercustomize/sitecustomize.py",
+        include_str!("../../fixtures/probes/usercustomize/sitecustomize.py"),
+    ),
 ];
 
 /// The fixture checkpoint shared by the probes and the built-in engine.
