@@ -96,7 +96,10 @@ fn each_swap_that_fires_is_recorded_once_across_processes() {
     // Three quantizations, two layers built, and a child process that builds another: still one line each.
     assert_eq!(swaps, expected);
     let report = &run.report;
-    assert_eq!(report["torch_at_start"], false, "sitecustomize imported torch");
+    assert_eq!(
+        report["torch_at_start"], false,
+        "sitecustomize imported torch"
+    );
     assert_eq!(report["hook"], true);
     // bitsandbytes' CPU kernel ran on the half-precision weight, under float32 as the default dtype.
     assert_eq!(
