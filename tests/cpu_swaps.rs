@@ -1,7 +1,8 @@
 //! The CPU swaps in a user's own process (`fixtures/probes/usercustomize/`): a real interpreter runs a user's code
 //! against stand-ins for torch, bitsandbytes and Lightning (`tests/fixtures/swaps/`), offline. A swap is recorded
 //! once when it fires, in whichever process; one that is installed and never called is not; nothing happens
-//! without QCOMPAT_CPU_SWAPS; the environment's own sitecustomize still runs.
+//! without QCOMPAT_CPU_SWAPS; `install` in a process that imported Lightning first (a fork) patches it; the
+//! environment's own sitecustomize still runs.
 
 mod common;
 
@@ -132,6 +133,15 @@ fn without_qcompat_cpu_swaps_nothing_is_swapped() {
         "Lightning's own quantize ran"
     );
     assert_eq!(run.swaps, None);
+}
+
+#[test]
+fn install_patches_modules_imported_before_it() {
+    let run = run_user_code("late", false);
+    assert_eq!(run.report["hook"], true);
+    let mut swaps = run.swaps.expect("the swaps file was written");
+    swaps.sort();
+    assert_eq!(swaps, [NO_CPU_REPACK, INIT_QUANTIZE, QUANTIZE]);
 }
 
 #[test]
