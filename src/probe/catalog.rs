@@ -151,7 +151,11 @@ const SUPPORT: &[(&str, &str)] = &[
         super::preload::FORKSERVER,
         include_str!("../../fixtures/probes/_forkserver.py"),
     ),
-    // Put first on PYTHONPATH of a command probe with `cpu-swaps` (see [`SWAPS_DIR`]).
+    // The CPU swaps: imported by `_stack.py`, and the folder a command probe with `cpu-swaps` gets on PYTHONPATH.
+    (
+        "usercustomize/qcompat_swaps.py",
+        include_str!("../../fixtures/probes/usercustomize/qcompat_swaps.py"),
+    ),
     (
         "usercustomize/sitecustomize.py",
         include_str!("../../fixtures/probes/usercustomize/sitecustomize.py"),
