@@ -14,5 +14,5 @@ mod source;
 
 pub use expand::{Cell, MAX_CELLS, cells, expand};
 pub use load::{MAX_NAME_BYTES, load};
-pub use model::{Assignment, Axis, AxisValues, Known, Matrix, explicit_axes};
+pub use model::{Assignment, Axis, AxisValues, Known, Matrix, PYTHON_AXIS, Project, explicit_axes};
 pub use source::Source;
