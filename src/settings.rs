@@ -5,13 +5,13 @@
 
 use std::path::{Path, PathBuf};
 
+use qcompat::env::PythonSearch;
 use qcompat::error::{Error, Result};
 use qcompat::index::IndexSettings;
 use qcompat::plan::{PlanFormat, Selection};
 use qcompat::process::child_env::ChildEnv;
 use qcompat::render::FindingsFormat;
 use qcompat::report;
-use qcompat::env::PythonSearch;
 use qcompat::run::harness::HarnessSettings;
 use qcompat::snapshot::Mode;
 

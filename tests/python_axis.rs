@@ -48,7 +48,10 @@ fn env_pythons(scratch: &Scratch, report: &serde_json::Value) -> Vec<String> {
             let hash = cell["env"]["hash"].as_str().unwrap();
             let config = scratch.cache().join("envs").join(hash).join("pyvenv.cfg");
             let text = std::fs::read_to_string(config).unwrap();
-            let line = text.lines().find(|l| l.starts_with("version_info")).unwrap();
+            let line = text
+                .lines()
+                .find(|l| l.starts_with("version_info"))
+                .unwrap();
             line.split('=').nth(1).unwrap().trim().to_string()
         })
         .collect()
@@ -78,23 +81,41 @@ fn each_cell_runs_in_its_own_interpreter_and_python_reads_as_an_axis() {
         assert!(cell["resolved"].get("python").is_none(), "{cell}");
     }
     let outcomes = common::outcome_lines(&report);
-    assert!(outcomes.contains("python=3.12,toyquant=1.0 toy-load pass"), "{outcomes}");
-    assert!(outcomes.contains("python=3.12,toyquant=1.2 toy-load fail"), "{outcomes}");
+    assert!(
+        outcomes.contains("python=3.12,toyquant=1.0 toy-load pass"),
+        "{outcomes}"
+    );
+    assert!(
+        outcomes.contains("python=3.12,toyquant=1.2 toy-load fail"),
+        "{outcomes}"
+    );
 
     // The headline speaks of the interpreter like any axis, and the snapshot keys it.
     let table = scratch.qcompat(&["run", "--matrix", "pythons.toml", "--update"]);
     assert!(stdout(&table).contains("python: "), "{}", stdout(&table));
-    let snapshot = std::fs::read_to_string(scratch.path().join("reports/pythons.snap.toml")).unwrap();
+    let snapshot =
+        std::fs::read_to_string(scratch.path().join("reports/pythons.snap.toml")).unwrap();
     assert!(
         snapshot.contains(r#"key = { python = "3.12", toyquant = "1.2" }"#),
         "{snapshot}"
     );
     let check = scratch.qcompat(&["run", "--matrix", "pythons.toml", "--check"]);
-    assert_eq!(check.status.code(), Some(0), "as recorded: {}", stderr(&check));
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "as recorded: {}",
+        stderr(&check)
+    );
 
     // A filter on it selects cells as on any axis.
     let filtered = scratch.qcompat(&[
-        "run", "--matrix", "pythons.toml", "--format", "json", "--filter", "python=3.12",
+        "run",
+        "--matrix",
+        "pythons.toml",
+        "--format",
+        "json",
+        "--filter",
+        "python=3.12",
     ]);
     assert_eq!(
         keys(&json(&filtered)),
@@ -105,11 +126,15 @@ fn each_cell_runs_in_its_own_interpreter_and_python_reads_as_an_axis() {
 #[test]
 fn a_package_without_a_wheel_for_an_interpreter_is_unresolvable_there() {
     let scratch = Scratch::new();
-    let matrix = TWO_PYTHONS.replace(r#"["1.0", "1.2"]"#, r#"["1.0"]"#) + "[pins]\ntoyold = \"1.0\"\n";
+    let matrix =
+        TWO_PYTHONS.replace(r#"["1.0", "1.2"]"#, r#"["1.0"]"#) + "[pins]\ntoyold = \"1.0\"\n";
     scratch.write("pythons.toml", &matrix);
     let report = json(&scratch.qcompat(&["run", "--matrix", "pythons.toml", "--format", "json"]));
     let (outcomes, reasons) = uv_reasons(&common::outcome_lines(&report));
-    assert!(outcomes.contains("python=3.11,toyquant=1.0 toy-load pass"), "{outcomes}");
+    assert!(
+        outcomes.contains("python=3.11,toyquant=1.0 toy-load pass"),
+        "{outcomes}"
+    );
     assert!(
         outcomes.contains("python=3.12,toyquant=1.0 toy-load unresolvable"),
         "{outcomes}"
@@ -123,15 +148,28 @@ fn bisect_holds_the_interpreter_like_any_other_axis() {
     scratch.write("pythons.toml", TWO_PYTHONS);
     let bisect = |extra: &[&str]| {
         let mut args = vec![
-            "bisect", "--matrix", "pythons.toml", "--axis", "toyquant", "--good", "1.0", "--bad", "1.2",
-            "--format", "json",
+            "bisect",
+            "--matrix",
+            "pythons.toml",
+            "--axis",
+            "toyquant",
+            "--good",
+            "1.0",
+            "--bad",
+            "1.2",
+            "--format",
+            "json",
         ];
         args.extend_from_slice(extra);
         scratch.qcompat(&args)
     };
     let unheld = bisect(&[]);
     assert_eq!(unheld.status.code(), Some(2), "{}", stderr(&unheld));
-    assert!(stderr(&unheld).contains("--filter python=VERSION"), "{}", stderr(&unheld));
+    assert!(
+        stderr(&unheld).contains("--filter python=VERSION"),
+        "{}",
+        stderr(&unheld)
+    );
 
     let held = bisect(&["--filter", "python=3.12"]);
     let text = stdout(&held);
@@ -146,27 +184,46 @@ fn bisect_holds_the_interpreter_like_any_other_axis() {
         .filter(|name| name.starts_with("python="))
         .filter(|name| !name.ends_with(".lock"))
         .collect();
-    assert!(cells.contains(&"python=3.12_toyquant=1.1".to_string()), "{cells:?}");
-    assert!(cells.iter().all(|c| c.starts_with("python=3.12_")), "{cells:?}");
+    assert!(
+        cells.contains(&"python=3.12_toyquant=1.1".to_string()),
+        "{cells:?}"
+    );
+    assert!(
+        cells.iter().all(|c| c.starts_with("python=3.12_")),
+        "{cells:?}"
+    );
 
     let interpreter = scratch.qcompat(&["bisect", "--matrix", "pythons.toml", "--axis", "python"]);
     assert_eq!(interpreter.status.code(), Some(2));
-    assert!(stderr(&interpreter).contains("interpreters are not bisected"), "{}", stderr(&interpreter));
+    assert!(
+        stderr(&interpreter).contains("interpreters are not bisected"),
+        "{}",
+        stderr(&interpreter)
+    );
 }
 
 #[test]
 fn a_python_installed_nowhere_stops_the_run_before_any_cell_naming_where_it_looked() {
     let scratch = Scratch::new();
-    scratch.write("pythons.toml", &TWO_PYTHONS.replace("\"3.12\"]", "\"3.12\", \"3.99\"]"));
+    scratch.write(
+        "pythons.toml",
+        &TWO_PYTHONS.replace("\"3.12\"]", "\"3.12\", \"3.99\"]"),
+    );
     // A pyenv root of our own, holding this machine's installed versions: the message names it.
     let versions = scratch.path().join("pyenv");
     std::fs::create_dir_all(versions.join("versions")).unwrap();
     let home = std::env::var("HOME").unwrap();
     let real = std::env::var("PYENV_ROOT").unwrap_or(format!("{home}/.pyenv"));
-    for entry in std::fs::read_dir(format!("{real}/versions")).into_iter().flatten() {
+    for entry in std::fs::read_dir(format!("{real}/versions"))
+        .into_iter()
+        .flatten()
+    {
         let entry = entry.unwrap();
-        std::os::unix::fs::symlink(entry.path(), versions.join("versions").join(entry.file_name()))
-            .unwrap();
+        std::os::unix::fs::symlink(
+            entry.path(),
+            versions.join("versions").join(entry.file_name()),
+        )
+        .unwrap();
     }
     let output = scratch
         .run_command(&["run", "--matrix", "pythons.toml"])
@@ -177,12 +234,18 @@ fn a_python_installed_nowhere_stops_the_run_before_any_cell_naming_where_it_look
     assert_eq!(output.status.code(), Some(3), "{text}");
     assert!(text.contains("python 3.99 is not installed"), "{text}");
     assert!(text.contains("python3.99, python3 on PATH"), "{text}");
-    assert!(text.contains(&format!("{}", versions.join("versions").display())), "{text}");
+    assert!(
+        text.contains(&format!("{}", versions.join("versions").display())),
+        "{text}"
+    );
     assert!(text.contains("uv python find"), "{text}");
     assert!(text.contains("--allow-python-downloads"), "{text}");
-    assert!(!scratch.cache().join("envs").read_dir().is_ok_and(|mut d| d.any(|e| {
-        !e.unwrap().file_name().to_string_lossy().starts_with('.')
-    })), "no environment was built");
+    assert!(
+        !scratch.cache().join("envs").read_dir().is_ok_and(
+            |mut d| d.any(|e| { !e.unwrap().file_name().to_string_lossy().starts_with('.') })
+        ),
+        "no environment was built"
+    );
 }
 
 #[test]
@@ -198,10 +261,22 @@ fn the_interpreter_is_no_package_and_its_list_takes_versions() {
     };
     let axis = "probes = [\"toy-load\"]\n[axes]\ntoyquant = [\"1.0\"]\n";
     refused(&format!("python = []\n{axis}"), "`python` lists no version");
-    refused(&format!("python = [\"3.11\", \"3.11.0\"]\n{axis}"), "the same version as");
-    refused(&format!("python = [\"/usr/bin/python3\"]\n{axis}"), "a list takes versions");
-    refused(&format!("{axis}Python = [\"3.11\"]\n"), "is the interpreter, not a package");
-    refused(&format!("{axis}[pins]\npython = \"3.11\"\n"), "is the interpreter, not a package");
+    refused(
+        &format!("python = [\"3.11\", \"3.11.0\"]\n{axis}"),
+        "the same version as",
+    );
+    refused(
+        &format!("python = [\"/usr/bin/python3\"]\n{axis}"),
+        "a list takes versions",
+    );
+    refused(
+        &format!("{axis}Python = [\"3.11\"]\n"),
+        "is the interpreter, not a package",
+    );
+    refused(
+        &format!("{axis}[pins]\npython = \"3.11\"\n"),
+        "is the interpreter, not a package",
+    );
     refused(
         &format!("python = [\"3.11\"]\n{axis}[[include]]\npyton = \"3.11\"\n"),
         "did you mean `python`",
@@ -211,16 +286,28 @@ fn the_interpreter_is_no_package_and_its_list_takes_versions() {
 #[test]
 fn each_interpreter_preloads_its_own_base() {
     let scratch = Scratch::new();
-    let matrix = TWO_PYTHONS.replace("[axes]", "preload = [\"toyheavy\"]\n[axes]") + "toyheavy = [\"1.0\"]\n";
+    let matrix = TWO_PYTHONS.replace("[axes]", "preload = [\"toyheavy\"]\n[axes]")
+        + "toyheavy = [\"1.0\"]\n";
     scratch.write("pythons.toml", &matrix);
     let run = |extra: &[&str]| {
-        let mut args = vec!["run", "--matrix", "pythons.toml", "--format", "json", "--jobs", "1"];
+        let mut args = vec![
+            "run",
+            "--matrix",
+            "pythons.toml",
+            "--format",
+            "json",
+            "--jobs",
+            "1",
+        ];
         args.extend_from_slice(extra);
         json(&scratch.qcompat(&args))
     };
     let fresh = run(&["--isolate"]);
     let shared = run(&[]);
-    assert_eq!(common::outcome_lines(&shared), common::outcome_lines(&fresh));
+    assert_eq!(
+        common::outcome_lines(&shared),
+        common::outcome_lines(&fresh)
+    );
     let interpreters: Vec<&str> = shared["cells"]
         .as_array()
         .unwrap()

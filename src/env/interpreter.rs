@@ -35,7 +35,12 @@ impl Interpreters {
     pub fn find(requests: &[Option<String>], search: &PythonSearch, uv: &Uv) -> Result<Self> {
         let found = requests
             .iter()
-            .map(|request| Ok((request.clone(), Interpreter::find(request.as_deref(), search, Some(uv))?)))
+            .map(|request| {
+                Ok((
+                    request.clone(),
+                    Interpreter::find(request.as_deref(), search, Some(uv))?,
+                ))
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok(Self { found })
     }
@@ -96,7 +101,11 @@ impl Interpreter {
              --no-python-downloads {version}`); install it (`pyenv install {version}`, `uv python install \
              {version}`), or pass --allow-python-downloads to let uv download it",
             on_path.join(", "),
-            if folders.is_empty() { "no version folder".to_string() } else { folders.join(", ") },
+            if folders.is_empty() {
+                "no version folder".to_string()
+            } else {
+                folders.join(", ")
+            },
         )))
     }
 
@@ -140,7 +149,10 @@ fn in_version_folders(request: Option<&str>, search: &PythonSearch) -> Vec<Inter
         .filter_map(|entry| entry.ok())
         .map(|entry| entry.path())
         .filter(|path| {
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
             request.is_none_or(|want| name == want || name.starts_with(&format!("{want}.")))
         })
         .collect();
@@ -153,13 +165,21 @@ fn in_version_folders(request: Option<&str>, search: &PythonSearch) -> Vec<Inter
 
 /// `3.11.7` → `[3, 11, 7]`, for ordering folders by version rather than by text.
 fn version_key(folder: &Path) -> Vec<u64> {
-    let name = folder.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let name = folder
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
     name.split('.').map(|p| p.parse().unwrap_or(0)).collect()
 }
 
 /// uv's discovery (its managed interpreters, `PATH`, the virtual environment): never downloading.
 fn uv_find(uv: &Uv, request: Option<&str>) -> Option<Interpreter> {
-    let args = ["python", "find", "--no-python-downloads", request.unwrap_or("3")];
+    let args = [
+        "python",
+        "find",
+        "--no-python-downloads",
+        request.unwrap_or("3"),
+    ];
     let output = uv.run(&args, &[]).ok()?;
     let path = String::from_utf8(output.stdout).ok()?;
     (output.status.success()).then(|| Interpreter::probe(PathBuf::from(path.trim())))?
@@ -176,6 +196,8 @@ fn uv_download(uv: &Uv, version: &str) -> Result<Interpreter> {
         )));
     }
     uv_find(uv, Some(version)).ok_or_else(|| {
-        Error::infra(format!("uv installed python {version} but does not find it"))
+        Error::infra(format!(
+            "uv installed python {version} but does not find it"
+        ))
     })
 }

@@ -20,8 +20,19 @@ use crate::matrix::Project;
 
 /// Folders never hashed, by name: VCS data, caches, virtual environments and build outputs.
 const SKIPPED_FOLDERS: [&str; 13] = [
-    ".git", ".hg", ".svn", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".tox", ".nox",
-    ".venv", "build", "dist", "node_modules",
+    ".git",
+    ".hg",
+    ".svn",
+    "__pycache__",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".tox",
+    ".nox",
+    ".venv",
+    "build",
+    "dist",
+    "node_modules",
 ];
 /// The files an editable install's environment depends on.
 const METADATA_FILES: [&str; 3] = ["pyproject.toml", "setup.py", "setup.cfg"];
@@ -106,15 +117,27 @@ pub fn prepare(
 /// (qcompat's own files inside the project).
 pub fn content_hash(root: &Path, editable: bool, skip: &[PathBuf]) -> Result<String> {
     let mut files = if editable {
-        METADATA_FILES.iter().map(PathBuf::from).filter(|f| root.join(f).is_file()).collect()
+        METADATA_FILES
+            .iter()
+            .map(PathBuf::from)
+            .filter(|f| root.join(f).is_file())
+            .collect()
     } else {
         match git_files(root) {
             Some(files) => files,
             None => walk(root, Path::new(""))?,
         }
     };
-    let skip: Vec<PathBuf> = skip.iter().filter_map(|p| std::fs::canonicalize(p).ok()).collect();
-    files.retain(|file| kept(file) && !skip.iter().any(|s| root.join(file).canonicalize().ok().as_ref() == Some(s)));
+    let skip: Vec<PathBuf> = skip
+        .iter()
+        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .collect();
+    files.retain(|file| {
+        kept(file)
+            && !skip
+                .iter()
+                .any(|s| root.join(file).canonicalize().ok().as_ref() == Some(s))
+    });
     files.sort();
     let mut hasher = Sha256::new();
     for file in &files {
@@ -132,25 +155,49 @@ pub fn content_hash(root: &Path, editable: bool, skip: &[PathBuf]) -> Result<Str
 
 /// Whether a relative path is part of the project: not in a skipped folder, not a snapshot of qcompat's.
 fn kept(file: &Path) -> bool {
-    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let name = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
     let snapshot = name.ends_with(".snap.toml") || name.ends_with(".snap.toml.new");
-    let in_skipped = file.parent().into_iter().flat_map(Path::components).any(|c| {
-        let part = c.as_os_str().to_str().unwrap_or_default();
-        SKIPPED_FOLDERS.contains(&part) || part.ends_with(".egg-info")
-    });
+    let in_skipped = file
+        .parent()
+        .into_iter()
+        .flat_map(Path::components)
+        .any(|c| {
+            let part = c.as_os_str().to_str().unwrap_or_default();
+            SKIPPED_FOLDERS.contains(&part) || part.ends_with(".egg-info")
+        });
     !snapshot && !in_skipped
 }
 
 /// The files of a git work tree under `root` that git would commit (tracked, or untracked and not ignored),
 /// relative to `root`; None when `root` is in no work tree (or git is missing).
 fn git_files(root: &Path) -> Option<Vec<PathBuf>> {
-    let args = ["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "."];
-    let output = Command::new("git").arg("-C").arg(root).args(args).output().ok()?;
+    let args = [
+        "ls-files",
+        "-z",
+        "--cached",
+        "--others",
+        "--exclude-standard",
+        "--",
+        ".",
+    ];
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(args)
+        .output()
+        .ok()?;
     if !output.status.success() {
         return None;
     }
     let listed = output.stdout.split(|b| *b == 0).filter(|p| !p.is_empty());
-    Some(listed.map(|p| PathBuf::from(String::from_utf8_lossy(p).into_owned())).collect())
+    Some(
+        listed
+            .map(|p| PathBuf::from(String::from_utf8_lossy(p).into_owned()))
+            .collect(),
+    )
 }
 
 /// Every file under `root/relative`, relative to `root`, skipping the folders [`kept`] skips and virtual
@@ -197,7 +244,15 @@ pub fn wheel(
     let out = staging.path().join("wheel");
     let (out_text, interpreter) = (out.to_string_lossy(), python.path.to_string_lossy());
     let project_text = project.to_string_lossy();
-    let mut args = vec!["build", "--wheel", "--quiet", "--out-dir", &out_text, "--python", &interpreter];
+    let mut args = vec![
+        "build",
+        "--wheel",
+        "--quiet",
+        "--out-dir",
+        &out_text,
+        "--python",
+        &interpreter,
+    ];
     let flags = index.uv_flags();
     args.extend(flags.iter().map(String::as_str));
     args.push(&project_text);
@@ -210,9 +265,13 @@ pub fn wheel(
     }
     // Another run may have built the same content meanwhile: its wheel is as good as this one.
     if std::fs::rename(&out, &dir).is_err() && built_wheel(&dir).is_none() {
-        return Err(Error::infra(format!("could not move the built wheel into {}", dir.display())));
+        return Err(Error::infra(format!(
+            "could not move the built wheel into {}",
+            dir.display()
+        )));
     }
-    built_wheel(&dir).ok_or_else(|| Error::infra(format!("uv build wrote no wheel into {}", dir.display())))
+    built_wheel(&dir)
+        .ok_or_else(|| Error::infra(format!("uv build wrote no wheel into {}", dir.display())))
 }
 
 fn built_wheel(dir: &Path) -> Option<PathBuf> {
@@ -242,8 +301,13 @@ mod tests {
         let hash = || content_hash(root, false, &[root.join("qcompat.toml")]).unwrap();
         let first = hash();
         for written in [
-            "src/p/__pycache__/x.pyc", "build/lib/p.py", "dist/p.whl", "src/p.egg-info/PKG-INFO",
-            ".venv/bin/python", "reports/p.snap.toml", "qcompat.toml",
+            "src/p/__pycache__/x.pyc",
+            "build/lib/p.py",
+            "dist/p.whl",
+            "src/p.egg-info/PKG-INFO",
+            ".venv/bin/python",
+            "reports/p.snap.toml",
+            "qcompat.toml",
         ] {
             write(root, written, "anything");
         }
@@ -262,7 +326,11 @@ mod tests {
         let first = content_hash(root, true, &[]).unwrap();
         write(root, "src/p/__init__.py", "X = 2\n");
         assert_eq!(content_hash(root, true, &[]).unwrap(), first);
-        write(root, "pyproject.toml", "[project]\nname = 'p'\ndependencies = ['x']\n");
+        write(
+            root,
+            "pyproject.toml",
+            "[project]\nname = 'p'\ndependencies = ['x']\n",
+        );
         assert_ne!(content_hash(root, true, &[]).unwrap(), first);
     }
 
@@ -271,7 +339,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         let git = |args: &[&str]| {
-            let ok = Command::new("git").arg("-C").arg(root).args(args).output().unwrap();
+            let ok = Command::new("git")
+                .arg("-C")
+                .arg(root)
+                .args(args)
+                .output()
+                .unwrap();
             assert!(ok.status.success(), "git {args:?}");
         };
         git(&["init", "-q"]);

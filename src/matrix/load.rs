@@ -263,7 +263,11 @@ fn python(text: &Text, matrix: &Path, problems: &mut Problems) -> Option<String>
 }
 
 /// `[project]`: a folder (relative to the matrix file's) that holds a `pyproject.toml` or a `setup.py`.
-fn project(spec: &schema::ProjectSpec, source: &Source, problems: &mut Problems) -> Option<Project> {
+fn project(
+    spec: &schema::ProjectSpec,
+    source: &Source,
+    problems: &mut Problems,
+) -> Option<Project> {
     let text = spec.path.as_ref()?;
     let path = source
         .path
@@ -272,7 +276,10 @@ fn project(spec: &schema::ProjectSpec, source: &Source, problems: &mut Problems)
         .join(&text.value);
     let problem = if !path.is_dir() {
         "is no folder"
-    } else if !["pyproject.toml", "setup.py"].iter().any(|f| path.join(f).is_file()) {
+    } else if !["pyproject.toml", "setup.py"]
+        .iter()
+        .any(|f| path.join(f).is_file())
+    {
         "holds no pyproject.toml or setup.py: it is not a Python project"
     } else {
         return Some(Project {

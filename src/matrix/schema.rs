@@ -74,8 +74,8 @@ pub struct KnownSpec {
 }
 
 const MATRIX_KEYS: [&str; 11] = [
-    "name", "python", "project", "probes", "timeout", "preload", "axes", "pins", "exclude", "include",
-    "known",
+    "name", "python", "project", "probes", "timeout", "preload", "axes", "pins", "exclude",
+    "include", "known",
 ];
 const PROJECT_KEYS: [&str; 2] = ["path", "editable"];
 const QUERY_KEYS: [&str; 2] = ["versions", "pre"];

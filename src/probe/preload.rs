@@ -433,7 +433,11 @@ mod tests {
         let pythons = [
             CellKey::new([("python", "3.11"), ("torch", "2.3.0")]),
             CellKey::new([("python", "3.12"), ("torch", "2.3.0")]),
-            CellKey::new([("python", "3.12"), ("torch", "2.3.0"), ("lightning", "2.4.0")]),
+            CellKey::new([
+                ("python", "3.12"),
+                ("torch", "2.3.0"),
+                ("lightning", "2.4.0"),
+            ]),
         ];
         assert_eq!(torch.expect_company(&pythons), [false, true, true]);
         // No axis names a preloaded distribution: the resolver picks one torch for all.

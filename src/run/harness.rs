@@ -210,7 +210,10 @@ impl Harness {
     /// requirements, overrides, index and the project under test.
     pub fn env_spec(&self, cell: &Cell) -> EnvSpec {
         let toolchain = &self.toolchain;
-        let python = toolchain.interpreters.get(cell.key().get(PYTHON_AXIS)).clone();
+        let python = toolchain
+            .interpreters
+            .get(cell.key().get(PYTHON_AXIS))
+            .clone();
         let project = toolchain.project.iter().find(|(p, _)| *p == python.path);
         EnvSpec {
             requirements: cell.requirements(&self.policy.pins),
