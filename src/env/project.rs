@@ -208,7 +208,7 @@ fn walk(root: &Path, relative: &Path) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for entry in entries.filter_map(|e| e.ok()) {
         let path = relative.join(entry.file_name());
-        let kind = entry.file_type().map_err(|e| Error::io(&entry.path(), e))?;
+        let kind = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
         if kind.is_dir() {
             let name = entry.file_name().to_string_lossy().into_owned();
             let skipped = SKIPPED_FOLDERS.contains(&name.as_str()) || name.ends_with(".egg-info");

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::checks;
 use super::document::{self, EXTENSIONS};
-use super::model::{Assignment, AxisValues, Matrix, PYTHON_AXIS, Project};
+use super::model::{Assignment, Axis, AxisValues, Matrix, PYTHON_AXIS, Project};
 use super::problems::Problems;
 use super::schema::{self, PythonSpec, Text};
 use super::source::Source;
@@ -106,11 +106,7 @@ fn matrices_in(folder: &Path) -> String {
 /// Every rule over the shape read; None when a problem leaves no matrix to build.
 fn validate(spec: &schema::MatrixSpec, source: &Source, problems: &mut Problems) -> Option<Matrix> {
     let name = matrix_name(spec.name.as_ref(), &source.path, problems);
-    let (python, python_axis) = match &spec.python {
-        Some(PythonSpec::One(text)) => (python(text, &source.path, problems), None),
-        Some(PythonSpec::Axis(list)) => (None, checks::python_axis(list, source, problems)),
-        None => (None, None),
-    };
+    let (python, python_axis) = interpreter(spec.python.as_ref(), source, problems);
     let project = spec
         .project
         .as_ref()
@@ -132,15 +128,7 @@ fn validate(spec: &schema::MatrixSpec, source: &Source, problems: &mut Problems)
         let packages = checks::axes(&a.value, source, problems);
         python_axis.into_iter().chain(packages).collect::<Vec<_>>()
     });
-    // Every axis written, well-formed or not: a section naming a misshapen axis names an axis all the same.
-    let interpreter_axis = matches!(spec.python, Some(PythonSpec::Axis(_)));
-    let axis_names: Option<Vec<&str>> = spec.axes.as_ref().map(|a| {
-        let python = interpreter_axis.then_some(PYTHON_AXIS);
-        python
-            .into_iter()
-            .chain(a.value.iter().map(|axis| axis.name.value.as_str()))
-            .collect()
-    });
+    let axis_names = written_axis_names(spec);
     let axis_names = axis_names.as_deref();
     let pins = checks::pins(&spec.pins, axis_names.unwrap_or_default(), source, problems);
     let (exclude, _) = located(
@@ -177,6 +165,31 @@ fn validate(spec: &schema::MatrixSpec, source: &Source, problems: &mut Problems)
         include,
         include_at,
         known,
+    })
+}
+
+/// `python`: one interpreter's request (a version or a path), or the Python axis.
+fn interpreter(
+    spec: Option<&PythonSpec>,
+    source: &Source,
+    problems: &mut Problems,
+) -> (Option<String>, Option<Axis>) {
+    match spec {
+        Some(PythonSpec::One(text)) => (python(text, &source.path, problems), None),
+        Some(PythonSpec::Axis(list)) => (None, checks::python_axis(list, source, problems)),
+        None => (None, None),
+    }
+}
+
+/// Every axis written, well-formed or not (a section naming a misshapen axis names an axis all the same), the
+/// Python axis first; None without `axes`.
+fn written_axis_names(spec: &schema::MatrixSpec) -> Option<Vec<&str>> {
+    let python = matches!(spec.python, Some(PythonSpec::Axis(_))).then_some(PYTHON_AXIS);
+    spec.axes.as_ref().map(|a| {
+        python
+            .into_iter()
+            .chain(a.value.iter().map(|axis| axis.name.value.as_str()))
+            .collect()
     })
 }
 
