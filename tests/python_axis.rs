@@ -283,37 +283,89 @@ fn the_interpreter_is_no_package_and_its_list_takes_versions() {
     );
 }
 
+const PRELOADED: &str = r#"
+name = "preloaded"
+python = ["3.11", "3.12"]
+probes = ["toy-load"]
+timeout = "60s"
+preload = ["toyheavy"]
+
+[axes]
+toyquant = ["1.0", "1.5.9"]
+toyheavy = ["1.0"]
+"#;
+
+/// The interpreter binary process `pid` runs, and its parent's pid.
+fn exe_and_parent(pid: &str) -> (String, String) {
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let parent = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .nth(1)
+        .unwrap();
+    (exe.display().to_string(), parent.to_string())
+}
+
 #[test]
 fn each_interpreter_preloads_its_own_base() {
     let scratch = Scratch::new();
-    let matrix = TWO_PYTHONS.replace("[axes]", "preload = [\"toyheavy\"]\n[axes]")
-        + "toyheavy = [\"1.0\"]\n";
-    scratch.write("pythons.toml", &matrix);
-    let run = |extra: &[&str]| {
-        let mut args = vec![
+    scratch.write("preloaded.toml", PRELOADED);
+    let gate = scratch.path().join("gate");
+    // toyquant 1.5.9 waits at the gate: while it waits, each probe and the base it forked from can be looked at.
+    let running = scratch
+        .run_command(&[
             "run",
             "--matrix",
-            "pythons.toml",
+            "preloaded.toml",
             "--format",
             "json",
             "--jobs",
-            "1",
-        ];
-        args.extend_from_slice(extra);
-        json(&scratch.qcompat(&args))
+            "4",
+        ])
+        .env("QCOMPAT_TOY_GATE", &gate)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let waiting = gate.with_extension("waiting");
+    let started = std::time::Instant::now();
+    let pids = loop {
+        let text = common::wait_for(&waiting, "a gated probe");
+        let pids: Vec<String> = text.lines().map(str::to_string).collect();
+        if pids.len() == 2 {
+            break pids;
+        }
+        if started.elapsed().as_secs() > 120 {
+            std::fs::write(&gate, "").unwrap();
+            panic!("two gated probes never waited together: {pids:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
     };
-    let fresh = run(&["--isolate"]);
-    let shared = run(&[]);
-    assert_eq!(
-        common::outcome_lines(&shared),
-        common::outcome_lines(&fresh)
-    );
-    let interpreters: Vec<&str> = shared["cells"]
+    let seen: Vec<(String, String)> = pids
+        .iter()
+        .map(|pid| {
+            let (exe, parent) = exe_and_parent(pid);
+            (exe, exe_and_parent(&parent).0)
+        })
+        .collect();
+    std::fs::write(&gate, "").unwrap();
+    let output = running.wait_with_output().unwrap();
+    let report = json(&output);
+    let interpreters: Vec<&str> = report["cells"]
         .as_array()
         .unwrap()
         .iter()
         .map(|c| c["probes"][0]["interpreter"].as_str().unwrap())
         .collect();
-    // Two cells per interpreter: each pair has company, and forks from its own interpreter's base.
-    assert_eq!(interpreters, ["forked"; 4]);
+    // Two cells per interpreter: each pair has company and forks.
+    assert_eq!(interpreters, ["forked"; 4], "{}", stderr(&output));
+    // Each gated probe is its cell's interpreter, forked from a base of that same interpreter.
+    for (exe, base) in &seen {
+        assert_eq!(exe, base, "{seen:?}");
+    }
+    assert_ne!(seen[0].0, seen[1].0, "one probe per interpreter: {seen:?}");
+    let outcomes = common::outcome_lines(&report);
+    assert_eq!(outcomes.matches(" pass").count(), 4, "{outcomes}");
 }
