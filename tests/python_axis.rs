@@ -369,3 +369,88 @@ fn each_interpreter_preloads_its_own_base() {
     let outcomes = common::outcome_lines(&report);
     assert_eq!(outcomes.matches(" pass").count(), 4, "{outcomes}");
 }
+
+#[test]
+fn shards_of_a_python_axis_merge_into_the_whole_run_and_known_windows_name_python() {
+    let scratch = Scratch::new();
+    let matrix = format!(
+        "{TWO_PYTHONS}\n[[known]]\nid = \"lazy-data-on-3.12\"\nsignature = \"object has no attribute 'data'\"\n\
+         when = {{ python = \">=3.12\", toyquant = \"==1.2\" }}\n"
+    );
+    scratch.write("pythons.toml", &matrix);
+    let planned = scratch.qcompat(&[
+        "plan",
+        "--matrix",
+        "pythons.toml",
+        "--shards",
+        "2",
+        "--format",
+        "json",
+        "--output",
+        "plan.json",
+    ]);
+    assert!(planned.status.success(), "{}", stderr(&planned));
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(scratch.path().join("plan.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        plan["axes"]["python"],
+        serde_json::json!(["3.11", "3.12"]),
+        "{plan}"
+    );
+    for k in ["1", "2"] {
+        let (shard, part) = (format!("{k}/2"), format!("p{k}.snap.toml"));
+        let output = scratch.qcompat(&[
+            "run",
+            "--plan",
+            "plan.json",
+            "--shard",
+            &shard,
+            "--part",
+            &part,
+        ]);
+        assert!(
+            output.status.code().is_some_and(|c| c <= 1),
+            "{}",
+            stderr(&output)
+        );
+    }
+    let merged = scratch
+        .command(&[
+            "merge",
+            "p1.snap.toml",
+            "p2.snap.toml",
+            "--output",
+            "merged.snap.toml",
+        ])
+        .output()
+        .unwrap();
+    assert!(merged.status.success(), "{}", stderr(&merged));
+    let whole = scratch.qcompat(&[
+        "run",
+        "--matrix",
+        "pythons.toml",
+        "--update",
+        "--snapshot",
+        "whole.snap.toml",
+    ]);
+    assert_eq!(
+        whole.status.code(),
+        Some(1),
+        "3.11's 1.2 still fails: {}",
+        stderr(&whole)
+    );
+    let read = |name: &str| std::fs::read_to_string(scratch.path().join(name)).unwrap();
+    assert_eq!(read("merged.snap.toml"), read("whole.snap.toml"));
+    // The known window names the interpreter: 3.12's failure is expected, 3.11's is not.
+    let report = json(&scratch.qcompat(&["run", "--matrix", "pythons.toml", "--format", "json"]));
+    let outcomes = common::outcome_lines(&report);
+    assert!(
+        outcomes.contains("python=3.12,toyquant=1.2 toy-load xfail"),
+        "{outcomes}"
+    );
+    assert!(
+        outcomes.contains("python=3.11,toyquant=1.2 toy-load fail"),
+        "{outcomes}"
+    );
+}
