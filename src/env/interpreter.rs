@@ -201,3 +201,52 @@ fn uv_download(uv: &Uv, version: &str) -> Result<Interpreter> {
         ))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_patch_request_is_looked_for_by_its_minor_name_on_path() {
+        assert_eq!(path_names(Some("3.11.4")), ["python3.11", "python3"]);
+        assert_eq!(path_names(Some("3")), ["python3"]);
+        assert_eq!(path_names(None), ["python3"]);
+    }
+
+    #[test]
+    fn version_folders_answer_by_their_name_newest_first() {
+        let real = Interpreter::probe(PathBuf::from("python3")).expect("python3 on PATH");
+        let dir = tempfile::tempdir().unwrap();
+        let minor: Vec<&str> = real.version.split('.').take(2).collect();
+        let minor = minor.join(".");
+        // Two folders of one minor version, named as pyenv names them; both run this machine's python3.
+        for patch in ["2", "13"] {
+            let bin = dir.path().join(format!("{minor}.{patch}")).join("bin");
+            std::fs::create_dir_all(&bin).unwrap();
+            std::os::unix::fs::symlink(&real.path, bin.join("python3")).unwrap();
+        }
+        let search = PythonSearch {
+            version_folders: vec![dir.path().to_path_buf()],
+            downloads: false,
+        };
+        let found = in_version_folders(Some(&minor), &search);
+        assert_eq!(found.len(), 2);
+        assert_eq!(
+            version_key(&dir.path().join(format!("{minor}.13"))).last(),
+            Some(&13)
+        );
+        assert!(in_version_folders(Some("2.1"), &search).is_empty());
+        let order: Vec<u64> = {
+            let mut folders: Vec<PathBuf> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            folders.sort_by_key(|p| std::cmp::Reverse(version_key(p)));
+            folders
+                .iter()
+                .map(|p| *version_key(p).last().unwrap())
+                .collect()
+        };
+        assert_eq!(order, [13, 2], "by number, not by text");
+    }
+}
