@@ -231,22 +231,10 @@ mod tests {
         };
         let found = in_version_folders(Some(&minor), &search);
         assert_eq!(found.len(), 2);
-        assert_eq!(
-            version_key(&dir.path().join(format!("{minor}.13"))).last(),
-            Some(&13)
-        );
         assert!(in_version_folders(Some("2.1"), &search).is_empty());
-        let order: Vec<u64> = {
-            let mut folders: Vec<PathBuf> = std::fs::read_dir(dir.path())
-                .unwrap()
-                .map(|e| e.unwrap().path())
-                .collect();
-            folders.sort_by_key(|p| std::cmp::Reverse(version_key(p)));
-            folders
-                .iter()
-                .map(|p| *version_key(p).last().unwrap())
-                .collect()
-        };
-        assert_eq!(order, [13, 2], "by number, not by text");
+        assert!(
+            version_key(Path::new("3.10.13")) > version_key(Path::new("3.10.2")),
+            "newest by number, not by text"
+        );
     }
 }
