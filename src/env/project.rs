@@ -116,6 +116,17 @@ pub fn prepare(
 /// The project's content hash: every file (`editable`: the metadata files only) by path and bytes, less `skip`
 /// (qcompat's own files inside the project).
 pub fn content_hash(root: &Path, editable: bool, skip: &[PathBuf]) -> Result<String> {
+    // qcompat's own files and folders, as paths inside the project (those outside it need no skipping).
+    let skip: Vec<PathBuf> = skip
+        .iter()
+        .filter_map(|p| {
+            std::fs::canonicalize(p)
+                .ok()?
+                .strip_prefix(root)
+                .ok()
+                .map(PathBuf::from)
+        })
+        .collect();
     let mut files = if editable {
         METADATA_FILES
             .iter()
@@ -125,19 +136,10 @@ pub fn content_hash(root: &Path, editable: bool, skip: &[PathBuf]) -> Result<Str
     } else {
         match git_files(root) {
             Some(files) => files,
-            None => walk(root, Path::new(""))?,
+            None => walk(root, Path::new(""), &skip)?,
         }
     };
-    let skip: Vec<PathBuf> = skip
-        .iter()
-        .filter_map(|p| std::fs::canonicalize(p).ok())
-        .collect();
-    files.retain(|file| {
-        kept(file)
-            && !skip
-                .iter()
-                .any(|s| root.join(file).canonicalize().ok().as_ref() == Some(s))
-    });
+    files.retain(|file| kept(file) && !skip.iter().any(|s| file.starts_with(s)));
     files.sort();
     let mut hasher = Sha256::new();
     for file in &files {
@@ -200,9 +202,9 @@ fn git_files(root: &Path) -> Option<Vec<PathBuf>> {
     )
 }
 
-/// Every file under `root/relative`, relative to `root`, skipping the folders [`kept`] skips and virtual
-/// environments (a folder holding `pyvenv.cfg`), whatever their name.
-fn walk(root: &Path, relative: &Path) -> Result<Vec<PathBuf>> {
+/// Every file under `root/relative`, relative to `root`, skipping the folders [`kept`] skips, virtual environments
+/// (a folder holding `pyvenv.cfg`) whatever their name, and `skip` (a cache folder inside the project).
+fn walk(root: &Path, relative: &Path, skip: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let folder = root.join(relative);
     let entries = std::fs::read_dir(&folder).map_err(|e| Error::io(&folder, e))?;
     let mut files = Vec::new();
@@ -212,8 +214,9 @@ fn walk(root: &Path, relative: &Path) -> Result<Vec<PathBuf>> {
         if kind.is_dir() {
             let name = entry.file_name().to_string_lossy().into_owned();
             let skipped = SKIPPED_FOLDERS.contains(&name.as_str()) || name.ends_with(".egg-info");
-            if !skipped && !entry.path().join("pyvenv.cfg").exists() {
-                files.extend(walk(root, &path)?);
+            let venv = entry.path().join("pyvenv.cfg").exists();
+            if !skipped && !venv && !skip.contains(&path) {
+                files.extend(walk(root, &path, skip)?);
             }
         } else {
             files.push(path);
@@ -298,7 +301,8 @@ mod tests {
         let root = dir.path();
         write(root, "pyproject.toml", "[project]\nname = 'p'\n");
         write(root, "src/p/__init__.py", "X = 1\n");
-        let hash = || content_hash(root, false, &[root.join("qcompat.toml")]).unwrap();
+        let skip = [root.join("qcompat.toml"), root.join("qcache")];
+        let hash = || content_hash(root, false, &skip).unwrap();
         let first = hash();
         for written in [
             "src/p/__pycache__/x.pyc",
@@ -308,6 +312,7 @@ mod tests {
             ".venv/bin/python",
             "reports/p.snap.toml",
             "qcompat.toml",
+            "qcache/envs/x/file",
         ] {
             write(root, written, "anything");
         }
