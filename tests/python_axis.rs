@@ -246,6 +246,24 @@ fn a_python_installed_nowhere_stops_the_run_before_any_cell_naming_where_it_look
         ),
         "no environment was built"
     );
+
+    // Allowed to, uv is asked to download it (this one it cannot: no such Python exists).
+    let allowed = scratch
+        .run_command(&[
+            "run",
+            "--matrix",
+            "pythons.toml",
+            "--allow-python-downloads",
+        ])
+        .env("PYENV_ROOT", &versions)
+        .output()
+        .unwrap();
+    let text = stderr(&allowed);
+    assert_eq!(allowed.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains("python 3.99 is not installed here, and uv could not download it"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -452,5 +470,26 @@ fn shards_of_a_python_axis_merge_into_the_whole_run_and_known_windows_name_pytho
     assert!(
         outcomes.contains("python=3.11,toyquant=1.2 toy-load fail"),
         "{outcomes}"
+    );
+}
+
+#[test]
+fn include_and_exclude_name_the_interpreter() {
+    let scratch = Scratch::new();
+    let matrix = format!(
+        "{TWO_PYTHONS}\n[[exclude]]\npython = \"3.12\"\ntoyquant = \"1.2\"\n\n[[include]]\npython = \"3.12\"\n\
+         toyquant = \"1.6\"\n"
+    );
+    scratch.write("pythons.toml", &matrix);
+    let listed = scratch.qcompat(&["run", "--matrix", "pythons.toml", "--list"]);
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    assert_eq!(
+        stdout(&listed).lines().collect::<Vec<_>>(),
+        [
+            "python=3.11,toyquant=1.0",
+            "python=3.11,toyquant=1.2",
+            "python=3.12,toyquant=1.0",
+            "python=3.12,toyquant=1.6",
+        ]
     );
 }
