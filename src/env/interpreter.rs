@@ -192,7 +192,9 @@ fn uv_download(uv: &Uv, version: &str) -> Result<Interpreter> {
     if !installed.status.success() {
         return Err(Error::infra(format!(
             "python {version} is not installed here, and uv could not download it: {}",
-            String::from_utf8_lossy(&installed.stderr).trim()
+            String::from_utf8_lossy(&installed.stderr)
+                .trim()
+                .trim_start_matches("error: ")
         )));
     }
     uv_find(uv, Some(version)).ok_or_else(|| {
