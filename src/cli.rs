@@ -133,6 +133,9 @@ pub struct EnvArgs {
     /// is listed and installed.
     #[arg(long, value_name = "DATE", value_parser = qcompat::index::as_of::AsOf::parse)]
     pub as_of: Option<qcompat::index::as_of::AsOf>,
+    /// Let uv download a Python the matrix asks for that is installed nowhere on this machine (never by default).
+    #[arg(long)]
+    pub allow_python_downloads: bool,
 }
 
 #[derive(Args)]

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use qcompat::bisect::sets::{self, PinnedSet};
+use qcompat::env::PythonSearch;
 use qcompat::error::{Error, Result};
 use qcompat::index::IndexSettings;
 use qcompat::plan::{PlanFormat, Selection};
@@ -401,7 +402,19 @@ pub fn harness_settings(args: &EnvArgs, preload: bool) -> Result<HarnessSettings
         device: var("QCOMPAT_DEVICE").unwrap_or_else(|| "auto".into()),
         child_env: ChildEnv::from_vars(std::env::vars_os()),
         preload,
+        python_search: PythonSearch {
+            version_folders: version_folders(),
+            downloads: args.allow_python_downloads,
+        },
     })
+}
+
+/// pyenv's folders of installed versions: `$PYENV_ROOT/versions`, else `~/.pyenv/versions`.
+fn version_folders() -> Vec<PathBuf> {
+    let root = var("PYENV_ROOT")
+        .map(PathBuf::from)
+        .or_else(|| var("HOME").map(|home| PathBuf::from(home).join(".pyenv")));
+    root.map(|r| r.join("versions")).into_iter().collect()
 }
 
 /// `--cache-dir`, else `QCOMPAT_CACHE_DIR`, else the user cache dir.

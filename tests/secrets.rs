@@ -173,6 +173,7 @@ fn environment_hashes_ignore_credentials_and_stay_what_they_were_without_them() 
             find_links: vec!["/wheels".into()],
             ..IndexSettings::default()
         },
+        project: None,
     };
     let hash = |url: &str| Cache::hash(&spec(url));
     assert_eq!(

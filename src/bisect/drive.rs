@@ -43,6 +43,13 @@ impl<'a> Job<'a> {
                 "--axis {axis}: not an axis of the matrix{hint}"
             )));
         }
+        if axis == crate::matrix::PYTHON_AXIS {
+            return Err(Error::BadInput(
+                "--axis python: interpreters are not bisected (no index lists them); bisect a package's axis \
+                 with --filter python=VERSION to hold the interpreter"
+                    .into(),
+            ));
+        }
         let mut base = Vec::new();
         for (other, declared) in axes.iter().zip(&plan.axis_versions) {
             if *other == axis {

@@ -13,6 +13,7 @@ use fs4::fs_std::FileExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::project::ProjectInstall;
 use super::{Interpreter, Uv};
 use crate::error::{Error, Result};
 use crate::index::{IndexSettings, redact};
@@ -34,6 +35,8 @@ pub struct EnvSpec {
     /// `package==version` forced whatever the requirements' own dependencies say (uv's `--override`).
     pub overrides: Vec<String>,
     pub index: IndexSettings,
+    /// The project under test, installed with the requirements (one resolution), or none.
+    pub project: Option<ProjectInstall>,
 }
 
 impl EnvSpec {
@@ -55,6 +58,7 @@ impl EnvSpec {
     fn install_arguments(&self) -> String {
         let mut words: Vec<String> = self.index.display_args().iter().map(|a| quote(a)).collect();
         words.extend(self.requirements.iter().map(|r| quote(r)));
+        words.extend(self.project_arguments().iter().map(|a| quote(a)));
         if !self.overrides.is_empty() {
             let overrides: Vec<String> = self.overrides.iter().map(|o| quote(o)).collect();
             words.push(format!(
@@ -63,6 +67,15 @@ impl EnvSpec {
             ));
         }
         words.join(" ")
+    }
+}
+
+impl EnvSpec {
+    /// `uv pip install`'s arguments for the project: its wheel, or `-e FOLDER`; none without a project.
+    fn project_arguments(&self) -> Vec<String> {
+        self.project
+            .as_ref()
+            .map_or_else(Vec::new, ProjectInstall::install_arguments)
     }
 }
 
@@ -146,7 +159,9 @@ impl Cache {
         // Only when present, so the environments of every matrix cell keep the hashes they had.
         .chain(
             (!spec.overrides.is_empty()).then(|| format!("overrides {}", spec.overrides.join(" "))),
-        ) {
+        )
+        .chain(spec.project.as_ref().map(ProjectInstall::fingerprint))
+        {
             hasher.update(part.as_bytes());
             hasher.update(b"\n");
         }
@@ -283,6 +298,8 @@ fn install(uv: &Uv, spec: &EnvSpec, venv: &Path, target: &str) -> Result<(), Env
         args.extend(["--override", &override_path]);
     }
     args.extend(spec.requirements.iter().map(String::as_str));
+    let project = spec.project_arguments();
+    args.extend(project.iter().map(String::as_str));
     let index_env = spec.index.uv_env();
     let mut last_error = String::new();
     for _ in 0..INSTALL_ATTEMPTS {

@@ -2,9 +2,10 @@
 
 mod cache;
 mod interpreter;
+pub mod project;
 pub mod recipe;
 mod uv;
 
 pub use cache::{Cache, Env, EnvFailure, EnvSpec, quote};
-pub use interpreter::Interpreter;
+pub use interpreter::{Interpreter, Interpreters, PythonSearch};
 pub use uv::Uv;

@@ -18,10 +18,11 @@ pub struct Uv {
 }
 
 impl Uv {
-    /// uv from PATH, else the copy bootstrapped into `<cache>/uv` (made with `python -m venv` + `pip install uv`).
+    /// uv from PATH, else the copy bootstrapped into `<cache>/uv` (made with `python -m venv` + `pip install uv`, by
+    /// the interpreter `python` finds: only asked when uv must be bootstrapped).
     pub fn find_or_bootstrap(
         cache_root: &Path,
-        python: &Path,
+        python: impl FnOnce() -> Result<PathBuf>,
         env: ChildEnv,
         sink: &dyn Sink,
     ) -> Result<Self> {
@@ -33,6 +34,8 @@ impl Uv {
         if path.is_file() {
             return Ok(Self { path, env });
         }
+        let python = python()?;
+        let python = python.as_path();
         sink.note(&format!(
             "uv not found on PATH: installing it once into {}",
             venv.display()

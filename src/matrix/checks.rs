@@ -2,7 +2,7 @@
 //! `schema` read. Each problem is added at the value it is about; a value that breaks a rule is left out, so the
 //! rest is still checked.
 
-use super::model::{Axis, AxisValues, BuildRecipe, Known};
+use super::model::{Axis, AxisValues, BuildRecipe, Known, PYTHON_AXIS};
 use super::problems::Problems;
 use super::schema::{AxisSpec, AxisValuesSpec, BuildSpec, KnownSpec, Located, Text};
 use super::source::Source;
@@ -20,7 +20,7 @@ pub fn axes(specs: &[AxisSpec], source: &Source, problems: &mut Problems) -> Vec
     specs
         .iter()
         .filter_map(|spec| {
-            let named = is_package(&spec.name, problems);
+            let named = is_package(&spec.name, problems) && !is_interpreter(&spec.name, problems);
             let axis = axis(spec, source, problems)?;
             named.then_some(axis)
         })
@@ -87,6 +87,55 @@ fn explicit_versions(
     ok.then_some((values, written_at))
 }
 
+/// `python = ["3.10", "3.11"]`: the interpreter as an axis, its values version requests (`3`, `3.11`, `3.11.4`) each
+/// written once; an interpreter's path is for the one-interpreter form.
+pub fn python_axis(
+    list: &Located<Vec<Text>>,
+    source: &Source,
+    problems: &mut Problems,
+) -> Option<Axis> {
+    if list.value.is_empty() {
+        problems.add(list.at, "`python` lists no version: name at least one");
+        return None;
+    }
+    let mut ok = true;
+    for text in list.value.iter().filter(|t| !is_version_request(&t.value)) {
+        let message = format!(
+            "`python` lists `{}`: a list takes versions (`3.11`); write a path as `python = \"…\"`",
+            text.value
+        );
+        problems.add(text.at, message);
+        ok = false;
+    }
+    let (values, written_at) = explicit_versions(PYTHON_AXIS, &list.value, source, problems)?;
+    ok.then(|| Axis {
+        name: PYTHON_AXIS.to_string(),
+        values,
+        written_at,
+    })
+}
+
+/// `3`, `3.11` or `3.11.4`: what an installed interpreter is asked by.
+pub fn is_version_request(request: &str) -> bool {
+    !request.is_empty()
+        && request.split('.').count() <= 3
+        && request
+            .split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// `python` names the interpreter, never a package: an axis or a pin of that name would install a `python`
+/// distribution instead of choosing the interpreter.
+fn is_interpreter(name: &Text, problems: &mut Problems) -> bool {
+    if normalize(&name.value) != PYTHON_AXIS {
+        return false;
+    }
+    let message = "`python` is the interpreter, not a package: write `python = \"3.11\"` or \
+                   `python = [\"3.11\", \"3.12\"]` at the top of the matrix";
+    problems.add(name.at, message);
+    true
+}
+
 /// `[pins]`: requirements added to every cell. A pin on an axis's package is refused: the cell installs that
 /// package at exactly the axis's version, so the pin could only make cells unresolvable.
 pub fn pins(
@@ -109,6 +158,7 @@ pub fn pins(
             );
             problems.add(package.at, message);
         } else if is_package(package, problems)
+            && !is_interpreter(package, problems)
             && let Some(requirement) = pin_requirement(&package.value, constraint, problems)
         {
             requirements.push(requirement);

@@ -1,7 +1,7 @@
 //! Expands a matrix into cells: the product of the axes, minus `[[exclude]]`, plus `[[include]]`, counted before
 //! they are made so that a matrix too large to plan is refused at the cost of a count.
 
-use super::model::{Assignment, Matrix};
+use super::model::{Assignment, Matrix, PYTHON_AXIS};
 use crate::error::{Error, Result};
 use crate::index::version::Version;
 use crate::matrix::cell_key::CellKey;
@@ -74,10 +74,12 @@ impl Cell {
             .collect()
     }
 
-    /// Requirements to install: the cell's exact versions and local wheels, then the matrix's pins.
+    /// Requirements to install: the cell's exact versions and local wheels (the interpreter's axis chooses the
+    /// interpreter, it is no requirement), then the matrix's pins.
     pub fn requirements(&self, pins: &[String]) -> Vec<String> {
         self.values
             .iter()
+            .filter(|(axis, _)| axis != PYTHON_AXIS)
             .map(|(axis, version)| format!("{axis}=={version}"))
             .chain(self.wheels.iter().map(LocalWheel::requirement))
             .chain(pins.iter().cloned())

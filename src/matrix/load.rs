@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use super::checks;
 use super::document::{self, EXTENSIONS};
-use super::model::{Assignment, AxisValues, Matrix};
+use super::model::{Assignment, Axis, AxisValues, Matrix, PYTHON_AXIS, Project};
 use super::problems::Problems;
-use super::schema::{self, Text};
+use super::schema::{self, PythonSpec, Text};
 use super::source::Source;
 use crate::error::{Error, Result};
 use crate::index::version::Version;
@@ -106,10 +106,11 @@ fn matrices_in(folder: &Path) -> String {
 /// Every rule over the shape read; None when a problem leaves no matrix to build.
 fn validate(spec: &schema::MatrixSpec, source: &Source, problems: &mut Problems) -> Option<Matrix> {
     let name = matrix_name(spec.name.as_ref(), &source.path, problems);
-    let python = spec
-        .python
+    let (python, python_axis) = interpreter(spec.python.as_ref(), source, problems);
+    let project = spec
+        .project
         .as_ref()
-        .and_then(|p| python(p, &source.path, problems));
+        .and_then(|p| project(p, source, problems));
     let catalog = catalog(spec, source, problems);
     let probes = spec
         .probes
@@ -123,17 +124,12 @@ fn validate(spec: &schema::MatrixSpec, source: &Source, problems: &mut Problems)
         || DEFAULT_PRELOAD.map(String::from).to_vec(),
         |modules| preload(modules, problems),
     );
-    let axes = spec
-        .axes
-        .as_ref()
-        .map(|a| checks::axes(&a.value, source, problems));
-    // Every axis written, well-formed or not: a section naming a misshapen axis names an axis all the same.
-    let axis_names: Option<Vec<&str>> = spec.axes.as_ref().map(|a| {
-        a.value
-            .iter()
-            .map(|axis| axis.name.value.as_str())
-            .collect()
+    // The interpreter's axis comes first: keys read `python=3.11,torch=2.3.0`.
+    let axes = spec.axes.as_ref().map(|a| {
+        let packages = checks::axes(&a.value, source, problems);
+        python_axis.into_iter().chain(packages).collect::<Vec<_>>()
     });
+    let axis_names = written_axis_names(spec);
     let axis_names = axis_names.as_deref();
     let pins = checks::pins(&spec.pins, axis_names.unwrap_or_default(), source, problems);
     let (exclude, _) = located(
@@ -159,6 +155,7 @@ fn validate(spec: &schema::MatrixSpec, source: &Source, problems: &mut Problems)
         source: source.path.clone(),
         digest: digest(&source.text, &catalog),
         python,
+        project,
         probes: catalog.select(probes?.iter().map(String::as_str)),
         catalog,
         timeout: timeout?,
@@ -192,6 +189,31 @@ fn digest(text: &str, catalog: &Catalog) -> String {
         return crate::digest::short(text);
     }
     crate::digest::short(format!("{text}\n{}", contents.join("\n")))
+}
+
+/// `python`: one interpreter's request (a version or a path), or the Python axis.
+fn interpreter(
+    spec: Option<&PythonSpec>,
+    source: &Source,
+    problems: &mut Problems,
+) -> (Option<String>, Option<Axis>) {
+    match spec {
+        Some(PythonSpec::One(text)) => (python(text, &source.path, problems), None),
+        Some(PythonSpec::Axis(list)) => (None, checks::python_axis(list, source, problems)),
+        None => (None, None),
+    }
+}
+
+/// Every axis written, well-formed or not (a section naming a misshapen axis names an axis all the same), the
+/// Python axis first; None without `axes`.
+fn written_axis_names(spec: &schema::MatrixSpec) -> Option<Vec<&str>> {
+    let python = matches!(spec.python, Some(PythonSpec::Axis(_))).then_some(PYTHON_AXIS);
+    spec.axes.as_ref().map(|a| {
+        python
+            .into_iter()
+            .chain(a.value.iter().map(|axis| axis.name.value.as_str()))
+            .collect()
+    })
 }
 
 /// Assignments apart from where each value is written (`file:line:column`, in the same order).
@@ -250,12 +272,7 @@ fn matrix_name(written: Option<&Text>, path: &Path, problems: &mut Problems) -> 
 /// matrix file's folder) that exists and is named like one (`python`, `python3.11`, `pypy3` …).
 fn python(text: &Text, matrix: &Path, problems: &mut Problems) -> Option<String> {
     let request = text.value.as_str();
-    let is_version = !request.is_empty()
-        && request.split('.').count() <= 3
-        && request
-            .split('.')
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-    if is_version {
+    if checks::is_version_request(request) {
         return Some(request.to_string());
     }
     let takes = "`python` takes a version (`3.11`) or the path of a Python interpreter (relative to the matrix file)";
@@ -278,6 +295,39 @@ fn python(text: &Text, matrix: &Path, problems: &mut Problems) -> Option<String>
         (true, true) => return Some(path.display().to_string()),
     };
     problems.add(text.at, format!("{takes}; {} {problem}", path.display()));
+    None
+}
+
+/// `[project]`: a folder (relative to the matrix file's) that holds a `pyproject.toml` or a `setup.py`.
+fn project(
+    spec: &schema::ProjectSpec,
+    source: &Source,
+    problems: &mut Problems,
+) -> Option<Project> {
+    let text = spec.path.as_ref()?;
+    let path = source
+        .path
+        .parent()
+        .unwrap_or(Path::new(""))
+        .join(&text.value);
+    let problem = if !path.is_dir() {
+        "is no folder"
+    } else if !["pyproject.toml", "setup.py"]
+        .iter()
+        .any(|f| path.join(f).is_file())
+    {
+        "holds no pyproject.toml or setup.py: it is not a Python project"
+    } else {
+        return Some(Project {
+            path,
+            editable: spec.editable,
+            at: source.at_offset(text.at),
+        });
+    };
+    problems.add(
+        text.at,
+        format!("`project`'s `path`: {} {problem}", path.display()),
+    );
     None
 }
 

@@ -15,5 +15,7 @@ mod source;
 
 pub use expand::{Cell, LocalWheel, MAX_CELLS, cells, expand};
 pub use load::{MAX_NAME_BYTES, load};
-pub use model::{Assignment, Axis, AxisValues, BuildRecipe, Known, Matrix, explicit_axes};
+pub use model::{
+    Assignment, Axis, AxisValues, BuildRecipe, Known, Matrix, PYTHON_AXIS, Project, explicit_axes,
+};
 pub use source::Source;

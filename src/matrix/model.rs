@@ -9,6 +9,9 @@ use crate::index::version::{Version, VersionSpecifiers};
 use crate::probe::catalog::Catalog;
 use crate::probe::spec::ProbeSpec;
 
+/// The interpreter's axis (`python = ["3.11", "3.12"]`): first in axis order, never a package to install.
+pub const PYTHON_AXIS: &str = "python";
+
 /// Axis values in axis order; a partial assignment leaves the missing packages to the resolver.
 pub type Assignment = Vec<(String, Version)>;
 
@@ -21,8 +24,10 @@ pub struct Matrix {
     /// SHA-256 of the file's text (16 hex digits): a plan of an edited matrix is another plan.
     pub digest: String,
     /// Interpreter request: a version (`3.11`) or an interpreter's path (holding a `/`); the default `python3` when
-    /// absent.
+    /// absent. None too when the interpreter is an axis (the first of `axes`, named [`PYTHON_AXIS`]).
     pub python: Option<String>,
+    /// The package under test (`[project]`), installed into every cell on top of the axes.
+    pub project: Option<Project>,
     /// The probes the matrix runs, in catalogue order.
     pub probes: Vec<Arc<ProbeSpec>>,
     /// The probes it may name: the built-in ones.
@@ -58,6 +63,16 @@ pub struct BuildRecipe {
     pub paths: Vec<String>,
 }
 
+/// `[project]`: the user's package, built once per run (or installed editable) into every cell.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// The project's folder (relative paths are resolved against the matrix file's folder).
+    pub path: PathBuf,
+    pub editable: bool,
+    /// `file:line:column` of `path`: where a build that fails is pointed at.
+    pub at: String,
+}
+
 #[derive(Debug)]
 pub struct Axis {
     /// The package name; the axis pins `name==version`.
@@ -88,7 +103,25 @@ pub struct Known {
     pub probes: Vec<String>,
 }
 
+impl Axis {
+    /// Whether this axis is the interpreter's (its values are Python versions, not a package's).
+    pub fn is_interpreter(&self) -> bool {
+        self.name == PYTHON_AXIS
+    }
+}
+
 impl Matrix {
+    /// Every interpreter the cells ask for: the Python axis's versions, else the one `python` (None: the default).
+    pub fn python_requests(&self) -> Vec<Option<String>> {
+        match self.axes.iter().find(|a| a.is_interpreter()) {
+            Some(Axis {
+                values: AxisValues::Explicit(versions),
+                ..
+            }) => versions.iter().map(|v| Some(v.to_string())).collect(),
+            _ => vec![self.python.clone()],
+        }
+    }
+
     /// The names of the probes the matrix runs, in catalogue order.
     pub fn probe_names(&self) -> Vec<String> {
         self.probes.iter().map(|p| p.name.clone()).collect()
@@ -106,7 +139,7 @@ pub fn explicit_axes(matrix: &Matrix) -> Vec<String> {
     matrix
         .axes
         .iter()
-        .filter(|a| matches!(a.values, AxisValues::Explicit(_)))
+        .filter(|a| matches!(a.values, AxisValues::Explicit(_)) && !a.is_interpreter())
         .map(|a| crate::index::normalize(&a.name))
         .collect()
 }

@@ -18,7 +18,8 @@ pub struct Text {
 #[derive(Debug, Default)]
 pub struct MatrixSpec {
     pub name: Option<Text>,
-    pub python: Option<Text>,
+    pub python: Option<PythonSpec>,
+    pub project: Option<ProjectSpec>,
     pub probes: Option<Located<Vec<Text>>>,
     pub timeout: Option<Text>,
     pub preload: Option<Vec<Text>>,
@@ -62,6 +63,21 @@ pub struct Located<T> {
     pub at: usize,
 }
 
+/// `python`: one interpreter for every cell, or a list of versions (an axis).
+#[derive(Debug)]
+pub enum PythonSpec {
+    One(Text),
+    Axis(Located<Vec<Text>>),
+}
+
+/// `[project]`: the package under test, installed into every cell.
+#[derive(Debug)]
+pub struct ProjectSpec {
+    /// None when missing or misshapen (a problem already).
+    pub path: Option<Text>,
+    pub editable: bool,
+}
+
 #[derive(Debug)]
 pub struct AxisSpec {
     pub name: Text,
@@ -83,10 +99,11 @@ pub struct KnownSpec {
     pub probes: Vec<Text>,
 }
 
-const MATRIX_KEYS: [&str; 12] = [
-    "name", "python", "probes", "timeout", "preload", "axes", "pins", "exclude", "include",
-    "known", "build", "probe",
+const MATRIX_KEYS: [&str; 13] = [
+    "name", "python", "project", "probes", "timeout", "preload", "axes", "pins", "exclude",
+    "include", "known", "build", "probe",
 ];
+const PROJECT_KEYS: [&str; 2] = ["path", "editable"];
 const PROBE_KEYS: [&str; 8] = [
     "command",
     "dir",
@@ -113,8 +130,11 @@ pub fn read(root: &Node, problems: &mut Problems) -> MatrixSpec {
             .and_then(|e| text(&e.value, &format!("`{key}`"), problems))
     };
     spec.name = text_of("name", &mut fields);
-    spec.python = text_of("python", &mut fields);
     spec.timeout = text_of("timeout", &mut fields);
+    spec.python = fields.get("python").and_then(|e| python(e, problems));
+    spec.project = fields
+        .get("project")
+        .and_then(|e| project(&e.value, problems));
     spec.probes = fields.required("probes").and_then(|e| {
         let value = texts(&e.value, "`probes`", problems)?;
         Some(Located { value, at: e.at })
@@ -242,6 +262,36 @@ fn declared_probe(name: Text, node: &Node, problems: &mut Problems) -> Option<De
         cpu_swaps: cpu_swaps.unwrap_or(false),
         description,
         role,
+    })
+}
+
+/// `python = "3.11"` (or a path), or `python = ["3.11", "3.12"]`: the interpreter as an axis.
+fn python(entry: &Entry, problems: &mut Problems) -> Option<PythonSpec> {
+    match &entry.value.kind {
+        Kind::List(_) => {
+            let value = texts(&entry.value, "`python`", problems)?;
+            Some(PythonSpec::Axis(Located {
+                value,
+                at: entry.at,
+            }))
+        }
+        _ => text(&entry.value, "`python`", problems).map(PythonSpec::One),
+    }
+}
+
+/// `[project]`: `path` (required) and `editable` (default false).
+fn project(node: &Node, problems: &mut Problems) -> Option<ProjectSpec> {
+    let mut fields = Fields::of(node, "`project`", &PROJECT_KEYS, problems)?;
+    let path = fields
+        .required("path")
+        .and_then(|e| text(&e.value, "`project`'s `path`", problems));
+    let editable = fields.get("editable").map_or(Some(false), |e| {
+        boolean(&e.value, "`project`'s `editable`", problems)
+    });
+    fields.finish(problems);
+    Some(ProjectSpec {
+        path,
+        editable: editable?,
     })
 }
 

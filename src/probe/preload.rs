@@ -79,9 +79,11 @@ impl Preloader {
     }
 
     /// Which of `cells` expect company: another of them names the same versions of the preloaded distributions (on
-    /// the axes named after them; a matrix with no such axis leaves them all to one resolution).
+    /// the axes named after them; a matrix with no such axis leaves them all to one resolution) and the same Python
+    /// (a base serves the cells of its own interpreter only).
     pub fn expect_company(&self, cells: &[CellKey]) -> Vec<bool> {
-        let wanted: Vec<String> = self.modules.iter().map(|m| distribution(m)).collect();
+        let mut wanted: Vec<String> = self.modules.iter().map(|m| distribution(m)).collect();
+        wanted.push(crate::matrix::PYTHON_AXIS.to_string());
         let hints: Vec<Vec<(&str, &str)>> = cells
             .iter()
             .map(|key| {
@@ -100,7 +102,13 @@ impl Preloader {
     /// cell expects company or is not the group's first.
     pub async fn base_for(&self, python: &Path, company: bool) -> Option<Arc<Base>> {
         let site = site_packages(python)?;
-        let key = group_key(&site, &self.modules)?;
+        // One base per interpreter: a pure-Python distribution has the same RECORD bytes under every Python, yet a
+        // fork is the base's interpreter.
+        let key = format!(
+            "{}\n{}",
+            interpreter_of(python)?,
+            group_key(&site, &self.modules)?
+        );
         let (group, start) = {
             let mut groups = self.groups.lock().expect("groups");
             let state = groups.entry(key).or_default();
@@ -316,6 +324,18 @@ fn site_packages(python: &Path) -> Option<PathBuf> {
         .find(|p| p.is_dir())
 }
 
+/// The interpreter an environment's `bin/python` runs, as its `pyvenv.cfg` names it (`home` and version).
+fn interpreter_of(python: &Path) -> Option<String> {
+    let config = std::fs::read_to_string(python.parent()?.parent()?.join("pyvenv.cfg")).ok()?;
+    let mut lines: Vec<&str> = config
+        .lines()
+        .filter(|l| l.starts_with("home") || l.starts_with("version"))
+        .map(str::trim)
+        .collect();
+    lines.sort();
+    (!lines.is_empty()).then(|| lines.join("\n"))
+}
+
 /// Names the group: the `dist-info` folders and `RECORD` hashes of the distributions the preloaded modules come from
 /// (`torch._dynamo`: torch), as installed at `site`. `None` when none of them is installed.
 fn group_key(site: &Path, modules: &[String]) -> Option<String> {
@@ -411,6 +431,17 @@ mod tests {
         ];
         let torch = preloader(&["torch._dynamo", "numpy"]);
         assert_eq!(torch.expect_company(&cells), [true, true, false]);
+        // Another Python is another base, whatever the packages.
+        let pythons = [
+            CellKey::new([("python", "3.11"), ("torch", "2.3.0")]),
+            CellKey::new([("python", "3.12"), ("torch", "2.3.0")]),
+            CellKey::new([
+                ("python", "3.12"),
+                ("torch", "2.3.0"),
+                ("lightning", "2.4.0"),
+            ]),
+        ];
+        assert_eq!(torch.expect_company(&pythons), [false, true, true]);
         // No axis names a preloaded distribution: the resolver picks one torch for all.
         let numpy = preloader(&["numpy"]);
         assert_eq!(numpy.expect_company(&cells), [true, true, true]);

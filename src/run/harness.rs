@@ -15,10 +15,11 @@ use qcompat_engine::oracle::{self, NumericCheck};
 use qcompat_engine::train::CheckpointDir;
 use tokio::task::JoinSet;
 
-use crate::env::{Cache, Env, EnvFailure, EnvSpec, Interpreter, Uv};
+use crate::env::project::ProjectInstall;
+use crate::env::{Cache, Env, EnvFailure, EnvSpec, Interpreter, Interpreters, PythonSearch, Uv};
 use crate::error::{Error, Result};
 use crate::index::IndexSettings;
-use crate::matrix::{Cell, Known, Matrix};
+use crate::matrix::{Cell, Known, Matrix, PYTHON_AXIS};
 use crate::outcome::{self, Outcome, Verdict};
 use crate::probe::catalog::{self, Materialized};
 use crate::probe::command;
@@ -48,14 +49,51 @@ pub struct HarnessSettings {
     pub child_env: ChildEnv,
     /// Fork probe processes from shared preloaded interpreters where cells allow (false: `--isolate`).
     pub preload: bool,
+    /// Where interpreters are looked for, and whether uv may download one.
+    pub python_search: PythonSearch,
 }
 
 /// The machine's side of a cell: where environments are cached, and what builds them.
 pub struct Toolchain {
     pub cache: Cache,
-    pub python: Interpreter,
+    /// The interpreter of each Python the matrix asks for.
+    pub interpreters: Interpreters,
     pub uv: Uv,
     pub index: IndexSettings,
+    /// The project under test as each interpreter's environments install it (by the interpreter's path).
+    pub project: Vec<(PathBuf, ProjectInstall)>,
+}
+
+impl Toolchain {
+    /// The cache, uv, every interpreter the matrix asks for (one not found is exit 3) and the project built for
+    /// each (a build that fails is exit 2): all before any cell runs.
+    fn new(matrix: &Matrix, settings: &HarnessSettings, sink: &dyn Sink) -> Result<Self> {
+        let cache = Cache::open(settings.cache_root.clone())?;
+        let requests = matrix.python_requests();
+        let search = &settings.python_search;
+        let bootstrap = || Interpreter::find(requests[0].as_deref(), search, None).map(|i| i.path);
+        let uv = Uv::find_or_bootstrap(&cache.root, bootstrap, settings.child_env.clone(), sink)?;
+        let interpreters = Interpreters::find(&requests, search, &uv)?;
+        let mut index = settings.index.clone();
+        if let Some(as_of) = &mut index.as_of {
+            as_of.exempt = crate::matrix::explicit_axes(matrix);
+        }
+        let project = match &matrix.project {
+            Some(project) => {
+                let skip = [matrix.source.clone(), cache.root.clone()];
+                let python = interpreters.distinct();
+                crate::env::project::prepare(project, &skip, &uv, &index, &cache.root, &python)?
+            }
+            None => Vec::new(),
+        };
+        Ok(Self {
+            cache,
+            interpreters,
+            uv,
+            index,
+            project,
+        })
+    }
 }
 
 /// The matrix's rules for every cell.
@@ -95,11 +133,9 @@ impl Harness {
     /// Sets up the cache, interpreter, uv and probes for `matrix`; every failure here is exit 3. `sink` hears
     /// what goes wrong without stopping the work (a log that cannot be written).
     pub fn new(matrix: &Matrix, settings: HarnessSettings, sink: Arc<dyn Sink>) -> Result<Self> {
-        let cache = Cache::open(settings.cache_root)?;
-        let python = Interpreter::find(matrix.python.as_deref())?;
-        let uv = Uv::find_or_bootstrap(&cache.root, &python.path, settings.child_env, &*sink)?;
-        let probes_dir = catalog::materialize(&cache.root)?;
-        let runs_dir = cache.root.join("runs").join(&matrix.name);
+        let toolchain = Toolchain::new(matrix, &settings, &*sink)?;
+        let probes_dir = catalog::materialize(&toolchain.cache.root)?;
+        let runs_dir = toolchain.cache.root.join("runs").join(&matrix.name);
         std::fs::create_dir_all(&runs_dir).map_err(|e| Error::io(&runs_dir, e))?;
         let checked = matrix.probes.iter().any(|p| p.oracle.is_some());
         // A fixture the engine cannot read is a broken fixture, not a broken dependency: stop before any cell.
@@ -124,20 +160,11 @@ impl Harness {
             &probes_dir.scripts,
             matrix.timeout,
             runs_dir.join("preload.log"),
-            uv.env.clone(),
+            toolchain.uv.env.clone(),
             Arc::clone(&sink),
         );
-        let mut index = settings.index;
-        if let Some(as_of) = &mut index.as_of {
-            as_of.exempt = crate::matrix::explicit_axes(matrix);
-        }
         Ok(Self {
-            toolchain: Toolchain {
-                cache,
-                python,
-                uv,
-                index,
-            },
+            toolchain,
             policy: CellPolicy {
                 pins: requirements_beside_axes(matrix),
                 known: matrix.known.clone(),
@@ -185,13 +212,21 @@ impl Harness {
         Cache::hash(&self.env_spec(cell))
     }
 
-    /// What `cell`'s environment is built from: interpreter, requirements, overrides and index.
+    /// What `cell`'s environment is built from: its interpreter (the Python axis's value, else the matrix's one),
+    /// requirements, overrides, index and the project under test.
     pub fn env_spec(&self, cell: &Cell) -> EnvSpec {
+        let toolchain = &self.toolchain;
+        let python = toolchain
+            .interpreters
+            .get(cell.key().get(PYTHON_AXIS))
+            .clone();
+        let project = toolchain.project.iter().find(|(p, _)| *p == python.path);
         EnvSpec {
-            python: self.toolchain.python.clone(),
             requirements: cell.requirements(&self.policy.pins),
             overrides: cell.override_requirements(),
-            index: self.toolchain.index.clone(),
+            index: toolchain.index.clone(),
+            project: project.map(|(_, install)| install.clone()),
+            python,
         }
     }
 
