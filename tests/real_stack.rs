@@ -294,3 +294,46 @@ fn litgpt_finetune_command_fails_where_quantization_breaks_and_plain_lora_keeps_
     assert!(contrast.contains(&format!("`{OLD_LITGPT}`")), "{markdown}");
     assert!(!contrast.contains(NEW_LITGPT), "{markdown}");
 }
+
+/// The user's own code as probes (examples/): a QLoRA training script and a pytest suite, run with `cpu-swaps` on the
+/// last good and first bad nightlies, agree with `checkpoint-load` in both cells, fail with the user's report's
+/// signature, and record the swaps that fired inside the user's process.
+#[test]
+#[ignore = "needs the package registry: real torch, lightning and bitsandbytes"]
+fn example_user_probes_find_the_regression_as_checkpoint_load_does() {
+    let scratch = Scratch::new();
+    for (example, probe) in [("qlora-script", "qlora-script"), ("quant-tests", "quant-tests")] {
+        let matrix = format!("examples/{example}/matrix.toml");
+        let output = qcompat(
+            &scratch,
+            &[
+                "run", "--matrix", &matrix, "--format", "json", "--jobs", "2", "--filter",
+                "lightning=2.3.0.dev20240519", "--filter", "lightning=2.3.0.dev20240526",
+            ],
+        );
+        // The first bad nightly is a regression (the examples declare no known issue).
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        for (nightly, outcome) in [("2.3.0.dev20240519", "pass"), ("2.3.0.dev20240526", "fail")] {
+            let key = format!("lightning={nightly},bitsandbytes=0.49.2,torch=2.3.0");
+            let user = probe_named(&report, &key, probe);
+            let builtin = probe_named(&report, &key, "checkpoint-load");
+            assert_eq!(user["outcome"], outcome, "{example} {nightly}: {user}");
+            assert_eq!(builtin["outcome"], outcome, "{nightly}: {builtin}");
+            let swaps = user["substitutions"].as_array().unwrap();
+            assert!(
+                swaps.iter().any(|s| s.as_str().unwrap().contains("_Linear4bit.quantize")),
+                "{example} {nightly}: the quantize step ran on bitsandbytes' CPU kernel: {swaps:?}"
+            );
+            if outcome == "fail" {
+                // pytest's signature is the first failing test's, its id first.
+                let signature = user["signature"].as_str().unwrap();
+                assert!(signature.ends_with(SIGNATURE), "{example}: {signature}");
+                assert!(
+                    user["frame"].as_str().unwrap().starts_with("lightning/fabric/"),
+                    "{example}: {user}"
+                );
+            }
+        }
+    }
+}
