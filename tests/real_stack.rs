@@ -302,13 +302,25 @@ fn litgpt_finetune_command_fails_where_quantization_breaks_and_plain_lora_keeps_
 #[ignore = "needs the package registry: real torch, lightning and bitsandbytes"]
 fn example_user_probes_find_the_regression_as_checkpoint_load_does() {
     let scratch = Scratch::new();
-    for (example, probe) in [("qlora-script", "qlora-script"), ("quant-tests", "quant-tests")] {
+    for (example, probe) in [
+        ("qlora-script", "qlora-script"),
+        ("quant-tests", "quant-tests"),
+    ] {
         let matrix = format!("examples/{example}/matrix.toml");
         let output = qcompat(
             &scratch,
             &[
-                "run", "--matrix", &matrix, "--format", "json", "--jobs", "2", "--filter",
-                "lightning=2.3.0.dev20240519", "--filter", "lightning=2.3.0.dev20240526",
+                "run",
+                "--matrix",
+                &matrix,
+                "--format",
+                "json",
+                "--jobs",
+                "2",
+                "--filter",
+                "lightning=2.3.0.dev20240519",
+                "--filter",
+                "lightning=2.3.0.dev20240526",
             ],
         );
         // The first bad nightly is a regression (the examples declare no known issue).
@@ -322,7 +334,9 @@ fn example_user_probes_find_the_regression_as_checkpoint_load_does() {
             assert_eq!(builtin["outcome"], outcome, "{nightly}: {builtin}");
             let swaps = user["substitutions"].as_array().unwrap();
             assert!(
-                swaps.iter().any(|s| s.as_str().unwrap().contains("_Linear4bit.quantize")),
+                swaps
+                    .iter()
+                    .any(|s| s.as_str().unwrap().contains("_Linear4bit.quantize")),
                 "{example} {nightly}: the quantize step ran on bitsandbytes' CPU kernel: {swaps:?}"
             );
             if outcome == "fail" {
@@ -330,7 +344,10 @@ fn example_user_probes_find_the_regression_as_checkpoint_load_does() {
                 let signature = user["signature"].as_str().unwrap();
                 assert!(signature.ends_with(SIGNATURE), "{example}: {signature}");
                 assert!(
-                    user["frame"].as_str().unwrap().starts_with("lightning/fabric/"),
+                    user["frame"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("lightning/fabric/"),
                     "{example}: {user}"
                 );
             }

@@ -42,7 +42,8 @@ impl<'a> Builder<'a> {
     ) -> Self {
         let tools = Tools {
             cache: toolchain.cache.root.clone(),
-            python: toolchain.python.path.clone(),
+            // A pure-Python package's wheel is the same whichever interpreter builds it: the matrix's first.
+            python: toolchain.interpreters.get(None).path.clone(),
             uv: toolchain.uv.clone(),
             index: toolchain.index.clone(),
         };
