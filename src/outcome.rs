@@ -115,7 +115,7 @@ fn classify_command(report: &CommandReport) -> Verdict {
     };
     match &report.tests {
         Some(tests) => {
-            let verdict = classify_tests(tests);
+            let verdict = classify_tests(tests, report.cuda);
             let ran_clean = matches!(
                 verdict.outcome,
                 Outcome::Pass | Outcome::Xfail | Outcome::Xpass
@@ -127,7 +127,24 @@ fn classify_command(report: &CommandReport) -> Verdict {
             verdict
         }
         None if code == 0 => Verdict::new(Outcome::Pass, None),
-        None => exit_failure(code, report),
+        None => device_lacks_cuda(exit_failure(code, report), report.cuda),
+    }
+}
+
+/// On a device without CUDA, a failure whose message names CUDA or a GPU (`CUDA is required but not available`,
+/// `Found no NVIDIA driver`, `Bitsandbytes is only supported on CUDA GPUs`) reached something this device lacks:
+/// `needs-cuda`, never a regression, as a built-in probe's kernel step is. With CUDA it stays a failure.
+fn device_lacks_cuda(verdict: Verdict, cuda: bool) -> Verdict {
+    let names_gpu = verdict
+        .signature
+        .as_deref()
+        .is_some_and(|s| GPU_REASON.is_match(s));
+    if cuda || verdict.outcome != Outcome::Fail || !names_gpu {
+        return verdict;
+    }
+    Verdict {
+        outcome: Outcome::NeedsCuda,
+        ..verdict
     }
 }
 
@@ -158,19 +175,31 @@ fn exit_failure(code: i32, report: &CommandReport) -> Verdict {
     }
 }
 
-/// The worst of the tests (fail > xpass > xfail > pass), skipped tests aside; nothing run is never a pass.
-fn classify_tests(tests: &[TestResult]) -> Verdict {
+/// The worst of the tests (fail > xpass > xfail > pass), skipped tests aside; nothing run is never a pass. Without
+/// CUDA, a test whose failure message names CUDA or a GPU reached what this device lacks: any other failure comes
+/// first, and when there is none the probe is `needs-cuda` (never a pass, never a regression).
+fn classify_tests(tests: &[TestResult], cuda: bool) -> Verdict {
     let first = |wanted: &[TestOutcome]| tests.iter().find(|t| wanted.contains(&t.outcome));
     let said = |t: &TestResult| match &t.message {
         Some(message) => normalize(&format!("{}: {message}", t.id)),
         None => normalize(&t.id),
     };
-    if let Some(test) = first(&[TestOutcome::Failed, TestOutcome::Error]) {
-        return Verdict {
+    let failed = |t: &&TestResult| matches!(t.outcome, TestOutcome::Failed | TestOutcome::Error);
+    let (for_gpu, real): (Vec<&TestResult>, Vec<&TestResult>) = tests
+        .iter()
+        .filter(failed)
+        .partition(|t| !cuda && t.message.as_deref().is_some_and(|m| GPU_REASON.is_match(m)));
+    if let Some(test) = real.first().or(for_gpu.first()) {
+        let verdict = Verdict {
             outcome: Outcome::Fail,
             signature: Some(said(test)),
             frame: test.frame.clone(),
             known: None,
+        };
+        return if real.is_empty() {
+            device_lacks_cuda(verdict, cuda)
+        } else {
+            verdict
         };
     }
     if tests.iter().all(|t| t.outcome == TestOutcome::Skipped) {
@@ -207,9 +236,10 @@ fn nothing_ran(tests: &[TestResult]) -> Verdict {
     Verdict::new(Outcome::Skipped, Some(signature))
 }
 
-/// A skip reason that names CUDA or a GPU (`requires CUDA`, `no GPU available`, `needs 2 GPUs`).
+/// A skip reason or failure message that names CUDA, a GPU or NVIDIA's driver (`requires CUDA`, `no GPU available`,
+/// `needs 2 GPUs`, `Found no NVIDIA driver on your system`).
 static GPU_REASON: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)\b(?:cuda|gpus?)\b").unwrap());
+    LazyLock::new(|| Regex::new(r"(?i)\b(?:cuda|gpus?|nvidia)\b").unwrap());
 
 fn classify_report(report: &ProbeReport) -> Verdict {
     if let Some(stage) = report.stages.iter().find(|s| s.status == StageStatus::Fail) {
@@ -470,6 +500,7 @@ mod tests {
             ),
             substitutions: vec![],
             duration_s: 1.0,
+            cuda: false,
         })
     }
 
@@ -534,6 +565,70 @@ mod tests {
     }
 
     #[test]
+    fn without_cuda_a_failure_that_names_cuda_is_needs_cuda_never_a_regression() {
+        use TestOutcome::*;
+        let no_cuda = "RuntimeError: CUDA is required but not available for bitsandbytes.";
+        let lazy = "AttributeError: '_NotYetLoadedTensor' object has no attribute 'data'";
+        let with_cuda = |cuda, tests: &[(&str, TestOutcome, Option<&str>)]| {
+            let ProbeRun::Command(mut report) = tests_run(1, tests) else {
+                unreachable!()
+            };
+            report.cuda = cuda;
+            let verdict = classify(&ProbeRun::Command(report));
+            (verdict.outcome, verdict.signature.unwrap_or_default())
+        };
+        let only_cuda = [
+            ("t::load", Passed, None),
+            ("t::kernel", Failed, Some(no_cuda)),
+        ];
+        assert_eq!(with_cuda(false, &only_cuda).0, Outcome::NeedsCuda);
+        assert_eq!(
+            with_cuda(true, &only_cuda).0,
+            Outcome::Fail,
+            "on CUDA it is a failure"
+        );
+        let both = [
+            ("t::kernel", Failed, Some(no_cuda)),
+            ("t::load", Failed, Some(lazy)),
+        ];
+        assert_eq!(
+            with_cuda(false, &both),
+            (Outcome::Fail, normalize(&format!("t::load: {lazy}"))),
+            "the real failure comes first"
+        );
+        // A plain command: its last traceback names CUDA.
+        let command = |cuda, message: &str| {
+            classify(&ProbeRun::Command(CommandReport {
+                ending: CommandEnding::Exited(1),
+                traceback: Some(StageError {
+                    kind: "RuntimeError".into(),
+                    message: message.into(),
+                    frames: vec![],
+                }),
+                last_line: None,
+                tests: None,
+                substitutions: vec![],
+                duration_s: 0.0,
+                cuda,
+            }))
+            .outcome
+        };
+        assert_eq!(
+            command(false, "Found no NVIDIA driver on your system"),
+            Outcome::NeedsCuda
+        );
+        assert_eq!(
+            command(false, "Bitsandbytes is only supported on CUDA GPUs."),
+            Outcome::NeedsCuda
+        );
+        assert_eq!(
+            command(true, "Bitsandbytes is only supported on CUDA GPUs."),
+            Outcome::Fail
+        );
+        assert_eq!(command(false, "shapes do not match"), Outcome::Fail);
+    }
+
+    #[test]
     fn a_command_fails_with_its_traceback_or_its_exit_and_last_line() {
         let run = |ending, traceback, last_line: Option<&str>| {
             classify(&ProbeRun::Command(CommandReport {
@@ -543,6 +638,7 @@ mod tests {
                 tests: None,
                 substitutions: vec![],
                 duration_s: 0.0,
+                cuda: true,
             }))
         };
         let error = StageError {

@@ -33,10 +33,12 @@ const OUTPUT_READ: u64 = capped_log::TAIL as u64;
 /// The swaps file's name inside the probe's artifacts.
 pub const SWAPS_FILE: &str = "swaps.jsonl";
 
-/// Where one command probe runs in a cell: a copy of its `dir`, and the folder it may write artifacts to.
+/// Where one command probe runs in a cell: a copy of its `dir`, the folder it may write artifacts to, and whether
+/// the device it runs on has CUDA (which decides whether a failure that names CUDA is the device's or the code's).
 pub struct Place {
     pub work: PathBuf,
     pub artifacts: PathBuf,
+    pub cuda: bool,
 }
 
 impl Place {
@@ -50,6 +52,7 @@ impl Place {
         let place = Place {
             work: root.join("work"),
             artifacts: root.join("artifacts"),
+            cuda: has_cuda(job.device),
         };
         let work = std::path::absolute(&place.work).map_err(|e| Error::io(&place.work, e))?;
         copy_dir(&command.dir, &place.work, &work)?;
@@ -160,13 +163,19 @@ pub fn ended(command: &CommandProbe, place: &Place, code: i32, output: &str) -> 
         .then(|| pytest::read(&place.artifacts.join(pytest::JUNIT_FILE), output))
         .flatten();
     let swaps = read_swaps(&place.artifacts.join(SWAPS_FILE));
-    ProbeRun::Command(report(
-        CommandEnding::Exited(code),
-        output,
-        tests,
-        swaps,
-        0.0,
-    ))
+    let mut report = report(CommandEnding::Exited(code), output, tests, swaps, 0.0);
+    report.cuda = place.cuda;
+    ProbeRun::Command(report)
+}
+
+/// Whether the run's device (`QCOMPAT_DEVICE`) has CUDA: `auto` asks the kernel whether NVIDIA's driver is loaded,
+/// which is what torch needs before it can see a GPU.
+fn has_cuda(device: &str) -> bool {
+    match device {
+        "cuda" => true,
+        "cpu" => false,
+        _ => Path::new("/proc/driver/nvidia/version").exists(),
+    }
 }
 
 /// A script in the interpreter's own `bin/` that this interpreter runs: its `#!` line names it, or it is the
@@ -303,6 +312,7 @@ fn report(
         tests,
         substitutions,
         duration_s,
+        cuda: true,
     }
 }
 

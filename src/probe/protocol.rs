@@ -43,6 +43,8 @@ pub struct CommandReport {
     /// The CPU swaps that fired inside the process (`cpu-swaps`).
     pub substitutions: Vec<String>,
     pub duration_s: f64,
+    /// Whether the device it ran on has CUDA: without, a failure that names CUDA or a GPU is `needs-cuda`.
+    pub cuda: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
