@@ -14,7 +14,10 @@ use super::view::{Hit, View};
 use crate::outcome::Outcome;
 use crate::results::CellResult;
 
-const STYLE: &str = include_str!("assets/grid.css");
+const STYLE: &str = concat!(
+    include_str!("assets/base.css"),
+    include_str!("assets/grid.css")
+);
 const SCRIPT: &str = include_str!("assets/grid.js");
 
 /// Legend order: the outcomes a reader looks for first.

@@ -10,7 +10,10 @@ use crate::diff::Change;
 use crate::outcome::Outcome;
 use crate::report::html::escape;
 
-const STYLE: &str = include_str!("history.css");
+const STYLE: &str = concat!(
+    include_str!("../assets/base.css"),
+    include_str!("history.css")
+);
 const SCRIPT: &str = include_str!("history.js");
 
 pub fn render(history: &History<'_>) -> String {
