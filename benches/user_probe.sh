@@ -40,6 +40,10 @@ for cell, other in zip(fresh["cells"], forked["cells"]):
     shutil.copytree(folder, copy, symlinks=True)
     env = dict(os.environ, VIRTUAL_ENV=venv, PATH=os.path.join(venv, "bin") + ":" + os.environ["PATH"],
                PWD=copy, PYTHONUNBUFFERED="1", QCOMPAT_ARTIFACTS=work, **spec.get("env", {}))
+    if spec.get("cpu-swaps"):
+        # The same swaps qcompat sets up (this machine has no CUDA): the hand run takes the same load path.
+        env.update(PYTHONPATH=os.path.abspath("fixtures/probes/usercustomize"), QCOMPAT_CPU_SWAPS="1",
+                   QCOMPAT_SWAPS_FILE=os.path.join(work, "hand-swaps.jsonl"))
     start = time.perf_counter()
     subprocess.run(argv, cwd=copy, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     hand = time.perf_counter() - start

@@ -141,17 +141,7 @@ fn write_markdown(out: &mut String, view: &BisectionView<'_>, level: usize) {
         out.push_str(&table(&["package", "from", "to"], &rows));
         out.push('\n');
     }
-    if let Some(commits) = &b.commits {
-        let _ = writeln!(
-            out,
-            "Commits touching the failing frames' files ({}):\n",
-            commits.len()
-        );
-        for c in commits {
-            let _ = writeln!(out, "- `{}` {} {}", c.hash, c.date, c.subject);
-        }
-        out.push('\n');
-    }
+    write_listed_markdown(out, b.commits.as_deref());
     if let Some(inner) = &view.recursed {
         write_markdown(out, inner, level + 1);
     }
@@ -333,6 +323,22 @@ fn write_listed(out: &mut String, listed: Option<&[super::commits::Commit]>, pad
     }
 }
 
+/// The file-based commit listing (the fallback when no commit is built), as a Markdown list.
+fn write_listed_markdown(out: &mut String, listed: Option<&[super::commits::Commit]>) {
+    let Some(listed) = listed else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "Commits touching the failing frames' files ({}):\n",
+        listed.len()
+    );
+    for c in listed {
+        let _ = writeln!(out, "- `{}` {} {}", c.hash, c.date, c.subject);
+    }
+    out.push('\n');
+}
+
 fn write_commits_markdown(out: &mut String, view: &CommitView<'_>) {
     let stage = view.stage;
     match &view.first_bad {
@@ -377,15 +383,5 @@ fn write_commits_markdown(out: &mut String, view: &CommitView<'_>) {
         );
         write_side(out, side);
     }
-    if let Some(listed) = &stage.listed {
-        let _ = writeln!(
-            out,
-            "Commits touching the failing frames' files ({}):\n",
-            listed.len()
-        );
-        for c in listed {
-            let _ = writeln!(out, "- `{}` {} {}", c.hash, c.date, c.subject);
-        }
-        out.push('\n');
-    }
+    write_listed_markdown(out, stage.listed.as_deref());
 }
