@@ -17,6 +17,7 @@ use super::search::{Judgement, Search};
 use super::sets::PinnedSet;
 use crate::error::Result;
 use crate::index::version::Version;
+use crate::matrix::Cell;
 
 /// One package the update changed: a new version, added (`from` none) or removed (`to` none).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -147,6 +148,16 @@ pub fn minimize(count: usize, per_round: usize, judge: &mut Judge<'_>) -> Result
         undecided,
         alone_unjudged,
     })
+}
+
+/// The cell of the changed packages at `versions`, each forced (uv's overrides): a mixed set, a release or a
+/// commit's wheel on top of the good set.
+pub fn forced_cell(versions: Vec<(String, Version)>) -> Cell {
+    Cell {
+        values: versions.clone(),
+        overrides: versions,
+        wheels: Vec::new(),
+    }
 }
 
 #[cfg(test)]

@@ -95,17 +95,8 @@ impl Job<'_> {
             .collect()
     }
 
-    /// The cell of the changed packages at `versions`, each forced.
-    pub fn cell(versions: Vec<(String, Version)>) -> Cell {
-        Cell {
-            values: versions.clone(),
-            overrides: versions,
-            wheels: Vec::new(),
-        }
-    }
-
     fn applied_cell(&self, applied: &[usize]) -> Cell {
-        Self::cell(changes::mixed(&self.updates, applied))
+        changes::forced_cell(changes::mixed(&self.updates, applied))
     }
 
     /// Runs the package stage, then the release stage for each culprit with a version on both sides.
@@ -339,7 +330,7 @@ impl Job<'_> {
             for pair in versions.iter_mut().filter(|(n, _)| *n == culprit.package) {
                 pair.1 = v.clone();
             }
-            Self::cell(versions)
+            changes::forced_cell(versions)
         };
         let mut found = session.bisect(&Request {
             package: culprit.package.clone(),

@@ -166,7 +166,7 @@ pub struct CommitJob<'a> {
 
 impl CommitJob<'_> {
     fn cell(&self, revision: &Revision, wheel: &std::path::Path) -> Cell {
-        let mut cell = super::culprit::Job::cell(self.base.clone());
+        let mut cell = super::changes::forced_cell(self.base.clone());
         cell.wheels.push(LocalWheel {
             package: self.builder.package.to_string(),
             label: format!("git:{}", revision.hash),

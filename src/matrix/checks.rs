@@ -424,3 +424,30 @@ fn one_per_package<'a>(
         }
     }
 }
+
+/// humantime's syntax ("90s", "10m"); a timeout of zero would time out every probe before it starts.
+pub(super) fn timeout(text: &Text, problems: &mut Problems) -> Option<std::time::Duration> {
+    match humantime::parse_duration(&text.value) {
+        Ok(duration) if duration.is_zero() => {
+            problems.add(
+                text.at,
+                format!(
+                    "timeout `{}` is zero: give a probe time to run (`10m`)",
+                    text.value
+                ),
+            );
+            None
+        }
+        Ok(duration) => Some(duration),
+        Err(e) => {
+            problems.add(
+                text.at,
+                format!(
+                    "invalid timeout `{}`: {e} (write `90s`, `10m`, `1h`)",
+                    text.value
+                ),
+            );
+            None
+        }
+    }
+}

@@ -33,7 +33,7 @@ fn probe(spec: &DeclaredSpec, base: &Path, problems: &mut Problems) -> Option<Pr
         .as_ref()
         .and_then(|d| folder(d, base, &what, problems));
     let timeout = match &spec.timeout {
-        Some(text) => Some(super::load::timeout(text, problems)?),
+        Some(text) => Some(super::checks::timeout(text, problems)?),
         None => None,
     };
     let role = match &spec.role {

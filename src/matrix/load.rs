@@ -119,7 +119,7 @@ fn validate(spec: &schema::MatrixSpec, source: &Source, problems: &mut Problems)
     let timeout = spec
         .timeout
         .as_ref()
-        .map_or(Some(DEFAULT_TIMEOUT), |t| timeout(t, problems));
+        .map_or(Some(DEFAULT_TIMEOUT), |t| checks::timeout(t, problems));
     let preload = spec.preload.as_ref().map_or_else(
         || DEFAULT_PRELOAD.map(String::from).to_vec(),
         |modules| preload(modules, problems),
@@ -359,33 +359,6 @@ fn probes(
         }
     }
     names
-}
-
-/// humantime's syntax ("90s", "10m"); a timeout of zero would time out every probe before it starts.
-pub(super) fn timeout(text: &Text, problems: &mut Problems) -> Option<Duration> {
-    match humantime::parse_duration(&text.value) {
-        Ok(duration) if duration.is_zero() => {
-            problems.add(
-                text.at,
-                format!(
-                    "timeout `{}` is zero: give a probe time to run (`10m`)",
-                    text.value
-                ),
-            );
-            None
-        }
-        Ok(duration) => Some(duration),
-        Err(e) => {
-            problems.add(
-                text.at,
-                format!(
-                    "invalid timeout `{}`: {e} (write `90s`, `10m`, `1h`)",
-                    text.value
-                ),
-            );
-            None
-        }
-    }
 }
 
 /// Python module paths (`torch._dynamo`): the base interpreter imports them by name.

@@ -51,46 +51,6 @@ pub struct ProbeJob<'a> {
     pub sink: &'a Arc<dyn Sink>,
 }
 
-/// Probe results in the order asked (each with the interpreter that ran it), plus the wall time of all processes.
-pub struct CellRun {
-    pub probes: Vec<(String, ProbeRun, ProbeInterpreter)>,
-    pub process_s: f64,
-}
-
-/// Runs the cell's built-in probes in as few processes as possible, then each command probe in a process of its own.
-pub async fn run_probes(job: &ProbeJob<'_>) -> Result<CellRun> {
-    let mut results = Vec::new();
-    let started = Instant::now();
-    let mut remaining: Vec<String> = job
-        .probes
-        .iter()
-        .filter(|p| p.command().is_none())
-        .map(|p| p.name.clone())
-        .collect();
-    let mut base = job.base.clone();
-    while !remaining.is_empty() {
-        let Some((finished, interpreter)) = run_process(job, &remaining, base.as_deref()).await?
-        else {
-            base = None; // the fork could not become this cell's interpreter: fresh from now on
-            continue;
-        };
-        let done: Vec<String> = finished.iter().map(|(name, _)| name.clone()).collect();
-        results.extend(finished.into_iter().map(|(n, r)| (n, r, interpreter)));
-        remaining.retain(|p| !done.contains(p));
-    }
-    for spec in job.probes {
-        if let Some(command) = spec.command() {
-            let (run, interpreter) =
-                super::command::run(job, spec, command, base.as_deref()).await?;
-            results.push((spec.name.clone(), run, interpreter));
-        }
-    }
-    Ok(CellRun {
-        probes: results,
-        process_s: started.elapsed().as_secs_f64(),
-    })
-}
-
 /// A probe process: started fresh, or forked from a base.
 pub(super) enum Process {
     Fresh(tokio::process::Child),
@@ -243,7 +203,7 @@ pub(super) async fn fork(
 /// One Python process over `probes`; returns the probes it settled (at least one, so the caller progresses) and
 /// the interpreter that ran them, or `None` when a forked process could not become the cell's interpreter or lost
 /// its base (the probes then rerun in a fresh process).
-async fn run_process(
+pub(super) async fn run_process(
     job: &ProbeJob<'_>,
     probes: &[String],
     base: Option<&Base>,
