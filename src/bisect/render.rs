@@ -95,14 +95,7 @@ fn write_table(out: &mut String, view: &BisectionView<'_>, depth: usize) {
 fn write_markdown(out: &mut String, view: &BisectionView<'_>, level: usize) {
     let b = view.bisection;
     let _ = writeln!(out, "{} {}\n", "#".repeat(level), view.window);
-    if let Some(signature) = &b.signature {
-        let at = b
-            .frame
-            .as_deref()
-            .map(|f| format!(" at {}", code(f)))
-            .unwrap_or_default();
-        let _ = writeln!(out, "Failure: {}{at}\n", code(signature));
-    }
+    write_failure_markdown(out, b.signature.as_deref(), b.frame.as_deref());
     let undecided = if b.undecided.is_empty() {
         String::new()
     } else {
@@ -198,14 +191,7 @@ impl Findings for CulpritView<'_> {
     fn markdown(&self) -> String {
         let stage = &self.culprit.packages;
         let mut out = format!("### Culprit: {}\n\n", self.headline);
-        if let Some(signature) = &stage.signature {
-            let at = stage
-                .frame
-                .as_deref()
-                .map(|f| format!(" at {}", code(f)))
-                .unwrap_or_default();
-            let _ = writeln!(out, "Failure: {}{at}\n", code(signature));
-        }
+        write_failure_markdown(&mut out, stage.signature.as_deref(), stage.frame.as_deref());
         let _ = writeln!(
             out,
             "{} packages changed between {} and {}; {} probe runs in {} rounds.\n",
@@ -241,6 +227,17 @@ fn write_failure(out: &mut String, signature: Option<&str>, frame: Option<&str>)
     if let Some(frame) = frame {
         let _ = writeln!(out, "  at {frame}");
     }
+}
+
+/// The failure as a Markdown paragraph: `Failure: `signature` at `frame``.
+fn write_failure_markdown(out: &mut String, signature: Option<&str>, frame: Option<&str>) {
+    let Some(signature) = signature else {
+        return;
+    };
+    let at = frame
+        .map(|f| format!(" at {}", code(f)))
+        .unwrap_or_default();
+    let _ = writeln!(out, "Failure: {}{at}\n", code(signature));
 }
 
 /// Mixed sets that could not be judged, and what they leave open: one line each, after `bullet`.
